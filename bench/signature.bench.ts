@@ -1,0 +1,101 @@
+/**
+ * Ed25519 verification: our ZIP-215 verifier against Node's crypto.verify (OpenSSL) with prebuilt
+ * KeyObjects, the baseline, measured in the same run. Goal: ours (single, warm cache) and
+ * verifyBatch >= 0.9x the baseline. `npx node bench/signature.bench.ts`
+ */
+import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { rate, report } from './harness.ts';
+import { utf8 } from '../chain/bytes.ts';
+import { publicKeyOf, secretKeyFromSeed, sign } from '../chain/keys.ts';
+import { KEY_CACHE_SIZE, verifyBatch, verifySignature, type SignedItem } from '../chain/signature.ts';
+
+const BENCH = 'signature';
+const SET = 512;
+const BATCH = 64;
+const ROUNDS = 3;
+const MS = 1000;
+
+function makeItems(n: number, label: string): SignedItem[] {
+  const items: SignedItem[] = [];
+  for (let i = 0; i < n; i++) {
+    const sk = secretKeyFromSeed(`${label}-${i}`);
+    const message = utf8(`bench ${label} message ${i}: a vote or a transaction of typical size`.padEnd(120, '.'));
+    items.push({ publicKey: publicKeyOf(sk), message, signature: sign(sk, message) });
+  }
+  return items;
+}
+
+const items = makeItems(SET, 'warm');
+const keyObjects: KeyObject[] = items.map((it) =>
+  createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(it.publicKey).toString('base64url') }, format: 'jwk' }),
+);
+// More distinct keys than the cache holds, visited in a cycle, so every lookup misses.
+const coldItems = makeItems(KEY_CACHE_SIZE + 1024, 'cold');
+// Valid keys and messages with one bit of S flipped (S stays < L): OpenSSL says no, noble decides.
+const invalidItems = items.map((it) => {
+  const signature = Uint8Array.from(it.signature);
+  signature[40] = signature[40]! ^ 1;
+  return { ...it, signature };
+});
+const batches: SignedItem[][] = [];
+for (let o = 0; o < SET; o += BATCH) batches.push(items.slice(o, o + BATCH));
+
+for (const it of items) if (!verifySignature(it.publicKey, it.message, it.signature)) throw new Error('bench set invalid');
+for (const it of invalidItems.slice(0, 8)) if (verifySignature(it.publicKey, it.message, it.signature)) throw new Error('invalid set valid');
+
+let i = 0;
+let sink = 0;
+const ops = {
+  node: () => {
+    const k = i++ % SET;
+    const it = items[k]!;
+    sink += nodeVerify(null, it.message, keyObjects[k]!, it.signature) ? 1 : 0;
+  },
+  warm: () => {
+    const it = items[i++ % SET]!;
+    sink += verifySignature(it.publicKey, it.message, it.signature) ? 1 : 0;
+  },
+  batch: () => {
+    const b = batches[i++ % batches.length]!;
+    for (const ok of verifyBatch(b)) sink += ok ? 1 : 0;
+    return b.length;
+  },
+  cold: () => {
+    const it = coldItems[i++ % coldItems.length]!;
+    sink += verifySignature(it.publicKey, it.message, it.signature) ? 1 : 0;
+  },
+  noble: () => {
+    const it = items[i++ % SET]!;
+    sink += ed25519.verify(it.signature, it.message, it.publicKey, { zip215: true }) ? 1 : 0;
+  },
+  invalid: () => {
+    const it = invalidItems[i++ % SET]!;
+    sink += verifySignature(it.publicKey, it.message, it.signature) ? 1 : 0;
+  },
+};
+
+// Rounds interleave the contenders so drift on a shared machine hits them alike; median per name.
+const samples: Record<keyof typeof ops, number[]> = { node: [], warm: [], batch: [], cold: [], noble: [], invalid: [] };
+for (let r = 0; r < ROUNDS; r++) {
+  for (const name of ['node', 'warm', 'batch', 'cold'] as const) samples[name].push(await rate(ops[name], MS));
+}
+for (const name of ['noble', 'invalid'] as const) samples[name].push(await rate(ops[name], MS));
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const node = median(samples.node);
+const figures: [keyof typeof ops, string, string][] = [
+  ['node', 'node crypto.verify, prebuilt KeyObject (baseline)', 'verify/s'],
+  ['warm', 'verifySignature, warm key cache', 'verify/s'],
+  ['batch', `verifyBatch, ${BATCH}-item batches`, 'items/s'],
+  ['cold', `verifySignature, cold key cache (${coldItems.length} keys cycled)`, 'verify/s'],
+  ['noble', 'noble ed25519.verify zip215', 'verify/s'],
+  ['invalid', 'verifySignature, invalid signatures (noble path)', 'verify/s'],
+];
+for (const [key, name, unit] of figures) {
+  report({ bench: BENCH, name, value: median(samples[key]), unit, samples: samples[key].map(Math.round) });
+}
+for (const [key, name] of figures.slice(1)) {
+  report({ bench: BENCH, name: `${name} / node baseline`, value: median(samples[key]) / node, unit: 'ratio', goal: key === 'warm' || key === 'batch' ? 0.9 : undefined });
+}
+if (sink < 0) process.stdout.write(''); // keep results alive

@@ -1,0 +1,136 @@
+/**
+ * Transactions. A transaction is signed over domain-separated bytes that include the chain id
+ * (`hallmark/tx/v1\n` || canonical encoding of the unsigned transaction), so it cannot be replayed on
+ * another chain or mistaken for a vote. Its hash is sha256 of the signed transaction's encoding.
+ *
+ * Wire shape (canonical CBOR tuples):
+ *   signed  = [unsigned, signature(64)]
+ *   unsigned = [1, chainId, sender publicKey(32), nonce, fee, gasLimit, payload]
+ *   payload = [0, to(20), amount]                       transfer
+ * Payload kinds are numbered; deploy and call will take the next numbers.
+ */
+import { ADDRESS_LENGTH, addressOf, type Address } from './address.ts';
+import { concatBytes, utf8 } from './bytes.ts';
+import { checkChainId, readChainId } from './chain-id.ts';
+import {
+  amount, bytes, checkAmount, checkUint, CodecError, decodeCanonical, encodeCanonical, text, tuple, uint,
+  type CborValue,
+} from './codec.ts';
+import { sha256 } from './hash.ts';
+import { sign } from './keys.ts';
+import { verifySignature } from './signature.ts';
+
+export const TX_VERSION = 1;
+export const TX_SIGN_DOMAIN = utf8('hallmark/tx/v1\n');
+/** Hard cap of the codec; the mempool applies its own, usually smaller, configured limit. */
+export const MAX_TX_BYTES = 1 << 20;
+
+export const PAYLOAD_TRANSFER = 0;
+
+export interface TransferPayload {
+  kind: 'transfer';
+  to: Address;
+  amount: bigint;
+}
+export type Payload = TransferPayload;
+
+export interface Transaction {
+  chainId: string;
+  /** The sender's ed25519 public key; the sender's address is derived from it. */
+  sender: Uint8Array;
+  nonce: number;
+  fee: bigint;
+  gasLimit: number;
+  payload: Payload;
+}
+
+/** A decoded, signed transaction with its canonical bytes and hash kept alongside. */
+export interface SignedTransaction {
+  tx: Transaction;
+  signature: Uint8Array;
+  bytes: Uint8Array;
+  hash: Uint8Array;
+}
+
+function payloadTuple(p: Payload): CborValue {
+  switch (p.kind) {
+    case 'transfer':
+      if (!(p.to instanceof Uint8Array) || p.to.length !== ADDRESS_LENGTH) throw new TypeError('transfer.to: expected a 20-byte address');
+      return [PAYLOAD_TRANSFER, p.to, checkAmount(p.amount, 'transfer.amount')];
+    default:
+      throw new TypeError(`unknown payload kind ${JSON.stringify((p as { kind: unknown }).kind)}`);
+  }
+}
+
+function unsignedTuple(tx: Transaction): CborValue {
+  if (!(tx.sender instanceof Uint8Array) || tx.sender.length !== 32) throw new TypeError('tx.sender: expected a 32-byte public key');
+  return [
+    TX_VERSION,
+    checkChainId(tx.chainId),
+    tx.sender,
+    checkUint(tx.nonce, 'tx.nonce'),
+    checkAmount(tx.fee, 'tx.fee'),
+    checkUint(tx.gasLimit, 'tx.gasLimit'),
+    payloadTuple(tx.payload),
+  ];
+}
+
+/** The exact bytes a sender signs. */
+export function txSignBytes(tx: Transaction): Uint8Array {
+  return concatBytes(TX_SIGN_DOMAIN, encodeCanonical(unsignedTuple(tx)));
+}
+
+export function signTransaction(tx: Transaction, secretKey: Uint8Array): SignedTransaction {
+  const unsigned = unsignedTuple(tx);
+  const signature = sign(secretKey, concatBytes(TX_SIGN_DOMAIN, encodeCanonical(unsigned)));
+  const encoded = encodeCanonical([unsigned, signature]);
+  return { tx, signature, bytes: encoded, hash: sha256(encoded) };
+}
+
+export function encodeSignedTransaction(stx: Pick<SignedTransaction, 'tx' | 'signature'>): Uint8Array {
+  if (!(stx.signature instanceof Uint8Array) || stx.signature.length !== 64) throw new TypeError('signature: expected 64 bytes');
+  return encodeCanonical([unsignedTuple(stx.tx), stx.signature]);
+}
+
+function readPayload(v: CborValue | undefined): Payload {
+  if (!Array.isArray(v) || v.length === 0) throw new CodecError('schema', 'tx.payload: expected a list');
+  const kind = v[0];
+  if (kind === PAYLOAD_TRANSFER) {
+    const [, to, amt] = tuple(v, 3, 'tx.payload(transfer)');
+    return { kind: 'transfer', to: bytes(to, 'transfer.to', ADDRESS_LENGTH), amount: amount(amt, 'transfer.amount') };
+  }
+  throw new CodecError('schema', `tx.payload: unknown kind ${JSON.stringify(kind)}`);
+}
+
+/** Decodes and shape-checks a signed transaction. It does not check the signature. */
+export function decodeSignedTransaction(encoded: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTransaction {
+  const [unsigned, signature] = tuple(decodeCanonical(encoded, 'transaction', maxBytes), 2, 'transaction');
+  const [version, chainId, sender, nonce, fee, gasLimit, payload] = tuple(unsigned!, 7, 'tx');
+  if (version !== TX_VERSION) throw new CodecError('schema', `tx.version: unsupported version ${JSON.stringify(version)}`);
+  const tx: Transaction = {
+    chainId: readChainId(chainId, 'tx.chainId'),
+    sender: bytes(sender, 'tx.sender', 32),
+    nonce: uint(nonce, 'tx.nonce'),
+    fee: amount(fee, 'tx.fee'),
+    gasLimit: uint(gasLimit, 'tx.gasLimit'),
+    payload: readPayload(payload),
+  };
+  return { tx, signature: bytes(signature, 'transaction.signature', 64), bytes: encoded, hash: sha256(encoded) };
+}
+
+export function senderAddress(stx: SignedTransaction): Address {
+  return addressOf(stx.tx.sender);
+}
+
+/**
+ * The bytes the sender signed, taken from the bytes actually received: the signed encoding is a
+ * 2-item list header (1 byte), the unsigned transaction, then the 64-byte signature with its 2-byte
+ * header, so the signed-over bytes are a slice of it and need no re-encoding.
+ */
+export function signedMessage(stx: SignedTransaction): Uint8Array {
+  return concatBytes(TX_SIGN_DOMAIN, stx.bytes.subarray(1, stx.bytes.length - 66));
+}
+
+export function verifyTransactionSignature(stx: SignedTransaction): boolean {
+  return verifySignature(stx.tx.sender, signedMessage(stx), stx.signature);
+}
