@@ -12,7 +12,7 @@
 import { ADDRESS_LENGTH, type Address } from './address.ts';
 import { checkChainId, readChainId } from './chain-id.ts';
 import {
-  bytes, checkUint, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint, type CborValue,
+  bytes, checkUint, CodecError, decodeCanonical, encodeCanonical, list, tuple, uint, type CborValue,
 } from './codec.ts';
 import { sha256 } from './hash.ts';
 import { merkleRoot } from './merkle.ts';

@@ -13,7 +13,7 @@ import { ADDRESS_LENGTH, addressOf, type Address } from './address.ts';
 import { concatBytes, utf8 } from './bytes.ts';
 import { checkChainId, readChainId } from './chain-id.ts';
 import {
-  amount, bytes, checkAmount, checkUint, CodecError, decodeCanonical, encodeCanonical, text, tuple, uint,
+  amount, bytes, checkAmount, checkUint, CodecError, decodeCanonical, encodeCanonical, tuple, uint,
   type CborValue,
 } from './codec.ts';
 import { sha256 } from './hash.ts';
