@@ -1,0 +1,35 @@
+/**
+ * Accounts in the state tree: key = 0x01 || address, value = canonical [balance, nonce].
+ * The nonce counts the account's executed transactions; the next transaction must carry it.
+ */
+import { ADDRESS_LENGTH, type Address } from '../chain/address.ts';
+import { concatBytes } from '../chain/bytes.ts';
+import { amount, checkAmount, checkUint, decodeCanonical, encodeCanonical, tuple, uint } from '../chain/codec.ts';
+
+export const ACCOUNT_KEY_PREFIX = 0x01;
+
+export interface Account {
+  balance: bigint;
+  nonce: number;
+}
+
+export const EMPTY_ACCOUNT: Readonly<Account> = Object.freeze({ balance: 0n, nonce: 0 });
+
+/** Reads committed accounts; the mempool and RPC see state through this. */
+export interface AccountReader {
+  getAccount(address: Address): Promise<Account>;
+}
+
+export function accountKey(address: Address): Uint8Array {
+  if (address.length !== ADDRESS_LENGTH) throw new TypeError('address: expected 20 bytes');
+  return concatBytes(Uint8Array.of(ACCOUNT_KEY_PREFIX), address);
+}
+
+export function encodeAccount(a: Account): Uint8Array {
+  return encodeCanonical([checkAmount(a.balance, 'account.balance'), checkUint(a.nonce, 'account.nonce')]);
+}
+
+export function decodeAccount(bytes: Uint8Array): Account {
+  const [balance, nonce] = tuple(decodeCanonical(bytes, 'account', 64), 2, 'account');
+  return { balance: amount(balance, 'account.balance'), nonce: uint(nonce, 'account.nonce') };
+}

@@ -1,0 +1,292 @@
+/**
+ * The executor applies finalised blocks to the state. For each block it checks that the header
+ * links to what it has (height, previous hash, state root, results root, transactions root),
+ * executes the transactions in order through a state overlay, and writes the new state version,
+ * the block, its receipts, the transaction index and the chain head in ONE LevelDB batch, so a
+ * crash leaves either the previous height or the new one, never a mix.
+ *
+ * Execution is deterministic: it depends only on the block and the state, never on the clock,
+ * the machine or map iteration order. State version N is the state after block N; version 0 is
+ * genesis.
+ */
+import type { Level } from 'level';
+import { addressOf, formatAddress, type Address } from '../chain/address.ts';
+import {
+  blockHash, commitHash, EMPTY_EVIDENCE_HASH, encodeBlock, txsHash, ZERO_HASH, type Block, type Header,
+} from '../chain/block.ts';
+import { equalBytes, toHex } from '../chain/bytes.ts';
+import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
+import type { GenesisState } from '../chain/genesis.ts';
+import { merkleRoot } from '../chain/merkle.ts';
+import { receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
+import { verifyBatch } from '../chain/signature.ts';
+import { decodeSignedTransaction, signedMessage, type SignedTransaction } from '../chain/tx.ts';
+import { sha256 } from '../chain/hash.ts';
+import type { Commit } from '../chain/vote.ts';
+import { StateOverlay } from '../state/overlay.ts';
+import type { StateTree } from '../state/tree.ts';
+import { accountKey, decodeAccount, EMPTY_ACCOUNT, encodeAccount, type Account, type AccountReader } from './account.ts';
+import { BlockStore } from './block-store.ts';
+
+/** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
+export const GAS = Object.freeze({ txBase: 1_000, txByte: 10, transfer: 500 });
+
+const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
+
+/** What the executor has applied so far: what the next block's header must link to. */
+export interface ChainHead {
+  chainId: string;
+  height: number;
+  /** Hash of the block at `height` (zero at genesis). */
+  blockHash: Uint8Array;
+  /** State root after the block at `height`: the next header's stateRoot. */
+  stateRoot: Uint8Array;
+  /** Receipts root of the block at `height`: the next header's lastResultsHash. */
+  resultsHash: Uint8Array;
+  /** Time of the block at `height` (genesis time at 0). */
+  time: number;
+}
+
+export interface AppliedBlock {
+  height: number;
+  blockHash: Uint8Array;
+  stateRoot: Uint8Array;
+  receipts: Receipt[];
+  txHashes: Uint8Array[];
+}
+
+export class BlockError extends Error {
+  readonly code = 'invalid_block';
+  constructor(message: string) {
+    super(message);
+    this.name = 'BlockError';
+  }
+}
+
+export class Executor implements AccountReader {
+  readonly #db: Level<Uint8Array, Uint8Array>;
+  readonly #tree: StateTree;
+  readonly blocks: BlockStore;
+  #head: ChainHead | undefined;
+  /** Applies are serialised: a second block waits for the first to be written. */
+  #queue: Promise<unknown> = Promise.resolve();
+
+  private constructor(db: Level<Uint8Array, Uint8Array>, tree: StateTree, head: ChainHead | undefined) {
+    this.#db = db;
+    this.#tree = tree;
+    this.blocks = new BlockStore(db);
+    this.#head = head;
+  }
+
+  static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree): Promise<Executor> {
+    const raw = await db.get(HEAD_KEY);
+    return new Executor(db, tree, raw && decodeHead(raw));
+  }
+
+  /** The chain head, or undefined before genesis. */
+  get head(): ChainHead | undefined {
+    return this.#head;
+  }
+
+  #requireHead(): ChainHead {
+    if (!this.#head) throw new Error('the chain has no genesis yet: call initGenesis first');
+    return this.#head;
+  }
+
+  /** Writes the genesis state as version 0. Refuses if a chain already exists in this database. */
+  async initGenesis(genesis: GenesisState): Promise<ChainHead> {
+    if (this.#head) throw new Error(`this database already holds chain ${this.#head.chainId} at height ${this.#head.height}`);
+    const overlay = new StateOverlay(this.#tree);
+    let supply = 0n;
+    const seen = new Set<string>();
+    for (const { address, balance } of genesis.accounts) {
+      const id = toHex(address);
+      if (seen.has(id)) throw new RangeError(`genesis: account ${formatAddress(address)} listed twice`);
+      seen.add(id);
+      supply += amount(balance, `genesis balance of ${formatAddress(address)}`);
+      if (supply > U64_MAX) throw new RangeError('genesis: total supply exceeds 2^64-1');
+      overlay.set(accountKey(address), encodeAccount({ balance, nonce: 0 }));
+    }
+    const prepared = await this.#tree.prepare(0, overlay.writes());
+    const head: ChainHead = {
+      chainId: genesis.chainId, height: 0, blockHash: ZERO_HASH, stateRoot: prepared.root,
+      resultsHash: merkleRoot([]), time: genesis.time,
+    };
+    await this.#db.batch([...prepared.ops, { type: 'put', key: HEAD_KEY, value: encodeHead(head) }]);
+    this.#tree.markCommitted(prepared);
+    this.#head = head;
+    return head;
+  }
+
+  async getAccount(address: Address): Promise<Account> {
+    const raw = await this.#tree.get(accountKey(address));
+    return raw ? decodeAccount(raw) : { ...EMPTY_ACCOUNT };
+  }
+
+  /** A header for the next height that links to the current head: what a proposer would build. */
+  nextHeader(opts: { txs: readonly Uint8Array[]; time: number; proposer: Address; lastCommit: Commit | null; validatorsHash?: Uint8Array }): Header {
+    const head = this.#requireHead();
+    return {
+      chainId: head.chainId,
+      height: head.height + 1,
+      time: opts.time,
+      lastBlockHash: head.blockHash,
+      lastCommitHash: commitHash(opts.lastCommit),
+      txsHash: txsHash(opts.txs),
+      stateRoot: head.stateRoot,
+      lastResultsHash: head.resultsHash,
+      validatorsHash: opts.validatorsHash ?? ZERO_HASH,
+      proposer: opts.proposer,
+      evidenceHash: EMPTY_EVIDENCE_HASH,
+    };
+  }
+
+  /**
+   * Checks that `block` extends the head, executes it and commits it atomically. `commit`, when
+   * given, is the +2/3 precommit set that finalised this block and is stored with it. Throws
+   * BlockError (nothing written) when the block does not link to the head.
+   */
+  applyBlock(block: Block, commit?: Commit): Promise<AppliedBlock> {
+    const run = this.#queue.then(() => this.#apply(block, commit));
+    this.#queue = run.catch(() => {});
+    return run;
+  }
+
+  async #apply(block: Block, commit: Commit | undefined): Promise<AppliedBlock> {
+    const head = this.#requireHead();
+    const hash = blockHash(block.header);
+    checkLinks(head, block, hash, commit);
+    const overlay = new StateOverlay(this.#tree, head.height);
+    const txHashes: Uint8Array[] = [];
+    const decoded: (SignedTransaction | CodecError)[] = block.txs.map((raw) => {
+      try {
+        return decodeSignedTransaction(raw);
+      } catch (err) {
+        if (err instanceof CodecError) return err;
+        throw err;
+      }
+    });
+    // All signatures of the block in one batch call (same answers as one by one).
+    const sigItems = decoded.filter((d): d is SignedTransaction => !(d instanceof CodecError));
+    const sigOk = verifyBatch(sigItems.map((s) => ({
+      publicKey: s.tx.sender,
+      message: signedMessage(s),
+      signature: s.signature,
+    })));
+    const validSig = new Set<SignedTransaction>(sigItems.filter((_, i) => sigOk[i]));
+    const receipts: Receipt[] = [];
+    const proposer = block.header.proposer;
+    for (let i = 0; i < block.txs.length; i++) {
+      const d = decoded[i]!;
+      const raw = block.txs[i]!;
+      txHashes.push(d instanceof CodecError ? sha256(raw) : d.hash);
+      receipts.push(d instanceof CodecError
+        ? failure(TxStatus.malformed, 0, d.message)
+        : await executeTx(overlay, d, validSig.has(d), head.chainId, proposer));
+    }
+    const prepared = await this.#tree.prepare(block.header.height, overlay.writes());
+    const next: ChainHead = {
+      chainId: head.chainId, height: block.header.height, blockHash: hash, stateRoot: prepared.root,
+      resultsHash: receiptsRoot(receipts), time: block.header.time,
+    };
+    await this.#db.batch([
+      ...prepared.ops,
+      ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, receipts),
+      ...(commit ? this.blocks.commitOps(commit) : []),
+      { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
+    ]);
+    this.#tree.markCommitted(prepared);
+    this.#head = next;
+    return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes };
+  }
+}
+
+function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, commit: Commit | undefined): void {
+  const h = block.header;
+  const fail = (what: string) => {
+    throw new BlockError(`block ${h.height}: ${what}`);
+  };
+  if (h.chainId !== head.chainId) fail(`chain id ${h.chainId} is not ${head.chainId}`);
+  if (h.height !== head.height + 1) fail(`expected height ${head.height + 1}`);
+  if (h.time < head.time) fail(`time ${h.time} is before the previous block's ${head.time}`);
+  if (!equalBytes(h.lastBlockHash, head.blockHash)) fail('lastBlockHash does not match the previous block');
+  if (!equalBytes(h.stateRoot, head.stateRoot)) fail('stateRoot does not match the state after the previous block');
+  if (!equalBytes(h.lastResultsHash, head.resultsHash)) fail("lastResultsHash does not match the previous block's receipts");
+  if (!equalBytes(h.txsHash, txsHash(block.txs))) fail('txsHash does not match the transactions');
+  if (!equalBytes(h.lastCommitHash, commitHash(block.lastCommit))) fail('lastCommitHash does not match lastCommit');
+  if (!equalBytes(h.evidenceHash, EMPTY_EVIDENCE_HASH)) fail('evidenceHash must be that of the empty list');
+  if (h.height === 1 ? block.lastCommit !== null : block.lastCommit === null) {
+    fail(h.height === 1 ? 'the first block has no lastCommit' : 'lastCommit is missing');
+  }
+  if (block.lastCommit && (block.lastCommit.height !== head.height || !equalBytes(block.lastCommit.blockHash, head.blockHash))) {
+    fail('lastCommit is not for the previous block');
+  }
+  if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
+}
+
+function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt {
+  return { status, gasUsed, events: [], error };
+}
+
+async function readAccount(overlay: StateOverlay, address: Address): Promise<Account> {
+  const raw = await overlay.get(accountKey(address));
+  return raw ? decodeAccount(raw) : { ...EMPTY_ACCOUNT };
+}
+
+function writeAccount(overlay: StateOverlay, address: Address, a: Account): void {
+  overlay.set(accountKey(address), encodeAccount(a));
+}
+
+/**
+ * One transaction. Checks that fail before the fee is taken (chain, signature, nonce, fee balance)
+ * leave no trace; after that the fee is paid to the proposer and the nonce advances whatever the
+ * payload does, and a failing payload is reverted.
+ */
+async function executeTx(
+  overlay: StateOverlay, stx: SignedTransaction, signatureOk: boolean, chainId: string, proposer: Address,
+): Promise<Receipt> {
+  const { tx } = stx;
+  if (tx.chainId !== chainId) return failure(TxStatus.wrong_chain, 0, `transaction is for chain ${tx.chainId}, not ${chainId}`);
+  if (!signatureOk) return failure(TxStatus.invalid_signature, 0, 'signature does not verify');
+  const sender = addressOf(tx.sender);
+  const from = await readAccount(overlay, sender);
+  if (tx.nonce !== from.nonce) return failure(TxStatus.bad_nonce, 0, `nonce ${tx.nonce}: account nonce is ${from.nonce}`);
+  if (from.balance < tx.fee) return failure(TxStatus.insufficient_fee_balance, 0, `balance ${from.balance} does not cover fee ${tx.fee}`);
+
+  writeAccount(overlay, sender, { balance: from.balance - tx.fee, nonce: from.nonce + 1 });
+  if (tx.fee > 0n) {
+    const p = await readAccount(overlay, proposer);
+    writeAccount(overlay, proposer, { ...p, balance: p.balance + tx.fee });
+  }
+  const gas = GAS.txBase + GAS.txByte * stx.bytes.length + GAS.transfer;
+  if (gas > tx.gasLimit) return failure(TxStatus.out_of_gas, tx.gasLimit, `needs ${gas} gas, limit is ${tx.gasLimit}`);
+
+  const mark = overlay.checkpoint();
+  const { to, amount: value } = tx.payload;
+  const payer = await readAccount(overlay, sender);
+  if (payer.balance < value) {
+    overlay.revert(mark);
+    return failure(TxStatus.insufficient_funds, gas, `balance ${payer.balance} is less than ${value}`);
+  }
+  writeAccount(overlay, sender, { ...payer, balance: payer.balance - value });
+  const payee = await readAccount(overlay, to);
+  writeAccount(overlay, to, { ...payee, balance: payee.balance + value });
+  const events: Event[] = [{
+    type: 'transfer',
+    attributes: [['from', formatAddress(sender)], ['to', formatAddress(to)], ['amount', value.toString()]],
+  }];
+  return { status: TxStatus.ok, gasUsed: gas, events, error: '' };
+}
+
+function encodeHead(h: ChainHead): Uint8Array {
+  return encodeCanonical([h.chainId, h.height, h.blockHash, h.stateRoot, h.resultsHash, h.time]);
+}
+
+function decodeHead(raw: Uint8Array): ChainHead {
+  const [chainId, height, hash, root, results, time] = tuple(decodeCanonical(raw, 'chain head'), 6, 'chain head');
+  if (typeof chainId !== 'string') throw new CodecError('schema', 'chain head: chain id');
+  return {
+    chainId, height: uint(height, 'height'), blockHash: bytes(hash, 'blockHash', 32), stateRoot: bytes(root, 'stateRoot', 32),
+    resultsHash: bytes(results, 'resultsHash', 32), time: uint(time, 'time'),
+  };
+}

@@ -1,0 +1,67 @@
+/** The mempool's configuration, refusal codes and counters (node/mempool.ts re-exports them). */
+
+export interface MempoolConfig {
+  /** Most transactions held at once. */
+  maxTxs: number;
+  /** Most bytes (sum of the transactions' encodings) held at once. */
+  maxBytes: number;
+  /** Largest single transaction accepted. */
+  maxTxBytes: number;
+  /** A transaction's nonce must be below the sender's account nonce + maxNonceGap. */
+  maxNonceGap: number;
+  minFee: bigint;
+  /** A pending transaction is replaced by one with the same sender and nonce only if the new fee
+   * is above the old and at least old * (100 + replaceFeeBumpPercent) / 100. */
+  replaceFeeBumpPercent: number;
+}
+
+export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
+  maxTxs: 5000,
+  maxBytes: 32 * 1024 * 1024,
+  maxTxBytes: 64 * 1024,
+  maxNonceGap: 64,
+  minFee: 0n,
+  replaceFeeBumpPercent: 10,
+});
+
+export type MempoolErrorCode =
+  | 'tx_too_large' | 'malformed' | 'wrong_chain' | 'duplicate' | 'invalid_signature'
+  | 'nonce_used' | 'nonce_too_far' | 'nonce_taken' | 'fee_too_low' | 'insufficient_fee_balance' | 'mempool_full';
+
+/** A refused transaction. `code` is stable (RPC and metrics use it); the message says what to change. */
+export class MempoolError extends Error {
+  readonly code: MempoolErrorCode;
+  constructor(code: MempoolErrorCode, message: string) {
+    super(message);
+    this.name = 'MempoolError';
+    this.code = code;
+  }
+}
+
+export interface MempoolCounters {
+  admitted: number;
+  /** Refusals by code. */
+  refused: Record<MempoolErrorCode, number>;
+  /** Transactions that left the mempool, by reason. */
+  removed: {
+    committed: number;
+    replaced: number;
+    evicted: number;
+    /** Nonce already used by the time the account was re-read. */
+    stale: number;
+    /** No longer covered: the sender's balance cannot pay the fees up to and including it. */
+    unfunded: number;
+  };
+}
+
+export function checkConfig(c: MempoolConfig): MempoolConfig {
+  for (const k of ['maxTxs', 'maxBytes', 'maxTxBytes', 'maxNonceGap'] as const) {
+    if (!Number.isSafeInteger(c[k]) || c[k] < 1) throw new RangeError(`mempool config ${k}: must be a positive integer, got ${c[k]}`);
+  }
+  if (c.maxTxBytes > c.maxBytes) throw new RangeError(`mempool config maxTxBytes (${c.maxTxBytes}) must not exceed maxBytes (${c.maxBytes})`);
+  if (typeof c.minFee !== 'bigint' || c.minFee < 0n) throw new RangeError('mempool config minFee: must be a non-negative bigint');
+  if (!Number.isSafeInteger(c.replaceFeeBumpPercent) || c.replaceFeeBumpPercent < 0) {
+    throw new RangeError(`mempool config replaceFeeBumpPercent: must be a non-negative integer, got ${c.replaceFeeBumpPercent}`);
+  }
+  return c;
+}

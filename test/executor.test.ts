@@ -1,0 +1,181 @@
+import t from 'tap';
+import { addressOf } from '../chain/address.ts';
+import { blockHash, encodeBlock } from '../chain/block.ts';
+import { equalBytes, toHex } from '../chain/bytes.ts';
+import { TxStatus } from '../chain/receipt.ts';
+import { signTransaction, type Transaction } from '../chain/tx.ts';
+import { keyPairFromSecret, secretKeyFromSeed, type KeyPair } from '../chain/keys.ts';
+import { GAS, BlockError } from '../node/executor.ts';
+import { CHAIN_ID, nextBlock, openChain, PROPOSER, testAccounts, testGenesis, transfersFor } from './fixtures/chain.ts';
+
+const [alice, bob] = testAccounts(2) as [KeyPair, KeyPair];
+const A = addressOf(alice.publicKey);
+const B = addressOf(bob.publicKey);
+
+function transfer(over: Partial<Transaction> & { amount?: bigint } = {}, key = alice): Uint8Array {
+  const { amount = 100n, ...rest } = over;
+  const tx: Transaction = {
+    chainId: CHAIN_ID, sender: key.publicKey, nonce: 0, fee: 3n, gasLimit: 100_000,
+    payload: { kind: 'transfer', to: B, amount }, ...rest,
+  };
+  return signTransaction(tx, key.secretKey).bytes;
+}
+
+t.test('transfers move balances, advance nonces and pay fees to the proposer', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis([alice, bob], 1000n));
+  const txs = [transfer({ nonce: 0, amount: 100n }), transfer({ nonce: 1, amount: 50n, fee: 7n })];
+  const block = nextBlock(executor, txs);
+  const applied = await executor.applyBlock(block);
+  t.equal(applied.height, 1);
+  t.same(applied.receipts.map((r) => r.status), [TxStatus.ok, TxStatus.ok]);
+  t.same(await executor.getAccount(A), { balance: 1000n - 150n - 10n, nonce: 2 });
+  t.same(await executor.getAccount(B), { balance: 1150n, nonce: 0 });
+  t.same(await executor.getAccount(PROPOSER), { balance: 10n, nonce: 0 });
+  const r0 = applied.receipts[0]!;
+  t.equal(r0.gasUsed, GAS.txBase + GAS.txByte * txs[0]!.length + GAS.transfer, 'gas is base + per byte + transfer');
+  t.same(r0.events[0]!.type, 'transfer');
+  t.same(r0.events[0]!.attributes.find(([k]) => k === 'amount'), ['amount', '100']);
+  t.ok(equalBytes(executor.head!.blockHash, blockHash(block.header)));
+  // The next header carries the state root and receipts root this block left.
+  const next = nextBlock(executor, []);
+  t.ok(equalBytes(next.header.stateRoot, applied.stateRoot));
+});
+
+t.test('failed transactions: no trace before the fee, fee and nonce only after it', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis([alice, bob], 1000n));
+  const poor = keyPairFromSecret(secretKeyFromSeed('poor'));
+  const forged = signTransaction({ chainId: CHAIN_ID, sender: alice.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } }, bob.secretKey).bytes;
+  const txs = [
+    transfer({ chainId: 'other-chain' }),                 // wrong chain
+    forged,                                               // signed by the wrong key
+    transfer({ nonce: 5 }),                               // bad nonce
+    transfer({ nonce: 0, fee: 5n }, poor),                // cannot pay the fee
+    Uint8Array.of(0x82, 0x01),                            // not a transaction
+    transfer({ nonce: 0, fee: 2n, gasLimit: 10 }),        // out of gas: fee paid, nonce used
+    transfer({ nonce: 1, fee: 2n, amount: 5000n }),       // insufficient funds: fee paid, nonce used
+    transfer({ nonce: 2, fee: 1n, amount: 10n }),         // fine
+  ];
+  const { receipts } = await executor.applyBlock(nextBlock(executor, txs));
+  t.same(receipts.map((r) => r.status), [
+    TxStatus.wrong_chain, TxStatus.invalid_signature, TxStatus.bad_nonce, TxStatus.insufficient_fee_balance,
+    TxStatus.malformed, TxStatus.out_of_gas, TxStatus.insufficient_funds, TxStatus.ok,
+  ]);
+  for (const r of receipts.slice(0, 7)) t.not(r.error, '', `status ${r.status} says why: ${r.error}`);
+  t.equal(receipts[5]!.gasUsed, 10, 'out of gas uses the whole limit');
+  t.same(await executor.getAccount(A), { balance: 1000n - 2n - 2n - 1n - 10n, nonce: 3 });
+  t.same(await executor.getAccount(B), { balance: 1010n, nonce: 0 });
+  t.same(await executor.getAccount(addressOf(poor.publicKey)), { balance: 0n, nonce: 0 });
+  t.same(await executor.getAccount(PROPOSER), { balance: 5n, nonce: 0 });
+});
+
+t.test('blocks that do not link to the head are refused and change nothing', async (t) => {
+  const { db, executor, tree } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis([alice, bob], 1000n));
+  await executor.applyBlock(nextBlock(executor, [transfer({ nonce: 0 })]));
+  const good = nextBlock(executor, [transfer({ nonce: 1 })]);
+  const head = executor.head!;
+  const bad = (name: string, mutate: (b: typeof good) => void) => {
+    const b = structuredClone(good);
+    mutate(b);
+    return [name, b] as const;
+  };
+  const cases = [
+    bad('wrong height', (b) => { b.header.height = 3; }),
+    bad('wrong chain', (b) => { b.header.chainId = 'other'; }),
+    bad('wrong previous hash', (b) => { b.header.lastBlockHash = new Uint8Array(32); }),
+    bad('wrong state root', (b) => { b.header.stateRoot = new Uint8Array(32).fill(1); }),
+    bad('wrong results hash', (b) => { b.header.lastResultsHash = new Uint8Array(32); }),
+    bad('txs not matching txsHash', (b) => { b.txs = [transfer({ nonce: 2 })]; }),
+    bad('time going backwards', (b) => { b.header.time = 0; }),
+    bad('missing last commit', (b) => { b.lastCommit = null; }),
+    bad('commit for another block', (b) => { b.lastCommit!.blockHash = new Uint8Array(32); }),
+  ];
+  for (const [name, b] of cases) {
+    await t.rejects(executor.applyBlock(b), BlockError, name);
+    t.same(executor.head, head, `${name}: head unchanged`);
+    t.equal(tree.latestVersion, 1, `${name}: state unchanged`);
+    t.equal(await executor.blocks.getBlock(2), undefined, `${name}: nothing stored`);
+  }
+  const applied = await executor.applyBlock(good);
+  t.equal(applied.height, 2, 'the good block still applies afterwards');
+});
+
+t.test('block store: by height, by hash, transactions with receipts and position, commits', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis([alice, bob], 1000n));
+  const b1 = nextBlock(executor, [transfer({ nonce: 0 }), transfer({ nonce: 1, amount: 9999n })]);
+  const a1 = await executor.applyBlock(b1);
+  const b2 = nextBlock(executor, [transfer({ nonce: 2 })]);
+  await executor.applyBlock(b2, { height: 2, round: 1, blockHash: blockHash(b2.header), signatures: [] });
+  t.ok(equalBytes((await executor.blocks.getBlockBytes(1))!, encodeBlock(b1)), 'block bytes by height');
+  t.same(await executor.blocks.getBlock(2), b2);
+  t.same(await executor.blocks.getBlockByHash(a1.blockHash), b1);
+  t.equal(await executor.blocks.getBlockByHash(new Uint8Array(32)), undefined);
+  const stored = await executor.blocks.getTx(a1.txHashes[1]!);
+  t.equal(stored?.height, 1);
+  t.equal(stored?.index, 1);
+  t.equal(stored?.receipt.status, TxStatus.insufficient_funds);
+  t.ok(equalBytes(stored!.raw, b1.txs[1]!), 'raw tx bytes');
+  t.equal(stored?.tx?.tx.nonce, 1);
+  t.equal(await executor.blocks.getTx(new Uint8Array(32)), undefined);
+  t.same((await executor.blocks.getCommit(2))?.round, 1, 'the commit given with the block is stored');
+  t.same((await executor.blocks.getCommit(1)), undefined);
+  t.same((await executor.blocks.getReceipts(1))?.map((r) => r.status), [TxStatus.ok, TxStatus.insufficient_funds]);
+});
+
+t.test('genesis: refused twice and for duplicate accounts', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  t.throws(() => executor.nextHeader({ txs: [], time: 0, proposer: A, lastCommit: null }), /no genesis/);
+  await t.rejects(executor.initGenesis({ ...testGenesis([alice]), accounts: [{ address: A, balance: 1n }, { address: A, balance: 2n }] }), /listed twice/);
+  await t.rejects(executor.initGenesis({ ...testGenesis([alice, bob]), accounts: [{ address: A, balance: 2n ** 63n }, { address: B, balance: 2n ** 63n }] }), /total supply/);
+  await executor.initGenesis(testGenesis([alice]));
+  await t.rejects(executor.initGenesis(testGenesis([alice])), /already holds chain/);
+});
+
+t.test('restart: a reopened database continues from its head', async (t) => {
+  const dir = t.testdir();
+  const accounts = testAccounts(5);
+  const nonces = accounts.map(() => 0);
+  let { db, executor } = await openChain(dir);
+  await executor.initGenesis(testGenesis(accounts));
+  for (let h = 1; h <= 5; h++) await executor.applyBlock(nextBlock(executor, transfersFor(1, h, accounts, nonces, 20)));
+  const head = executor.head!;
+  await db.close();
+  ({ db, executor } = await openChain(dir));
+  t.teardown(() => db.close());
+  t.same(executor.head, head);
+  const applied = await executor.applyBlock(nextBlock(executor, transfersFor(1, 6, accounts, nonces, 20)));
+  t.equal(applied.height, 6);
+  t.same(applied.receipts.filter((r) => r.status !== TxStatus.ok), [], 'nonces line up after the restart');
+});
+
+t.test('determinism: independent stores fed the same blocks agree at every height', async (t) => {
+  const accounts = testAccounts(12);
+  // Node A builds blocks; nodes B and C (with a different prune window and cache) only apply them.
+  const a = await openChain(t.testdir({ a: {} }) + '/a');
+  const b = await openChain(t.testdir({ b: {} }) + '/b', { keepVersions: 3, cacheNodes: 16 });
+  const c = await openChain(t.testdir({ c: {} }) + '/c', { cacheNodes: 0 });
+  t.teardown(async () => { await a.db.close(); await b.db.close(); await c.db.close(); });
+  for (const n of [a, b, c]) await n.executor.initGenesis(testGenesis(accounts));
+  const nonces = accounts.map(() => 0);
+  const roots = new Set<string>();
+  for (let h = 1; h <= 25; h++) {
+    const block = nextBlock(a.executor, transfersFor(77, h, accounts, nonces, 1 + (h % 7) * 10, 5));
+    const ra = await a.executor.applyBlock(block);
+    const rb = await b.executor.applyBlock(block);
+    const rc = await c.executor.applyBlock(block);
+    t.same(toHex(rb.stateRoot), toHex(ra.stateRoot), `height ${h}: B has A's state root`);
+    t.same(toHex(rc.stateRoot), toHex(ra.stateRoot), `height ${h}: C has A's state root`);
+    t.same(rb.receipts, ra.receipts, `height ${h}: same receipts`);
+    t.same(b.executor.head, a.executor.head);
+    roots.add(toHex(ra.stateRoot));
+  }
+  t.equal(roots.size, 25, 'every height changed the state');
+});

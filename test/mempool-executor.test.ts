@@ -1,0 +1,54 @@
+/**
+ * The mempool and the executor together: what the mempool reaps executes cleanly, and after the
+ * block the mempool drops what was committed and keeps what still waits.
+ */
+import t from 'tap';
+import { addressOf } from '../chain/address.ts';
+import { TxStatus } from '../chain/receipt.ts';
+import { signTransaction } from '../chain/tx.ts';
+import { Mempool } from '../node/mempool.ts';
+import { CHAIN_ID, nextBlock, openChain, seeded, testAccounts, testGenesis } from './fixtures/chain.ts';
+
+t.test('reaped transactions execute, and update() keeps the mempool in step with the chain', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  const accounts = testAccounts(8);
+  await executor.initGenesis(testGenesis(accounts, 10_000n));
+  const mempool = new Mempool({ chainId: CHAIN_ID, accounts: executor });
+  const r = seeded(5);
+  const next = accounts.map(() => 0);
+  const gapped: Uint8Array[] = [];
+  for (let i = 0; i < 120; i++) {
+    const from = r.int(accounts.length);
+    const k = accounts[from]!;
+    const stx = signTransaction({
+      chainId: CHAIN_ID, sender: k.publicKey, nonce: next[from]!++, fee: BigInt(1 + r.int(20)), gasLimit: 100_000,
+      payload: { kind: 'transfer', to: addressOf(accounts[r.int(accounts.length)]!.publicKey), amount: BigInt(r.int(50)) },
+    }, k.secretKey);
+    await mempool.add(stx.bytes);
+  }
+  // One sender also has a transaction beyond a nonce gap: it must wait.
+  const k0 = accounts[0]!;
+  const far = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]! + 1, fee: 99n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
+  await mempool.add(far.bytes);
+  gapped.push(far.hash);
+  t.equal(mempool.size, 121);
+
+  let height = 0;
+  while (mempool.size > 1) {
+    const txs = mempool.reap({ maxTxs: 25, maxBytes: 1 << 20 });
+    t.ok(txs.length > 0 && txs.length <= 25, `block ${height + 1}: reaped ${txs.length}`);
+    const { receipts } = await executor.applyBlock(nextBlock(executor, txs.map((s) => s.bytes)));
+    t.same(receipts.filter((x) => x.status !== TxStatus.ok).map((x) => x.error), [], 'every reaped transaction succeeds');
+    await mempool.update(txs);
+    for (const s of txs) t.notOk(mempool.has(s.hash), 'committed transactions leave the mempool');
+    if (++height > 10) break;
+  }
+  t.equal(mempool.size, 1, 'only the gapped transaction is left');
+  t.ok(mempool.has(gapped[0]!));
+  t.same(mempool.reap({ maxTxs: 10, maxBytes: 1 << 20 }), [], 'and it is not reaped');
+  // Once the gap is filled, both go through.
+  const fill = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]!, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
+  await mempool.add(fill.bytes);
+  t.same(mempool.reap({ maxTxs: 10, maxBytes: 1 << 20 }).map((s) => s.tx.nonce), [next[0]!, next[0]! + 1]);
+});
