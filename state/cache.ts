@@ -16,6 +16,7 @@ export class LruCache<K, V> {
     this.#half = Math.max(1, Math.floor(capacity / 2));
   }
 
+  /** Entries held (at most the capacity; an entry replaced since the last rotation may count twice). */
   get size(): number {
     return this.#young.size + this.#old.size;
   }
@@ -31,13 +32,10 @@ export class LruCache<K, V> {
     return o;
   }
 
+  /** Adds or replaces an entry (a replaced entry of the old generation lingers until it is dropped, unseen). */
   set(key: K, value: V): void {
     if (this.capacity <= 0) return;
-    if (this.#young.has(key)) this.#young.set(key, value);
-    else {
-      this.#old.delete(key);
-      this.#insert(key, value);
-    }
+    this.#insert(key, value);
   }
 
   delete(key: K): void {

@@ -2,47 +2,48 @@
  * LevelDB layout of the state tree and the byte encodings of what is stored there.
  *
  * Every key starts with the caller's prefix byte P, then a tag byte:
- *   P 'm'                          -> u64 first version ever committed (written once)
- *   P 'n' | nodeId                 -> node (immutable once written)
- *   P 'r' | u64 version            -> root record of that version
- *   P 's' | u64 staleSinceVersion  -> concatenated nodeIds that version replaced or deleted
- * nodeId = u64 version the node was written in | u16 depth | the first `depth` bits of the path,
- * in ceil(depth / 8) bytes, unused low bits zero. Integers are big-endian so LevelDB orders by
- * version. Nodes are keyed by position and version, never by hash, so identical content written
- * again in a later version is a different node and pruning one can never break the other.
+ *   P 'm'                                -> u64 first version ever committed (written once)
+ *   P 'n' | u64 version | u16 depth | path -> packed node written in that version (packed.ts)
+ *   P 'n' | u64 version | 0xfffd | keyHash -> leaf written in that version: u16 key length | key | value
+ *   P 'n' | u64 version | 0xfffe           -> stale record: the ids that version replaced or deleted
+ *   P 'n' | u64 version | 0xffff           -> root record of that version
+ * A node's path is the first `depth` bits of any keyHash below it, in ceil(depth / 8) bytes, unused
+ * low bits zero; an id is a key without its first two bytes. Integers are big-endian, so everything
+ * one version writes is one run of keys after every older one: LevelDB flushes it into files that
+ * overlap no older file, and compactions have nothing to merge (only pruning deletes old keys). The
+ * last key of the run is the root record, so the last 'n' key is the latest root.
+ *
+ * Nodes are keyed by position and version, never by hash, so identical content written again in a
+ * later version is a different node and pruning one can never break the other. A leaf is keyed by
+ * keyHash and version, not by position, so leaves that move up or down are never rewritten.
  */
 import { StateError } from './errors.ts';
-import { HASH_BYTES, MAX_DEPTH } from './hashing.ts';
+import { HASH_BYTES, leafHash, MAX_DEPTH } from './hashing.ts';
 
 export const TAG_META = 0x6d; // 'm'
 export const TAG_NODE = 0x6e; // 'n'
-export const TAG_ROOT = 0x72; // 'r'
-export const TAG_STALE = 0x73; // 's'
 
 /** Longest key accepted (its length is stored in two bytes; long keys belong in values). */
 export const MAX_KEY_BYTES = 1024;
 
-/** Where a child lives and what it hashes to; `leaf` tells the reader which node kind to expect. */
-export interface ChildRef {
+/** A leaf: its record's id (version, keyHash), and what it hashes to. */
+export interface LeafRef {
+  readonly kind: 'leaf';
   readonly hash: Uint8Array;
   readonly version: number;
-  readonly leaf: boolean;
-}
-
-export interface InternalNode {
-  readonly kind: 'internal';
-  readonly left: ChildRef | null;
-  readonly right: ChildRef | null;
-}
-
-export interface LeafNode {
-  readonly kind: 'leaf';
   readonly keyHash: Uint8Array;
-  readonly key: Uint8Array;
-  readonly value: Uint8Array;
+  readonly valueHash: Uint8Array;
 }
 
-export type TreeNode = InternalNode | LeafNode;
+/** A packed node record: the version that wrote it (its position comes from the walk) and its hash. */
+export interface NodeRef {
+  readonly kind: 'node';
+  readonly hash: Uint8Array;
+  readonly version: number;
+}
+
+/** What a root record points at. */
+export type RootRef = LeafRef | NodeRef;
 
 // ---- integers (no BigInt: these run thousands of times per block) ----
 
@@ -67,7 +68,7 @@ export function readU64(buf: Uint8Array, off: number): number {
   return hi * 0x1_0000_0000 + lo;
 }
 
-function corrupt(what: string): StateError {
+export function corrupt(what: string): StateError {
   return new StateError('corrupt', `state database corrupt: ${what}`);
 }
 
@@ -89,20 +90,74 @@ function writeNodeId(buf: Uint8Array, off: number, version: number, depth: numbe
   return off + 10 + n;
 }
 
-/** Where a node sits: the version it was written in, its depth, and a path through it. */
-export interface NodePos {
-  readonly version: number;
-  readonly depth: number;
-  readonly path: Uint8Array;
+// The depth field of the records that are not nodes (no node is deeper than MAX_DEPTH).
+const LEAF_ID = 0xfffd;
+const STALE_ID = 0xfffe;
+const ROOT_ID = 0xffff;
+
+export type RecordKind = 'node' | 'leaf' | 'stale' | 'root';
+
+/** What the key of a record under P 'n' names: its kind and the version that wrote it. */
+export function describeKey(key: Uint8Array): { kind: RecordKind; version: number } {
+  if (key.length < 12 || key[1] !== TAG_NODE) throw corrupt('not a state tree record key');
+  const d = (key[10]! << 8) | key[11]!;
+  const kind = d === ROOT_ID ? 'root' : d === STALE_ID ? 'stale' : d === LEAF_ID ? 'leaf' : 'node';
+  return { kind, version: readU64(key, 2) };
 }
 
-/** nodeIds of `nodes` back to back (a stale record). */
-export function encodeNodeIds(nodes: readonly NodePos[]): Uint8Array {
+/** A stored packed node this version replaced, or a leaf record it replaced or deleted. */
+export type StaleId =
+  | { readonly kind: 'node'; readonly version: number; readonly depth: number; readonly path: Uint8Array }
+  | { readonly kind: 'leaf'; readonly version: number; readonly keyHash: Uint8Array };
+
+function idBytes(id: StaleId): number {
+  return id.kind === 'node' ? 10 + pathBytes(id.depth) : 10 + HASH_BYTES;
+}
+
+function writeId(buf: Uint8Array, off: number, id: StaleId): number {
+  if (id.kind === 'node') return writeNodeId(buf, off, id.version, id.depth, id.path);
+  writeU64(buf, off, id.version);
+  buf[off + 8] = LEAF_ID >>> 8;
+  buf[off + 9] = LEAF_ID & 0xff;
+  buf.set(id.keyHash, off + 10);
+  return off + 10 + HASH_BYTES;
+}
+
+/** Ids back to back (a stale record); each is self-delimiting through its depth field. */
+export function encodeStaleIds(ids: readonly StaleId[]): Uint8Array {
   let n = 0;
-  for (const x of nodes) n += 10 + pathBytes(x.depth);
+  for (const x of ids) n += idBytes(x);
   const buf = new Uint8Array(n);
   let off = 0;
-  for (const x of nodes) off = writeNodeId(buf, off, x.version, x.depth, x.path);
+  for (const x of ids) off = writeId(buf, off, x);
+  return buf;
+}
+
+/** The database keys of the ids in a stale record. */
+export function staleRecordKeys(prefix: number, bytes: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  let off = 0;
+  while (off < bytes.length) {
+    if (off + 10 > bytes.length) throw corrupt('truncated stale record');
+    const depth = (bytes[off + 8]! << 8) | bytes[off + 9]!;
+    if (depth > MAX_DEPTH && depth !== LEAF_ID) throw corrupt('stale record depth out of range');
+    const end = off + 10 + (depth === LEAF_ID ? HASH_BYTES : pathBytes(depth));
+    if (end > bytes.length) throw corrupt('truncated stale record');
+    const key = new Uint8Array(2 + end - off);
+    key[0] = prefix;
+    key[1] = TAG_NODE;
+    key.set(bytes.subarray(off, end), 2);
+    out.push(key);
+    off = end;
+  }
+  return out;
+}
+
+export function staleIdKey(prefix: number, id: StaleId): Uint8Array {
+  const buf = new Uint8Array(2 + idBytes(id));
+  buf[0] = prefix;
+  buf[1] = TAG_NODE;
+  writeId(buf, 2, id);
   return buf;
 }
 
@@ -114,28 +169,26 @@ export function nodeKey(prefix: number, version: number, depth: number, pathSrc:
   return buf;
 }
 
-export function nodeKeyOfId(prefix: number, id: Uint8Array): Uint8Array {
-  const buf = new Uint8Array(2 + id.length);
-  buf[0] = prefix;
-  buf[1] = TAG_NODE;
-  buf.set(id, 2);
-  return buf;
+export function leafKey(prefix: number, version: number, keyHash: Uint8Array): Uint8Array {
+  return staleIdKey(prefix, { kind: 'leaf', version, keyHash });
 }
 
-function versionKey(prefix: number, tag: number, version: number): Uint8Array {
-  const buf = new Uint8Array(10);
+function versionKey(prefix: number, version: number, id: number): Uint8Array {
+  const buf = new Uint8Array(12);
   buf[0] = prefix;
-  buf[1] = tag;
+  buf[1] = TAG_NODE;
   writeU64(buf, 2, version);
+  buf[10] = id >>> 8;
+  buf[11] = id & 0xff;
   return buf;
 }
 
 export function rootKey(prefix: number, version: number): Uint8Array {
-  return versionKey(prefix, TAG_ROOT, version);
+  return versionKey(prefix, version, ROOT_ID);
 }
 
 export function staleKey(prefix: number, version: number): Uint8Array {
-  return versionKey(prefix, TAG_STALE, version);
+  return versionKey(prefix, version, STALE_ID);
 }
 
 export function metaKey(prefix: number): Uint8Array {
@@ -147,131 +200,72 @@ export function tagRange(prefix: number, tag: number): { gte: Uint8Array; lt: Ui
   return { gte: Uint8Array.of(prefix, tag), lt: Uint8Array.of(prefix, tag + 1) };
 }
 
-/** The version in a root or stale key. */
-export function versionOfKey(key: Uint8Array): number {
-  if (key.length !== 10) throw corrupt('bad version key length');
-  return readU64(key, 2);
-}
+// ---- leaves ----
 
-/** A stale record is nodeIds back to back; each is self-delimiting through its depth. */
-export function splitNodeIds(bytes: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  let off = 0;
-  while (off < bytes.length) {
-    if (off + 10 > bytes.length) throw corrupt('truncated stale record');
-    const depth = (bytes[off + 8]! << 8) | bytes[off + 9]!;
-    if (depth > MAX_DEPTH) throw corrupt('stale record depth out of range');
-    const end = off + 10 + pathBytes(depth);
-    if (end > bytes.length) throw corrupt('truncated stale record');
-    out.push(bytes.subarray(off, end));
-    off = end;
-  }
-  return out;
-}
-
-// ---- latin1 identity strings (Map keys for caches); for short arrays such as keys ----
-
-export function idString(bytes: Uint8Array): string {
-  return String.fromCharCode.apply(null, bytes as unknown as number[]);
-}
-
-// ---- nodes ----
-
-const NODE_LEAF = 0x00;
-const NODE_INTERNAL = 0x01;
-const L_PRESENT = 1;
-const L_LEAF = 2;
-const R_PRESENT = 4;
-const R_LEAF = 8;
-
-/** Allocates the bytes of one encoded node (an arena can hand out views of one large buffer). */
+/** Allocates the bytes of one encoding (an arena can hand out views of one large buffer). */
 export type Alloc = (n: number) => Uint8Array;
 const heapAlloc: Alloc = (n) => new Uint8Array(n);
 
-export function encodeInternal(left: ChildRef | null, right: ChildRef | null, alloc: Alloc = heapAlloc): Uint8Array {
-  const buf = alloc(2 + (left ? 40 : 0) + (right ? 40 : 0));
-  buf[0] = NODE_INTERNAL;
-  let flags = 0;
-  let off = 2;
-  if (left) {
-    flags |= L_PRESENT | (left.leaf ? L_LEAF : 0);
-    buf.set(left.hash, off);
-    writeU64(buf, off + HASH_BYTES, left.version);
-    off += 40;
-  }
-  if (right) {
-    flags |= R_PRESENT | (right.leaf ? R_LEAF : 0);
-    buf.set(right.hash, off);
-    writeU64(buf, off + HASH_BYTES, right.version);
-  }
-  buf[1] = flags;
+export function makeLeaf(version: number, keyHash: Uint8Array, valueHash: Uint8Array, hash = leafHash(keyHash, valueHash)): LeafRef {
+  return { kind: 'leaf', hash, version, keyHash, valueHash };
+}
+
+export function encodeLeafRecord(key: Uint8Array, value: Uint8Array, alloc: Alloc = heapAlloc): Uint8Array {
+  const buf = alloc(2 + key.length + value.length);
+  buf[0] = key.length >>> 8;
+  buf[1] = key.length & 0xff;
+  buf.set(key, 2);
+  buf.set(value, 2 + key.length);
   return buf;
 }
 
-export function encodeLeaf(keyHash: Uint8Array, key: Uint8Array, value: Uint8Array, alloc: Alloc = heapAlloc): Uint8Array {
-  const buf = alloc(1 + HASH_BYTES + 2 + key.length + value.length);
-  buf[0] = NODE_LEAF;
-  buf.set(keyHash, 1);
-  buf[33] = key.length >>> 8;
-  buf[34] = key.length & 0xff;
-  buf.set(key, 35);
-  buf.set(value, 35 + key.length);
-  return buf;
-}
-
-/** Decodes a stored node; the returned node shares memory with `bytes`. */
-export function decodeNode(bytes: Uint8Array): TreeNode {
-  if (bytes[0] === NODE_LEAF) {
-    if (bytes.length < 35) throw corrupt('truncated leaf');
-    const keyLen = (bytes[33]! << 8) | bytes[34]!;
-    if (35 + keyLen > bytes.length) throw corrupt('truncated leaf key');
-    return {
-      kind: 'leaf',
-      keyHash: bytes.subarray(1, 33),
-      key: bytes.subarray(35, 35 + keyLen),
-      value: bytes.subarray(35 + keyLen),
-    };
-  }
-  if (bytes[0] !== NODE_INTERNAL || bytes.length < 2) throw corrupt('unknown node tag');
-  const flags = bytes[1]!;
-  if (flags & ~0x0f) throw corrupt('unknown internal node flags');
-  let off = 2;
-  const child = (present: number, leaf: number): ChildRef | null => {
-    if (!(flags & present)) {
-      if (flags & leaf) throw corrupt('leaf flag on an empty child');
-      return null;
-    }
-    if (off + 40 > bytes.length) throw corrupt('truncated internal node');
-    const ref = { hash: bytes.subarray(off, off + HASH_BYTES), version: readU64(bytes, off + HASH_BYTES), leaf: (flags & leaf) !== 0 };
-    off += 40;
-    return ref;
-  };
-  const left = child(L_PRESENT, L_LEAF);
-  const right = child(R_PRESENT, R_LEAF);
-  if (off !== bytes.length) throw corrupt('internal node length');
-  // Leaf compression: an internal node always holds two or more leaves below it.
-  if (!(left && right) && !(left && !left.leaf) && !(right && !right.leaf)) throw corrupt('internal node with one leaf');
-  return { kind: 'internal', left, right };
+/** The key and value in a leaf record; both share memory with `bytes`. */
+export function decodeLeafRecord(bytes: Uint8Array): { key: Uint8Array; value: Uint8Array } {
+  if (bytes.length < 2) throw corrupt('truncated leaf');
+  const keyLen = (bytes[0]! << 8) | bytes[1]!;
+  if (2 + keyLen > bytes.length) throw corrupt('truncated leaf key');
+  return { key: bytes.subarray(2, 2 + keyLen), value: bytes.subarray(2 + keyLen) };
 }
 
 // ---- root records ----
 
 const ROOT_EMPTY = 0;
-const ROOT_INTERNAL = 1;
+const ROOT_NODE = 1;
 const ROOT_LEAF = 2;
+const LEAF_BYTES = 8 + 2 * HASH_BYTES;
+const NODE_BYTES = 8 + HASH_BYTES;
 
-/** A root record points at the node at depth 0 (possibly written in an older version), or says empty. */
-export function encodeRoot(ref: ChildRef | null): Uint8Array {
-  if (!ref) return Uint8Array.of(ROOT_EMPTY);
-  const buf = new Uint8Array(1 + 40);
-  buf[0] = ref.leaf ? ROOT_LEAF : ROOT_INTERNAL;
-  buf.set(ref.hash, 1);
-  writeU64(buf, 1 + HASH_BYTES, ref.version);
+/** A root record: the version's root, and the oldest version kept once it was committed. */
+export interface RootRecord {
+  readonly ref: RootRef | null;
+  readonly oldest: number;
+}
+
+/**
+ * kind (0 empty, 1 node, 2 leaf) | u64 oldest kept version | for a node: u64 version | hash; for
+ * the lone leaf: u64 version | keyHash | valueHash.
+ */
+export function encodeRoot(ref: RootRef | null, oldest: number): Uint8Array {
+  const buf = new Uint8Array(9 + (ref === null ? 0 : ref.kind === 'node' ? NODE_BYTES : LEAF_BYTES));
+  buf[0] = ref === null ? ROOT_EMPTY : ref.kind === 'node' ? ROOT_NODE : ROOT_LEAF;
+  writeU64(buf, 1, oldest);
+  if (ref === null) return buf;
+  writeU64(buf, 9, ref.version);
+  if (ref.kind === 'node') buf.set(ref.hash, 17);
+  else {
+    buf.set(ref.keyHash, 17);
+    buf.set(ref.valueHash, 17 + HASH_BYTES);
+  }
   return buf;
 }
 
-export function decodeRoot(bytes: Uint8Array): ChildRef | null {
-  if (bytes.length === 1 && bytes[0] === ROOT_EMPTY) return null;
-  if (bytes.length !== 41 || (bytes[0] !== ROOT_INTERNAL && bytes[0] !== ROOT_LEAF)) throw corrupt('bad root record');
-  return { hash: bytes.slice(1, 33), version: readU64(bytes, 33), leaf: bytes[0] === ROOT_LEAF };
+export function decodeRoot(bytes: Uint8Array): RootRecord {
+  const kind = bytes[0];
+  const size = 9 + (kind === ROOT_NODE ? NODE_BYTES : kind === ROOT_LEAF ? LEAF_BYTES : 0);
+  if ((kind !== ROOT_EMPTY && kind !== ROOT_NODE && kind !== ROOT_LEAF) || bytes.length !== size) throw corrupt('bad root record');
+  const oldest = readU64(bytes, 1);
+  if (kind === ROOT_EMPTY) return { ref: null, oldest };
+  const version = readU64(bytes, 9);
+  if (kind === ROOT_NODE) return { ref: { kind: 'node', hash: bytes.slice(17), version }, oldest };
+  return { ref: makeLeaf(version, bytes.slice(17, 17 + HASH_BYTES), bytes.slice(17 + HASH_BYTES)), oldest };
 }

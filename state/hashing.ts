@@ -11,32 +11,30 @@
  * keyHash prefix is unique (leaf compression), so a tree of n random keys is about log2(n) deep.
  * The root therefore depends only on the set of (key, value) pairs.
  */
-import { sha256 } from '../chain/hash.ts';
+import { sha256Pair } from './sha256.ts';
 
 export const HASH_BYTES = 32;
 /** keyHashes have 256 bits, so no node sits deeper than this. */
 export const MAX_DEPTH = 256;
 export const EMPTY_HASH: Uint8Array = new Uint8Array(HASH_BYTES);
 
-// One scratch buffer for hash inputs: sha256 is synchronous, and this runs ~10 times per write.
-const scratch = new Uint8Array(1 + 2 * HASH_BYTES);
+export { sha256 } from './sha256.ts';
 
 export function leafHash(keyHash: Uint8Array, valueHash: Uint8Array): Uint8Array {
-  scratch[0] = 0x00;
-  scratch.set(keyHash, 1);
-  scratch.set(valueHash, 1 + HASH_BYTES);
-  return sha256(scratch);
+  return sha256Pair(0x00, keyHash, valueHash);
 }
 
 export function internalHash(left: Uint8Array, right: Uint8Array): Uint8Array {
-  scratch[0] = 0x01;
-  scratch.set(left, 1);
-  scratch.set(right, 1 + HASH_BYTES);
-  return sha256(scratch);
+  return sha256Pair(0x01, left, right);
 }
 
-export function leafHashOf(keyHash: Uint8Array, value: Uint8Array): Uint8Array {
-  return leafHash(keyHash, sha256(value));
+/** Orders 32-byte hashes as unsigned big-endian numbers (without a call into C++ per pair). */
+export function compareHashes(a: Uint8Array, b: Uint8Array): number {
+  for (let i = 0; i < HASH_BYTES; i++) {
+    const d = a[i]! - b[i]!;
+    if (d !== 0) return d;
+  }
+  return 0;
 }
 
 /** Bit `i` of `h`, most significant bit of byte 0 first. */
@@ -51,17 +49,6 @@ export function bitAt(h: Uint8Array, i: number): number {
 export function withBit(path: Uint8Array, depth: number): Uint8Array {
   const p = path.slice();
   p[depth >> 3] = (p[depth >> 3] ?? 0) | (0x80 >> (depth & 7));
-  return p;
-}
-
-/**
- * A path for the child on side `bit` of a node at `depth`, given any path through that node (bits
- * past a node's depth are ignored by node keys): the same array when it already goes that way.
- */
-export function childPath(path: Uint8Array, depth: number, bit: number): Uint8Array {
-  if (bitAt(path, depth) === bit) return path;
-  const p = path.slice();
-  p[depth >> 3] = (p[depth >> 3] ?? 0) ^ (0x80 >> (depth & 7));
   return p;
 }
 

@@ -6,10 +6,9 @@
  * an empty subtree, or at another key's leaf whose keyHash shares the path (both exclusion).
  * Hashing rules are in hashing.ts.
  */
-import { sha256 } from '../chain/hash.ts';
 import { equalBytes } from '../chain/bytes.ts';
 import { StateError } from './errors.ts';
-import { bitAt, EMPTY_HASH, HASH_BYTES, internalHash, isEmptyHash, leafHash, MAX_DEPTH, samePrefix } from './hashing.ts';
+import { bitAt, EMPTY_HASH, HASH_BYTES, internalHash, isEmptyHash, leafHash, MAX_DEPTH, samePrefix, sha256 } from './hashing.ts';
 
 export type StateProof =
   | { readonly type: 'inclusion'; readonly siblings: readonly Uint8Array[] }

@@ -1,69 +1,72 @@
 /**
- * Reads tree nodes from LevelDB through a bounded cache of decoded nodes.
+ * Reads packed nodes and leaf records from LevelDB, packed nodes through a bounded cache of
+ * decoded nodes.
  *
  * The cache is keyed by what a parent knows about a child, its (hash, version): that pair names one
- * node (a node's hash fixes its leaves and so its depth along a path, and one version writes one
- * node per position), so a hit needs no node key to be built. The Map key is a small integer mixed
- * from hash and version bits; the entry keeps the full pair and a hit checks it. Only committed
+ * node (a node's hash fixes its leaves and so its position, and one version writes one node per
+ * position), so a hit needs no node key to be built. The Map key is a small integer mixed from hash
+ * and version bits; a node knows its version and root hash, and a hit checks both. Only committed
  * nodes are cached: they are immutable, and a pruned node is never asked for again (reads of pruned
- * versions are refused), so it can simply age out.
+ * versions are refused), so it can simply age out. Leaf records are not cached: a read wants one
+ * value once.
  */
 import type { Level } from 'level';
-import { equalBytes } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
-import { decodeNode, nodeKey } from './codec.ts';
-import type { ChildRef, TreeNode } from './codec.ts';
+import { decodeLeafRecord, leafKey, nodeKey } from './codec.ts';
+import type { NodeRef } from './codec.ts';
 import { StateError } from './errors.ts';
+import { decodePacked } from './packed.ts';
+import type { PackedNode } from './packed.ts';
 
 /** A node to read: the parent's reference to it and where it sits (any path through it). */
 export interface NodeRead {
-  readonly ref: ChildRef;
+  readonly ref: NodeRef;
   readonly depth: number;
   readonly path: Uint8Array;
 }
 
-interface Cached {
-  readonly hash: Uint8Array;
-  readonly version: number;
-  readonly node: TreeNode;
-}
-
 /** 30 bits, so V8 keeps Map keys as small integers (no boxed numbers); hits are verified anyway. */
-function cacheKey(hash: Uint8Array, version: number): number {
-  const top = (hash[0]! << 24) | (hash[1]! << 16) | (hash[2]! << 8) | hash[3]!;
+function cacheKey(hash: Uint8Array, version: number, off = 0): number {
+  const top = (hash[off]! << 24) | (hash[off + 1]! << 16) | (hash[off + 2]! << 8) | hash[off + 3]!;
   return (top ^ Math.imul(version, 0x9e3779b1)) & 0x3fff_ffff;
 }
 
 export class NodeStore {
   readonly db: Level<Uint8Array, Uint8Array>;
   readonly prefix: number;
-  readonly #cache: LruCache<number, Cached>;
+  readonly #cache: LruCache<number, PackedNode>;
 
   constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, cacheNodes: number) {
     this.db = db;
     this.prefix = prefix;
-    this.#cache = new LruCache<number, Cached>(cacheNodes);
+    this.#cache = new LruCache<number, PackedNode>(cacheNodes);
   }
 
   /** The node if it is cached, without touching the database. */
-  peek(ref: ChildRef): TreeNode | undefined {
+  peek(ref: NodeRef): PackedNode | undefined {
     const c = this.#cache.get(cacheKey(ref.hash, ref.version));
-    if (c === undefined || c.version !== ref.version || !equalBytes(c.hash, ref.hash)) return undefined;
-    return expectKind(c.node, ref);
+    return c !== undefined && c.version === ref.version && c.hashIs(1, ref.hash) ? c : undefined;
   }
 
-  async read(r: NodeRead): Promise<TreeNode> {
+  /** The child node at slot `pos` of `parent` if it is cached (no reference object needed). */
+  peekChild(parent: PackedNode, pos: number): PackedNode | undefined {
+    const version = parent.versionAt(pos);
+    const c = this.#cache.get(cacheKey(parent.b, version, parent.at(pos)));
+    return c !== undefined && c.version === version && c.hashIs(1, parent.b, parent.at(pos)) ? c : undefined;
+  }
+
+  async read(r: NodeRead): Promise<PackedNode> {
     return this.peek(r.ref) ?? this.#admit(r, await this.db.get(this.#key(r)));
   }
 
   /** Synchronous read, for the rare node a batch update did not preload. */
-  readSync(r: NodeRead): TreeNode {
+  readSync(r: NodeRead): PackedNode {
     return this.peek(r.ref) ?? this.#admit(r, this.db.getSync(this.#key(r)));
   }
 
   /** Reads many nodes, with one getMany for the uncached ones; results in the order asked. */
-  async readMany(reqs: readonly NodeRead[]): Promise<TreeNode[]> {
-    const out: (TreeNode | undefined)[] = new Array(reqs.length);
+  async readMany(reqs: readonly NodeRead[]): Promise<PackedNode[]> {
+    const out: (PackedNode | undefined)[] = new Array(reqs.length);
     const missing: number[] = [];
     for (let i = 0; i < reqs.length; i++) {
       const hit = this.peek(reqs[i]!.ref);
@@ -76,43 +79,48 @@ export class NodeStore {
         out[i] = this.#admit(reqs[i]!, values[j]);
       });
     }
-    return out as TreeNode[];
+    return out as PackedNode[];
   }
 
-  /** Caches a node just committed. */
-  remember(ref: ChildRef, node: TreeNode): void {
-    this.#cache.set(cacheKey(ref.hash, ref.version), { hash: ref.hash, version: ref.version, node });
+  /** The key and value of the leaf (version, keyHash): views of a fresh array, the caller's to keep. */
+  async readLeaf(version: number, keyHash: Uint8Array): Promise<{ key: Uint8Array; value: Uint8Array }> {
+    const key = leafKey(this.prefix, version, keyHash);
+    const bytes = await this.db.get(key);
+    if (bytes === undefined) throw new MissingNodeError(key);
+    return decodeLeafRecord(bytes);
   }
 
-  /** Drops a node from the cache (one the latest version no longer uses). */
+  /** Caches a node just committed (or read). */
+  remember(node: PackedNode): void {
+    this.#cache.set(cacheKey(node.b, node.version, node.at(1)), node);
+  }
+
+  /**
+   * Drops a node from the cache (one the latest version no longer uses). A node that happens to
+   * share its cache key goes too; it is read again if needed.
+   */
   forget(ref: { readonly hash: Uint8Array; readonly version: number }): void {
-    const k = cacheKey(ref.hash, ref.version);
-    const c = this.#cache.get(k);
-    if (c !== undefined && c.version === ref.version && equalBytes(c.hash, ref.hash)) this.#cache.delete(k);
+    this.#cache.delete(cacheKey(ref.hash, ref.version));
   }
 
   #key(r: NodeRead): Uint8Array {
     return nodeKey(this.prefix, r.ref.version, r.depth, r.path);
   }
 
-  #admit(r: NodeRead, bytes: Uint8Array | undefined): TreeNode {
+  #admit(r: NodeRead, bytes: Uint8Array | undefined): PackedNode {
     if (bytes === undefined) throw new MissingNodeError(this.#key(r));
-    const node = expectKind(decodeNode(bytes), r.ref);
-    this.remember(r.ref, node);
+    const node = decodePacked(bytes, r.ref.version, r.depth, r.path);
+    if (!node.hashIs(1, r.ref.hash)) {
+      throw new StateError('corrupt', `state database corrupt: node of version ${r.ref.version} at depth ${r.depth} does not match its hash`);
+    }
+    this.remember(node);
     return node;
   }
 }
 
-/** A node a root refers to is absent: corruption, unless the version was pruned meanwhile. */
+/** A node or leaf a root refers to is absent: corruption, unless the version was pruned meanwhile. */
 export class MissingNodeError extends StateError {
   constructor(key: Uint8Array) {
-    super('corrupt', `state database corrupt: node ${Buffer.from(key).toString('hex')} is missing`);
+    super('corrupt', `state database corrupt: record ${Buffer.from(key).toString('hex')} is missing`);
   }
-}
-
-function expectKind(node: TreeNode, ref: ChildRef): TreeNode {
-  if ((node.kind === 'leaf') !== ref.leaf) {
-    throw new StateError('corrupt', `state database corrupt: node of version ${ref.version} is not a ${ref.leaf ? 'leaf' : 'internal node'}`);
-  }
-  return node;
 }

@@ -1,7 +1,8 @@
 /**
  * StateTree: the authenticated state, a versioned binary sparse Merkle tree over sha256(key) stored
- * in LevelDB (Jellyfish style: immutable nodes keyed by version and position, a root record per
- * version, a stale index for pruning). Storage layout: codec.ts. Hashing (hashing.ts):
+ * in LevelDB (Jellyfish style: immutable records keyed by version and position, a root record per
+ * version, a stale index for pruning). Four binary levels are stored as one packed node (packed.ts),
+ * leaves as records of their own; storage layout: codec.ts. Hashing (hashing.ts):
  *
  *   keyHash = sha256(key); empty subtree = 32 zero bytes
  *   leaf     = sha256(0x00 || keyHash || sha256(value))
@@ -18,33 +19,31 @@
  * version fails with 'version_pruned'. prepare/commit calls must not overlap each other.
  */
 import type { Level } from 'level';
-import { equalBytes, compareBytes, u64be } from '../chain/bytes.ts';
-import { sha256 } from '../chain/hash.ts';
+import { compareBytes, equalBytes, u64be } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
 import {
   decodeRoot,
-  encodeNodeIds,
+  describeKey,
   encodeRoot,
-  idString,
+  encodeStaleIds,
   MAX_KEY_BYTES,
   metaKey,
-  nodeKey,
-  nodeKeyOfId,
   readU64,
   rootKey,
-  splitNodeIds,
+  staleIdKey,
   staleKey,
-  TAG_ROOT,
+  staleRecordKeys,
+  TAG_NODE,
   tagRange,
-  versionOfKey,
 } from './codec.ts';
-import type { ChildRef, TreeNode } from './codec.ts';
+import type { NodeRef, RootRef } from './codec.ts';
 import { StateError } from './errors.ts';
-import { bitAt, EMPTY_HASH, HASH_BYTES, withBit } from './hashing.ts';
+import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, sha256, withBit } from './hashing.ts';
 import type { StateProof } from './proof.ts';
+import { K_EMPTY, K_INNER, K_LEAF, K_NODE, PackedNode } from './packed.ts';
 import { MissingNodeError, NodeStore } from './store.ts';
 import { VersionBuilder } from './update.ts';
-import type { NewNode, StaleNode, Write } from './update.ts';
+import type { NewNode, StaleRecord, Write } from './update.ts';
 
 export { StateError, isStateError } from './errors.ts';
 export type { StateErrorCode } from './errors.ts';
@@ -60,7 +59,7 @@ export interface StateTreeOptions {
   prefix?: number;
   /** How many versions stay readable (the latest and the ones before it); 0 or undefined keeps all. */
   keepVersions?: number;
-  /** Decoded nodes kept in memory (default 100,000; 0 disables the cache). */
+  /** Decoded packed nodes (up to 16 children each) kept in memory (default 100,000; 0 disables the cache). */
   cacheNodes?: number;
 }
 
@@ -84,9 +83,9 @@ export interface KeyHashRange {
 /** What markCommitted needs from a prepare, kept out of the caller's sight. */
 interface Staged {
   readonly base: number; // latestVersion when prepared
-  readonly rootRef: ChildRef | null;
+  readonly rootRef: RootRef | null;
   readonly newNodes: readonly NewNode[];
-  readonly replaced: readonly StaleNode[];
+  readonly replaced: readonly StaleRecord[];
   readonly oldest: number;
   readonly first: number;
 }
@@ -101,10 +100,10 @@ export class StateTree {
   readonly #prefix: number;
   readonly #keep: number;
   readonly #store: NodeStore;
-  readonly #roots = new LruCache<number, { ref: ChildRef | null }>(ROOT_CACHE);
+  readonly #roots = new LruCache<number, { ref: RootRef | null }>(ROOT_CACHE);
   readonly #staged = new WeakMap<PreparedVersion, Staged>();
   #latest = -1;
-  #latestRoot: ChildRef | null = null;
+  #latestRoot: RootRef | null = null;
   #oldest = -1;
   #first = -1;
 
@@ -129,15 +128,17 @@ export class StateTree {
   }
 
   async #load(): Promise<void> {
-    const range = tagRange(this.#prefix, TAG_ROOT);
-    const last = await this.#db.iterator({ ...range, reverse: true, limit: 1 }).all();
+    // Each version's root record is the last key it writes, so the last key is the latest root.
+    const last = await this.#db.iterator({ ...tagRange(this.#prefix, TAG_NODE), reverse: true, limit: 1 }).all();
     const newest = last[0];
     if (!newest) return;
-    const firstKey = (await this.#db.keys({ ...range, limit: 1 }).all())[0]!;
+    const { kind, version } = describeKey(newest[0]);
+    if (kind !== 'root') throw new StateError('corrupt', `state database corrupt: the last record of version ${version} is not its root`);
     const meta = await this.#db.get(metaKey(this.#prefix));
-    this.#latest = versionOfKey(newest[0]);
-    this.#latestRoot = decodeRoot(newest[1]);
-    this.#oldest = versionOfKey(firstKey);
+    const root = decodeRoot(newest[1]);
+    this.#latest = version;
+    this.#latestRoot = root.ref;
+    this.#oldest = root.oldest;
     this.#first = meta ? readU64(meta, 0) : this.#oldest;
   }
 
@@ -164,13 +165,19 @@ export class StateTree {
   async get(key: Uint8Array, version?: number): Promise<Uint8Array | undefined> {
     const keyHash = hashKey(key);
     const v = this.#resolve(version);
-    let ref = await this.#rootRef(v);
-    for (let depth = 0; ref; depth++) {
-      const node = await this.#read(v, ref, depth, keyHash);
-      if (node.kind === 'leaf') return equalBytes(node.keyHash, keyHash) ? node.value.slice() : undefined;
-      ref = bitAt(keyHash, depth) === 0 ? node.left : node.right;
+    const root = await this.#rootRef(v);
+    if (!root) return undefined;
+    if (root.kind === 'leaf') return equalBytes(root.keyHash, keyHash) ? this.#readValue(v, root.version, keyHash) : undefined;
+    let node = this.#store.peek(root) ?? (await this.#read(v, root, 0, keyHash));
+    for (let depth = 0, pos = 1; ; ) {
+      pos = 2 * pos + bitAt(keyHash, depth++);
+      const k = node.kind(pos);
+      if (k === K_INNER) continue;
+      if (k === K_EMPTY) return undefined;
+      if (k === K_LEAF) return node.isKey(pos, keyHash) ? this.#readValue(v, node.versionAt(pos), keyHash) : undefined;
+      node = this.#store.peekChild(node, pos) ?? (await this.#read(v, node.node(pos), depth, keyHash));
+      pos = 1;
     }
-    return undefined;
   }
 
   /** The value of `key` at `version` with a proof of it (or of its absence) against root(version). */
@@ -178,25 +185,30 @@ export class StateTree {
     const keyHash = hashKey(key);
     const v = this.#resolve(version);
     const siblings: Uint8Array[] = [];
-    let ref = await this.#rootRef(v);
-    for (let depth = 0; ref; depth++) {
-      const node = await this.#read(v, ref, depth, keyHash);
-      if (node.kind === 'leaf') {
-        if (equalBytes(node.keyHash, keyHash)) return { value: node.value.slice(), proof: { type: 'inclusion', siblings } };
-        const proof: StateProof = {
-          type: 'exclusion-leaf',
-          siblings,
-          leafKeyHash: node.keyHash.slice(),
-          leafValueHash: sha256(node.value),
-        };
-        return { value: undefined, proof };
+    const root = await this.#rootRef(v);
+    if (!root) return { value: undefined, proof: { type: 'exclusion-empty', siblings } };
+    const leafProof = async (ver: number, leafKeyHash: Uint8Array, leafValueHash: Uint8Array): Promise<{ value: Uint8Array | undefined; proof: StateProof }> => {
+      if (equalBytes(leafKeyHash, keyHash)) return { value: await this.#readValue(v, ver, keyHash), proof: { type: 'inclusion', siblings } };
+      const proof: StateProof = { type: 'exclusion-leaf', siblings, leafKeyHash: leafKeyHash.slice(), leafValueHash: leafValueHash.slice() };
+      return { value: undefined, proof };
+    };
+    if (root.kind === 'leaf') return leafProof(root.version, root.keyHash, root.valueHash);
+    let node = this.#store.peek(root) ?? (await this.#read(v, root, 0, keyHash));
+    for (let depth = 0, pos = 1; ; ) {
+      const bit = bitAt(keyHash, depth++);
+      const sib = 2 * pos + 1 - bit;
+      siblings.push(node.kind(sib) === K_EMPTY ? EMPTY_HASH.slice() : node.hash(sib).slice());
+      pos = 2 * pos + bit;
+      const k = node.kind(pos);
+      if (k === K_INNER) continue;
+      if (k === K_EMPTY) return { value: undefined, proof: { type: 'exclusion-empty', siblings } };
+      if (k === K_LEAF) {
+        const leaf = node.leaf(pos);
+        return leafProof(leaf.version, leaf.keyHash, leaf.valueHash);
       }
-      const right = bitAt(keyHash, depth) === 1;
-      const sibling = right ? node.left : node.right;
-      siblings.push((sibling ? sibling.hash : EMPTY_HASH).slice());
-      ref = right ? node.right : node.left;
+      node = this.#store.peekChild(node, pos) ?? (await this.#read(v, node.node(pos), depth, keyHash));
+      pos = 1;
     }
-    return { value: undefined, proof: { type: 'exclusion-empty', siblings } };
   }
 
   /**
@@ -213,17 +225,25 @@ export class StateTree {
     const v = this.#resolve(version);
     const root = await this.#rootRef(v);
     if (!root) return;
-    const stack: { ref: ChildRef; depth: number; path: Uint8Array }[] = [{ ref: root, depth: 0, path: ZERO_PATH }];
+    const inRange = (kh: Uint8Array): boolean => !((gte && compareBytes(kh, gte) < 0) || (lt && compareBytes(kh, lt) >= 0));
+    if (root.kind === 'leaf') {
+      if (inRange(root.keyHash)) yield { keyHash: root.keyHash.slice(), ...(await this.#readLeaf(v, root.version, root.keyHash)) };
+      return;
+    }
+    const stack: { node: PackedNode | NodeRef; pos: number; depth: number; path: Uint8Array }[] = [{ node: root, pos: 1, depth: 0, path: ZERO_PATH }];
     for (let it = stack.pop(); it; it = stack.pop()) {
-      if (!overlaps(it.path, it.depth, gte, lt)) continue;
-      const node = await this.#read(v, it.ref, it.depth, it.path);
-      if (node.kind === 'leaf') {
-        if ((gte && compareBytes(node.keyHash, gte) < 0) || (lt && compareBytes(node.keyHash, lt) >= 0)) continue;
-        yield { keyHash: node.keyHash.slice(), key: node.key.slice(), value: node.value.slice() };
-        continue;
+      const { pos, depth, path } = it;
+      if (!overlaps(path, depth, gte, lt)) continue;
+      const node = it.node instanceof PackedNode ? it.node : await this.#read(v, it.node, depth, path);
+      const k = node.kind(pos);
+      if (k === K_NODE) stack.push({ node: node.node(pos), pos: 1, depth, path });
+      else if (k === K_INNER) {
+        stack.push({ node, pos: 2 * pos + 1, depth: depth + 1, path: withBit(path, depth) });
+        stack.push({ node, pos: 2 * pos, depth: depth + 1, path });
+      } else if (k === K_LEAF) {
+        const leaf = node.leaf(pos);
+        if (inRange(leaf.keyHash)) yield { keyHash: leaf.keyHash.slice(), ...(await this.#readLeaf(v, leaf.version, leaf.keyHash)) };
       }
-      if (node.right) stack.push({ ref: node.right, depth: it.depth + 1, path: withBit(it.path, it.depth) });
-      if (node.left) stack.push({ ref: node.left, depth: it.depth + 1, path: it.path });
     }
   }
 
@@ -245,7 +265,7 @@ export class StateTree {
     );
   }
 
-  async #rootRef(v: number): Promise<ChildRef | null> {
+  async #rootRef(v: number): Promise<RootRef | null> {
     if (v < 0) return null;
     if (v === this.#latest) return this.#latestRoot;
     const hit = this.#roots.get(v);
@@ -255,21 +275,35 @@ export class StateTree {
       if (v < this.#oldest) throw this.#pruned(v);
       throw new StateError('corrupt', `state database corrupt: no root record for version ${v}`);
     }
-    const ref = decodeRoot(bytes);
+    const { ref } = decodeRoot(bytes);
     this.#roots.set(v, { ref });
     return ref;
   }
 
-  /** Reads a node of version `v`; a node vanishing because `v` was just pruned says so. */
-  async #read(v: number, ref: ChildRef, depth: number, path: Uint8Array): Promise<TreeNode> {
-    const hit = this.#store.peek(ref);
-    if (hit) return hit;
+  /** Reads a packed node of version `v`; a node vanishing because `v` was just pruned says so. */
+  async #read(v: number, ref: NodeRef, depth: number, path: Uint8Array): Promise<PackedNode> {
     try {
       return await this.#store.read({ ref, depth, path });
     } catch (e) {
-      if (e instanceof MissingNodeError && v < this.#oldest) throw this.#pruned(v);
-      throw e;
+      throw this.#vanished(v, e);
     }
+  }
+
+  /** The key and value of a leaf of version `v` (arrays the caller may keep). */
+  async #readLeaf(v: number, leafVersion: number, keyHash: Uint8Array): Promise<{ key: Uint8Array; value: Uint8Array }> {
+    try {
+      return await this.#store.readLeaf(leafVersion, keyHash);
+    } catch (e) {
+      throw this.#vanished(v, e);
+    }
+  }
+
+  async #readValue(v: number, leafVersion: number, keyHash: Uint8Array): Promise<Uint8Array> {
+    return (await this.#readLeaf(v, leafVersion, keyHash)).value;
+  }
+
+  #vanished(v: number, e: unknown): unknown {
+    return e instanceof MissingNodeError && v < this.#oldest ? this.#pruned(v) : e;
   }
 
   // ---- writing ----
@@ -296,11 +330,12 @@ export class StateTree {
     const oldest = this.#keep > 0 ? Math.max(oldestBefore, version - this.#keep + 1) : oldestBefore;
 
     for (const n of builder.newNodes) ops.push({ type: 'put', key: n.key, value: n.bytes });
+    for (const n of builder.newLeaves) ops.push({ type: 'put', key: n.key, value: n.bytes });
     if (version <= oldest) {
       // keepVersions 1: what this version replaces is referenced by no kept version; delete it now.
-      for (const n of builder.stale) ops.push({ type: 'del', key: nodeKey(p, n.version, n.depth, n.path) });
+      for (const n of builder.stale) ops.push({ type: 'del', key: staleIdKey(p, n) });
     } else if (builder.stale.length > 0) {
-      ops.push({ type: 'put', key: staleKey(p, version), value: encodeNodeIds(builder.stale) });
+      ops.push({ type: 'put', key: staleKey(p, version), value: encodeStaleIds(builder.stale) });
     }
     if (oldest > oldestBefore) {
       // A node stale since version s is referenced by versions before s only.
@@ -310,11 +345,11 @@ export class StateTree {
       records.forEach((rec, i) => {
         if (rec === undefined) return;
         ops.push({ type: 'del', key: staleKey(p, staleVersions[i]!) });
-        for (const id of splitNodeIds(rec)) ops.push({ type: 'del', key: nodeKeyOfId(p, id) });
+        for (const key of staleRecordKeys(p, rec)) ops.push({ type: 'del', key });
       });
       for (let v = oldestBefore; v < oldest; v++) ops.push({ type: 'del', key: rootKey(p, v) });
     }
-    ops.push({ type: 'put', key: rootKey(p, version), value: encodeRoot(rootRef) });
+    ops.push({ type: 'put', key: rootKey(p, version), value: encodeRoot(rootRef, oldest) });
     if (base < 0) ops.push({ type: 'put', key: metaKey(p), value: u64be(version) });
 
     if (this.#latest !== base) {
@@ -340,8 +375,8 @@ export class StateTree {
     this.#oldest = s.oldest;
     this.#first = s.first;
     // The replaced nodes serve only older versions now; make room for the latest one's.
-    for (const n of s.replaced) this.#store.forget(n);
-    for (const n of s.newNodes) this.#store.remember(n.ref, n.node);
+    for (const n of s.replaced) if (n.kind === 'node') this.#store.forget(n);
+    for (const n of s.newNodes) this.#store.remember(n.node);
   }
 
   /** prepare + db.batch + markCommitted, for callers with nothing else to write atomically. */
@@ -366,14 +401,22 @@ function hashKey(key: Uint8Array): Uint8Array {
  * only during prepare: ops and cached nodes get their own copies.
  */
 function collectWrites(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Write[] {
-  const byHash = new Map<string, Write>();
-  for (const w of writes) {
-    const [key, value] = w;
+  const all: { keyHash: Uint8Array; key: Uint8Array; value: Uint8Array | null }[] = [];
+  for (const [key, value] of writes) {
     const keyHash = hashKey(key);
     if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('state value must be a Uint8Array, or null to delete');
-    byHash.set(idString(keyHash), { keyHash, key, value });
+    all.push({ keyHash, key, value });
   }
-  return [...byHash.values()].sort((a, b) => compareBytes(a.keyHash, b.keyHash));
+  all.sort((a, b) => compareHashes(a.keyHash, b.keyHash)); // stable: writes of one key stay in order
+  const out: Write[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const w = all[i]!;
+    const next = all[i + 1];
+    if (next && compareHashes(next.keyHash, w.keyHash) === 0) continue; // the later write wins
+    // Hashed after deduplication: an overwritten write's value is never hashed.
+    out.push({ keyHash: w.keyHash, key: w.key, value: w.value, valueHash: w.value === null ? null : sha256(w.value) });
+  }
+  return out;
 }
 
 /** Whether the subtree at (path, depth) holds any keyHash in [gte, lt). */

@@ -1,24 +1,26 @@
 /**
  * Builds one new version of the tree from the previous root and a sorted batch of writes.
  *
- * Two phases, so that reads are batched: `preload` walks the old tree level by level and fetches
- * every node the update will touch with one getMany per level; then a synchronous recursion splits
- * the sorted writes by the bit at each depth and rebuilds only the touched paths. It records the new
- * nodes (all keyed by this version) and the old nodes they replace (the stale list). Nothing is
- * written here.
+ * Three phases. `preload` walks the old tree one packed level at a time and fetches every packed
+ * node the update will touch with one getMany per level. Then a synchronous recursion over the
+ * binary tree splits the sorted writes by the bit at each depth and rebuilds only the touched paths
+ * as drafts (in-memory internal nodes), keeping untouched subtrees as they are. Finally `pack` cuts
+ * the drafts into packed nodes of PACK_LEVELS levels, keyed by this version. It records the new
+ * records and the old ones they replace (the stale list); nothing is written here.
  *
- * Leaves are not written where they are first made: a subtree that ends up with a single leaf is
- * that leaf one level up (leaf compression), so a leaf stays "pending" until its parent knows its
- * final depth, and an unchanged leaf is rewritten only if it has to move.
- *
- * A node's position is passed as any keyHash below it (node keys ignore bits past the depth), so
- * the recursion allocates no paths.
+ * Leaves are referenced by (keyHash, version) rather than by position, and packed nodes carry each
+ * leaf's keyHash and valueHash, so leaves that move (leaf compression puts a lone leaf at the
+ * shallowest depth where its prefix is unique) are neither read nor rewritten: the update reads
+ * packed nodes only.
  */
-import { compareBytes, equalBytes } from '../chain/bytes.ts';
-import { encodeInternal, encodeLeaf, nodeKey } from './codec.ts';
-import type { ChildRef, LeafNode, NodePos, TreeNode } from './codec.ts';
+import { equalBytes } from '../chain/bytes.ts';
+import { encodeLeafRecord, leafKey, makeLeaf, nodeKey } from './codec.ts';
+import type { LeafRef, NodeRef, RootRef, StaleId } from './codec.ts';
 import { StateError } from './errors.ts';
-import { bitAt, childPath, EMPTY_HASH, internalHash, leafHashOf, MAX_DEPTH } from './hashing.ts';
+import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, MAX_DEPTH } from './hashing.ts';
+import { sha256PairAt } from './sha256.ts';
+import { encodePacked, FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS, PackedBuilder } from './packed.ts';
+import type { PackedNode } from './packed.ts';
 import type { NodeStore } from './store.ts';
 
 /** One write after deduplication; `value` null deletes. Batches are sorted by keyHash. */
@@ -26,40 +28,49 @@ export interface Write {
   readonly keyHash: Uint8Array;
   readonly key: Uint8Array;
   readonly value: Uint8Array | null;
+  /** sha256(value), null for a delete. */
+  readonly valueHash: Uint8Array | null;
 }
 
 export interface NewNode {
   readonly key: Uint8Array;
   readonly bytes: Uint8Array;
-  readonly ref: ChildRef;
-  readonly node: TreeNode;
+  readonly node: PackedNode;
 }
 
-/** An old node this version replaced or deleted (its hash lets the cache drop it). */
-export interface StaleNode extends NodePos {
-  readonly hash: Uint8Array;
+export interface NewLeaf {
+  readonly key: Uint8Array;
+  readonly bytes: Uint8Array;
 }
 
-/** A node that already sits at this position (unchanged, or new and final). */
-interface Placed {
-  readonly t: 'ref';
-  readonly ref: ChildRef;
+/** An old packed node or leaf this version replaced or deleted (a node's hash lets the cache drop it). */
+export type StaleRecord = StaleId & { readonly hash: Uint8Array };
+
+/** An unchanged slot (inner subtree, leaf or child node) of an old packed node. */
+interface Kept {
+  readonly kind: 'kept';
+  readonly node: PackedNode;
+  readonly pos: number;
 }
 
-/** A leaf whose depth is not final yet; `at` is where it is stored now, if its content is unchanged. */
-interface Pending {
-  readonly t: 'leaf';
-  readonly leaf: LeafNode;
-  readonly hash: Uint8Array;
-  readonly at: { readonly version: number; readonly depth: number } | null;
+/** A new internal node not yet cut into packed nodes; `path` is any keyHash below it. */
+interface Draft {
+  readonly kind: 'draft';
+  /** Its hash is at hb[ho..ho+32] (in the builder's hash slab). */
+  readonly hb: Uint8Array;
+  readonly ho: number;
+  readonly left: Sub;
+  readonly right: Sub;
+  readonly path: Uint8Array;
 }
 
-type Sub = Placed | Pending | null;
+/** A subtree of the new version. */
+type Sub = LeafRef | Kept | Draft | null;
 
 /**
- * Hands out views of 64 KiB chunks: thousands of small node encodings per version would otherwise
- * each get their own ArrayBuffer, which costs more in allocation and GC than the encoding itself.
- * Only the batch ops view these chunks; cached nodes never do, so chunks die with the batch.
+ * Hands out views of 64 KiB chunks: thousands of small encodings per version would otherwise each
+ * get their own ArrayBuffer, which costs more in allocation and GC than the encoding itself. Only
+ * the batch ops view these chunks; cached nodes never do, so chunks die with the batch.
  */
 class Arena {
   #buf = new Uint8Array(0);
@@ -76,8 +87,27 @@ class Arena {
   };
 }
 
+/** Room for draft hashes: ten thousand 32-byte arrays per version would each be an object. */
+class HashSlab {
+  buf = new Uint8Array(0);
+  #off = 0;
+
+  /** Reserves 32 bytes at the returned offset of `this.buf`. */
+  take(): number {
+    if (this.#off + HASH_BYTES > this.buf.length) {
+      this.buf = new Uint8Array(1024 * HASH_BYTES);
+      this.#off = 0;
+    }
+    this.#off += HASH_BYTES;
+    return this.#off - HASH_BYTES;
+  }
+}
+
+/** A packed node to load: slot `pos` of `parent` (null for the root), and the writes below it. */
 interface LoadItem {
-  readonly ref: ChildRef;
+  readonly parent: PackedNode | null;
+  readonly pos: number;
+  readonly ref: NodeRef;
   readonly depth: number;
   readonly path: Uint8Array;
   readonly lo: number;
@@ -89,61 +119,87 @@ export class VersionBuilder {
   readonly version: number;
   readonly writes: readonly Write[];
   readonly newNodes: NewNode[] = [];
-  /** Old nodes this version replaced or deleted. */
-  readonly stale: StaleNode[] = [];
+  readonly newLeaves: NewLeaf[] = [];
+  /** Old records this version replaced or deleted. */
+  readonly stale: StaleRecord[] = [];
   /** Nodes the preload missed and the update had to read synchronously (should stay 0). */
   syncReads = 0;
-  /** Preloaded nodes by the ChildRef object that points at them (refs come from decoded parents). */
-  readonly #loaded = new Map<ChildRef, TreeNode>();
+  /** Preloaded child nodes of each preloaded node, by position; the root's under null. */
+  readonly #loaded = new Map<PackedNode | null, PackedNode[]>();
   readonly #arena = new Arena();
-  readonly #deletesBefore: Int32Array;
+  readonly #hashes = new HashSlab();
+  /** One node builder per packed level: cutting a node may cut the nodes below it first. */
+  readonly #builders: PackedBuilder[] = [];
 
   constructor(store: NodeStore, version: number, writes: readonly Write[]) {
     this.store = store;
     this.version = version;
     this.writes = writes;
-    this.#deletesBefore = new Int32Array(writes.length + 1);
-    for (let i = 0; i < writes.length; i++) {
-      this.#deletesBefore[i + 1] = this.#deletesBefore[i]! + (writes[i]!.value === null ? 1 : 0);
-    }
   }
 
   /** The new root (null = empty tree); the previous root object itself if nothing changed. */
-  async build(root: ChildRef | null): Promise<ChildRef | null> {
-    if (this.writes.length === 0) return root;
-    await this.#preload(root);
-    return this.#place(this.#update(root, 0, 0, this.writes.length), 0);
+  async build(root: RootRef | null): Promise<RootRef | null> {
+    const n = this.writes.length;
+    if (n === 0) return root;
+    let sub: Sub | undefined;
+    if (root === null) sub = this.#fresh(0, this.#newLeaves(0, n), 0);
+    else if (root.kind === 'leaf') sub = this.#updateLeaf(root, 0, 0, n);
+    else {
+      await this.#preload(root);
+      sub = this.#updateNode(null, 1, root, 0, 0, n);
+    }
+    if (sub === undefined) return root;
+    if (sub === null || sub.kind === 'leaf') return sub;
+    if (sub.kind === 'kept') return sub.node.leaf(sub.pos); // a lone survivor moved up to the root
+    return this.#pack(sub, 0);
   }
 
-  // ---- phase 1: fetch every node the update reads, one getMany per level ----
+  // ---- phase 1: fetch every packed node the update reads, one getMany per packed level ----
 
-  async #preload(root: ChildRef | null): Promise<void> {
-    const w = this.writes;
-    let frontier: LoadItem[] = root ? [{ ref: root, depth: 0, path: w[0]!.keyHash, lo: 0, hi: w.length }] : [];
+  async #preload(root: NodeRef): Promise<void> {
+    const all = this.writes.length;
+    let frontier: LoadItem[] = [{ parent: null, pos: 1, ref: root, depth: 0, path: this.writes[0]!.keyHash, lo: 0, hi: all }];
+    const cached = this.store.peek(root);
+    if (cached) {
+      this.#setLoaded(null, 1, cached);
+      frontier = [];
+      this.#children(cached, 1, 0, 0, all, frontier);
+    }
     while (frontier.length > 0) {
       const nodes = await this.store.readMany(frontier);
       const next: LoadItem[] = [];
       for (let i = 0; i < frontier.length; i++) {
         const it = frontier[i]!;
-        const node = nodes[i]!;
-        this.#loaded.set(it.ref, node);
-        if (node.kind === 'leaf' || it.lo === it.hi) continue;
-        const { depth, lo, hi } = it;
-        const mid = this.#split(lo, hi, depth);
-        // A side that loses all its leaves makes an untouched leaf on the other side move up, so
-        // that leaf must be read too; only deletes can empty a side.
-        const mayCollapse = this.#deletesBefore[hi]! > this.#deletesBefore[lo]!;
-        if (node.left && (lo < mid || (mayCollapse && node.left.leaf))) {
-          const path = lo < mid ? w[lo]!.keyHash : childPath(it.path, depth, 0);
-          next.push({ ref: node.left, depth: depth + 1, path, lo, hi: mid });
-        }
-        if (node.right && (mid < hi || (mayCollapse && node.right.leaf))) {
-          const path = mid < hi ? w[mid]!.keyHash : childPath(it.path, depth, 1);
-          next.push({ ref: node.right, depth: depth + 1, path, lo: mid, hi });
-        }
+        this.#setLoaded(it.parent, it.pos, nodes[i]!);
+        this.#children(nodes[i]!, 1, it.depth, it.lo, it.hi, next);
       }
       frontier = next;
     }
+  }
+
+  #setLoaded(parent: PackedNode | null, pos: number, node: PackedNode): void {
+    let children = this.#loaded.get(parent);
+    if (!children) this.#loaded.set(parent, (children = new Array<PackedNode>(LAST_POS + 1)));
+    children[pos] = node;
+  }
+
+  /** Walks the cached child nodes below slot `pos` of `node` that writes [lo, hi) reach; queues the rest. */
+  #children(node: PackedNode, pos: number, depth: number, lo: number, hi: number, out: LoadItem[]): void {
+    if (lo === hi) return;
+    const k = node.kind(pos);
+    if (k === K_NODE) {
+      const child = this.store.peekChild(node, pos);
+      if (!child) {
+        out.push({ parent: node, pos, ref: node.node(pos), depth, path: this.writes[lo]!.keyHash, lo, hi });
+        return;
+      }
+      this.#setLoaded(node, pos, child);
+      this.#children(child, 1, depth, lo, hi, out);
+    }
+    if (k !== K_INNER) return;
+    const mid = this.#split(lo, hi, depth);
+    this.#children(node, 2 * pos, depth + 1, lo, mid, out);
+    this.#children(node, 2 * pos + 1, depth + 1, mid, hi, out);
   }
 
   /** First index in [lo, hi) whose keyHash has bit `depth` set (the writes there share a prefix). */
@@ -156,132 +212,157 @@ export class VersionBuilder {
     return lo;
   }
 
-  #node(ref: ChildRef, depth: number, path: Uint8Array): TreeNode {
-    const node = this.#loaded.get(ref);
-    if (node) return node;
-    this.syncReads++;
-    return this.store.readSync({ ref, depth, path });
-  }
+  // ---- phase 2: rebuild the touched paths as drafts ----
 
-  // ---- phase 2: rebuild the touched paths ----
-
-  /** The subtree at `depth` that held `ref`, after the writes [lo, hi) (all below it). */
-  #update(ref: ChildRef | null, depth: number, lo: number, hi: number): Sub {
-    if (lo === hi) return ref ? { t: 'ref', ref } : null;
+  /**
+   * The packed node at slot `pos` of `parent` (null: the root node `root`) after writes [lo, hi);
+   * undefined if unchanged.
+   */
+  #updateNode(parent: PackedNode | null, pos: number, root: NodeRef | null, depth: number, lo: number, hi: number): Sub | undefined {
     const path = this.writes[lo]!.keyHash;
-    if (!ref) {
-      const items: Pending[] = [];
-      for (let i = lo; i < hi; i++) {
-        const w = this.writes[i]!;
-        if (w.value !== null) items.push(this.#newLeaf(w));
-      }
-      return this.#fresh(depth, items, 0, items.length);
+    let node = this.#loaded.get(parent)?.[pos];
+    if (!node) {
+      this.syncReads++;
+      node = this.store.readSync({ ref: root ?? parent!.node(pos), depth, path });
     }
-    const node = this.#node(ref, depth, path);
-    if (node.kind === 'leaf') return this.#updateLeaf(ref, node, depth, lo, hi);
-    const mid = this.#split(lo, hi, depth);
-    const left = this.#update(node.left, depth + 1, lo, mid);
-    const right = this.#update(node.right, depth + 1, mid, hi);
-    if (same(left, node.left) && same(right, node.right)) return { t: 'ref', ref };
-    this.stale.push({ version: ref.version, depth, path, hash: ref.hash });
-    return this.#join(depth, path, left, right);
+    const sub = this.#update(node, 1, depth, lo, hi);
+    if (sub !== undefined) this.stale.push({ kind: 'node', version: node.version, depth, path, hash: node.hash(1) });
+    return sub;
   }
 
-  /** Writes landing on a position that holds one leaf: merge them with it. */
-  #updateLeaf(ref: ChildRef, leaf: LeafNode, depth: number, lo: number, hi: number): Sub {
-    const existing: Pending = { t: 'leaf', leaf, hash: ref.hash, at: { version: ref.version, depth } };
-    const items: Pending[] = [];
+  /**
+   * Slot `pos` of `node` (at `depth`) after the writes [lo, hi) (all below it): undefined if
+   * unchanged, null if now empty.
+   */
+  #update(node: PackedNode, pos: number, depth: number, lo: number, hi: number): Sub | undefined {
+    if (lo === hi) return undefined;
+    const k = node.kind(pos);
+    if (k === K_INNER) {
+      const mid = this.#split(lo, hi, depth);
+      const left = this.#update(node, 2 * pos, depth + 1, lo, mid);
+      const right = this.#update(node, 2 * pos + 1, depth + 1, mid, hi);
+      if (left === undefined && right === undefined) return undefined;
+      const l = left === undefined ? kept(node, 2 * pos) : left;
+      const r = right === undefined ? kept(node, 2 * pos + 1) : right;
+      return this.#join(this.writes[lo]!.keyHash, l, r);
+    }
+    if (k === K_NODE) return this.#updateNode(node, pos, null, depth, lo, hi);
+    if (k === K_LEAF) return this.#updateLeaf(node.leaf(pos), depth, lo, hi);
+    const items = this.#newLeaves(lo, hi);
+    return items.length === 0 ? undefined : this.#fresh(depth, items, 0, items.length);
+  }
+
+  /** Writes landing on a position that holds one leaf: merge them with it; undefined if unchanged. */
+  #updateLeaf(leaf: LeafRef, depth: number, lo: number, hi: number): Sub | undefined {
+    const items: LeafRef[] = [];
     let existingSeen = false;
     let changed = false;
     for (let i = lo; i < hi; i++) {
       const w = this.writes[i]!;
-      const c = compareBytes(w.keyHash, leaf.keyHash);
+      const c = compareHashes(w.keyHash, leaf.keyHash);
       if (c > 0 && !existingSeen) {
-        items.push(existing);
+        items.push(leaf);
         existingSeen = true;
       }
       if (c === 0) {
         existingSeen = true;
-        if (w.value !== null && equalBytes(w.value, leaf.value)) {
-          items.push(existing);
+        if (w.valueHash !== null && equalBytes(w.valueHash, leaf.valueHash)) {
+          items.push(leaf);
         } else {
           changed = true;
-          this.stale.push({ version: ref.version, depth, path: leaf.keyHash, hash: ref.hash });
-          if (w.value !== null) items.push(this.#newLeaf(w));
+          this.stale.push({ kind: 'leaf', version: leaf.version, keyHash: leaf.keyHash, hash: leaf.hash });
+          if (w.valueHash !== null) items.push(this.#newLeaf(w));
         }
-      } else if (w.value !== null) {
+      } else if (w.valueHash !== null) {
         changed = true;
         items.push(this.#newLeaf(w));
       }
     }
-    if (!existingSeen) items.push(existing);
-    if (!changed) return { t: 'ref', ref };
-    return this.#fresh(depth, items, 0, items.length);
+    if (!existingSeen) items.push(leaf);
+    return changed ? this.#fresh(depth, items, 0, items.length) : undefined;
   }
 
-  /** A subtree built from pending leaves (sorted, sharing the first `depth` bits) alone. */
-  #fresh(depth: number, items: readonly Pending[], lo: number, hi: number): Sub {
+  /** A subtree built from leaves (sorted, sharing the first `depth` bits) alone. */
+  #fresh(depth: number, items: readonly LeafRef[], lo: number, hi = items.length): Sub {
     if (lo === hi) return null;
     if (hi - lo === 1) return items[lo]!;
     if (depth >= MAX_DEPTH) throw new StateError('corrupt', 'two different leaves with the same keyHash');
     let mid = lo;
-    while (mid < hi && bitAt(items[mid]!.leaf.keyHash, depth) === 0) mid++;
-    const left = this.#place(this.#fresh(depth + 1, items, lo, mid), depth + 1);
-    const right = this.#place(this.#fresh(depth + 1, items, mid, hi), depth + 1);
-    return { t: 'ref', ref: this.#writeInternal(depth, items[lo]!.leaf.keyHash, left, right) };
+    while (mid < hi && bitAt(items[mid]!.keyHash, depth) === 0) mid++;
+    const left = this.#fresh(depth + 1, items, lo, mid);
+    const right = this.#fresh(depth + 1, items, mid, hi);
+    return this.#draft(items[lo]!.keyHash, left, right);
   }
 
-  /** The subtree at (depth, path) from its two new halves, compressing a lone leaf upward. */
-  #join(depth: number, path: Uint8Array, left: Sub, right: Sub): Sub {
-    if (!left && !right) return null;
-    if (!left && isLeaf(right)) return this.#asPending(right!, depth + 1, () => childPath(path, depth, 1));
-    if (!right && isLeaf(left)) return this.#asPending(left!, depth + 1, () => childPath(path, depth, 0));
-    const l = this.#place(left, depth + 1);
-    const r = this.#place(right, depth + 1);
-    return { t: 'ref', ref: this.#writeInternal(depth, path, l, r) };
+  /** The subtree from its two new halves; a lone leaf moves up (leaf compression). */
+  #join(path: Uint8Array, left: Sub, right: Sub): Sub {
+    if (left === null && (right === null || isLeaf(right))) return right;
+    if (right === null && isLeaf(left)) return left;
+    return this.#draft(path, left, right);
   }
 
-  #asPending(sub: Placed | Pending, depth: number, path: () => Uint8Array): Pending {
-    if (sub.t === 'leaf') return sub;
-    const node = this.#node(sub.ref, depth, path()) as LeafNode;
-    return { t: 'leaf', leaf: node, hash: sub.ref.hash, at: { version: sub.ref.version, depth } };
+  #draft(path: Uint8Array, left: Sub, right: Sub): Draft {
+    const ho = this.#hashes.take();
+    const hb = this.#hashes.buf;
+    sha256PairAt(0x01, hashBuf(left), hashOff(left), hashBuf(right), hashOff(right), hb, ho);
+    return { kind: 'draft', hb, ho, left, right, path };
   }
 
-  /** Fixes a subtree at `depth`: writes a pending leaf there unless it is already stored there. */
-  #place(sub: Sub, depth: number): ChildRef | null {
-    if (!sub) return null;
-    if (sub.t === 'ref') return sub.ref;
-    if (sub.at) {
-      if (sub.at.depth === depth) return { hash: sub.hash, version: sub.at.version, leaf: true };
-      this.stale.push({ version: sub.at.version, depth: sub.at.depth, path: sub.leaf.keyHash, hash: sub.hash });
+  #newLeaves(lo: number, hi: number): LeafRef[] {
+    const items: LeafRef[] = [];
+    for (let i = lo; i < hi; i++) {
+      const w = this.writes[i]!;
+      if (w.valueHash !== null) items.push(this.#newLeaf(w));
     }
-    const { keyHash, key, value } = sub.leaf;
-    const bytes = encodeLeaf(keyHash, key, value, this.#arena.alloc);
-    // The node to cache gets copies: it must not alias the caller's arrays nor keep the arena alive.
-    const node: LeafNode = { kind: 'leaf', keyHash, key: key.slice(), value: value.slice() };
-    const ref: ChildRef = { hash: sub.hash, version: this.version, leaf: true };
-    this.newNodes.push({ key: nodeKey(this.store.prefix, this.version, depth, keyHash), bytes, ref, node });
-    return ref;
+    return items;
   }
 
-  #writeInternal(depth: number, path: Uint8Array, left: ChildRef | null, right: ChildRef | null): ChildRef {
-    const hash = internalHash(left ? left.hash : EMPTY_HASH, right ? right.hash : EMPTY_HASH);
-    const bytes = encodeInternal(left, right, this.#arena.alloc);
-    const ref: ChildRef = { hash, version: this.version, leaf: false };
-    this.newNodes.push({ key: nodeKey(this.store.prefix, this.version, depth, path), bytes, ref, node: { kind: 'internal', left, right } });
-    return ref;
+  #newLeaf(w: Write): LeafRef {
+    const bytes = encodeLeafRecord(w.key, w.value!, this.#arena.alloc);
+    this.newLeaves.push({ key: leafKey(this.store.prefix, this.version, w.keyHash), bytes });
+    return makeLeaf(this.version, w.keyHash, w.valueHash!);
   }
 
-  #newLeaf(w: Write): Pending {
-    const value = w.value!;
-    return { t: 'leaf', leaf: { kind: 'leaf', keyHash: w.keyHash, key: w.key, value }, hash: leafHashOf(w.keyHash, value), at: null };
+  // ---- phase 3: cut the drafts into packed nodes ----
+
+  /** Writes the packed node rooted at draft `d` (at `depth`, a multiple of PACK_LEVELS), and those below. */
+  #pack(d: Draft, depth: number): NodeRef {
+    const level = depth / PACK_LEVELS;
+    const b = (this.#builders[level] ??= new PackedBuilder()).start();
+    this.#fill(b, 1, d, depth);
+    const node = b.finish(this.version);
+    const bytes = encodePacked(node, this.#arena.alloc);
+    this.newNodes.push({ key: nodeKey(this.store.prefix, this.version, depth, d.path), bytes, node });
+    return { kind: 'node', hash: node.hash(1), version: this.version };
+  }
+
+  /** Puts `s` at slot `pos` (at `depth`) of the packed node being built. */
+  #fill(b: PackedBuilder, pos: number, s: Sub, depth: number): void {
+    if (s === null) return;
+    if (s.kind === 'leaf') b.leaf(pos, s);
+    else if (s.kind === 'kept') b.copy(pos, s.node, s.pos);
+    else if (pos >= FIRST_CHILD_POS) b.node(pos, this.#pack(s, depth));
+    else {
+      b.inner(pos, s.hb, s.ho);
+      this.#fill(b, 2 * pos, s.left, depth + 1);
+      this.#fill(b, 2 * pos + 1, s.right, depth + 1);
+    }
   }
 }
 
-function same(sub: Sub, ref: ChildRef | null): boolean {
-  return ref === null ? sub === null : sub !== null && sub.t === 'ref' && sub.ref === ref;
+function kept(node: PackedNode, pos: number): Kept | null {
+  return node.kind(pos) === K_EMPTY ? null : { kind: 'kept', node, pos };
 }
 
-function isLeaf(sub: Sub): boolean {
-  return sub !== null && (sub.t === 'leaf' || sub.ref.leaf);
+function isLeaf(s: Sub): boolean {
+  return s !== null && (s.kind === 'leaf' || (s.kind === 'kept' && s.node.kind(s.pos) === K_LEAF));
+}
+
+/** Where the hash of `s` is: hashBuf(s)[hashOff(s)..+32]; the empty hash for null. */
+function hashBuf(s: Sub): Uint8Array {
+  return s === null ? EMPTY_HASH : s.kind === 'kept' ? s.node.b : s.kind === 'draft' ? s.hb : s.hash;
+}
+
+function hashOff(s: Sub): number {
+  return s === null ? 0 : s.kind === 'kept' ? s.node.at(s.pos) : s.kind === 'draft' ? s.ho : 0;
 }

@@ -1,8 +1,10 @@
 import t from 'tap';
 import type { Test } from 'tap';
 import { StateTree, StateError, verifyStateProof } from '../state/tree.ts';
-import { decodeNode, decodeRoot, nodeKey, TAG_NODE, TAG_ROOT, TAG_STALE, tagRange, versionOfKey } from '../state/codec.ts';
-import type { ChildRef } from '../state/codec.ts';
+import { decodeRoot, describeKey, leafKey, nodeKey, TAG_NODE, tagRange } from '../state/codec.ts';
+import type { RecordKind } from '../state/codec.ts';
+import { decodePacked, K_EMPTY, K_INNER, K_LEAF } from '../state/packed.ts';
+import type { PackedNode } from '../state/packed.ts';
 import { withBit } from '../state/hashing.ts';
 import { b, hex, keysWithPrefix, openDb, RefState, rng, withDb } from './fixtures/state-reference.ts';
 import type { Db } from './fixtures/state-reference.ts';
@@ -10,28 +12,45 @@ import type { Db } from './fixtures/state-reference.ts';
 const P = 0x73;
 type Writes = [Uint8Array, Uint8Array | null][];
 
-/** Node keys reachable from the stored root records, and any that are referenced but missing. */
+/** The stored records of one kind (nodes, leaves, stale or root records), key and value. */
+async function records(db: Db, kind: RecordKind): Promise<[Uint8Array, Uint8Array][]> {
+  return (await db.iterator(tagRange(P, TAG_NODE)).all()).filter(([key]) => describeKey(key).kind === kind);
+}
+
+/** Node and leaf keys reachable from the stored root records, and any that are referenced but missing. */
 async function reachable(db: Db): Promise<{ nodes: Set<string>; missing: string[] }> {
   const nodes = new Set<string>();
   const missing: string[] = [];
-  for (const [, value] of await db.iterator(tagRange(P, TAG_ROOT)).all()) {
-    const ref = decodeRoot(value);
-    if (!ref) continue;
-    const stack: { ref: ChildRef; depth: number; path: Uint8Array }[] = [{ ref, depth: 0, path: new Uint8Array(32) }];
+  const visit = async (key: Uint8Array): Promise<Uint8Array | undefined> => {
+    if (nodes.has(hex(key))) return undefined; // shared with another version, already walked
+    nodes.add(hex(key));
+    const bytes = await db.get(key);
+    if (!bytes) missing.push(hex(key));
+    return bytes;
+  };
+  const visitLeaf = (version: number, keyHash: Uint8Array): Promise<unknown> => visit(leafKey(P, version, keyHash));
+  for (const [, value] of await records(db, 'root')) {
+    const root = decodeRoot(value).ref;
+    if (!root) continue;
+    if (root.kind === 'leaf') {
+      await visitLeaf(root.version, root.keyHash);
+      continue;
+    }
+    // Slots of packed nodes: inner slots have no record of their own, leaves and child nodes do.
+    const stack: { node: PackedNode; pos: number; depth: number; path: Uint8Array }[] = [];
+    const visitNode = async (version: number, depth: number, path: Uint8Array): Promise<void> => {
+      const bytes = await visit(nodeKey(P, version, depth, path));
+      if (bytes) stack.push({ node: decodePacked(bytes, version, depth, path), pos: 1, depth, path });
+    };
+    await visitNode(root.version, 0, new Uint8Array(32));
     for (let it = stack.pop(); it; it = stack.pop()) {
-      const key = nodeKey(P, it.ref.version, it.depth, it.path);
-      if (nodes.has(hex(key))) continue; // shared with another version, already walked
-      nodes.add(hex(key));
-      const bytes = await db.get(key);
-      if (!bytes) {
-        missing.push(hex(key));
-        continue;
-      }
-      const node = decodeNode(bytes);
-      if (node.kind === 'internal') {
-        if (node.left) stack.push({ ref: node.left, depth: it.depth + 1, path: it.path });
-        if (node.right) stack.push({ ref: node.right, depth: it.depth + 1, path: withBit(it.path, it.depth) });
-      }
+      const { node, pos, depth, path } = it;
+      const k = node.kind(pos);
+      if (k === K_INNER) {
+        if (node.kind(2 * pos) !== K_EMPTY) stack.push({ node, pos: 2 * pos, depth: depth + 1, path });
+        if (node.kind(2 * pos + 1) !== K_EMPTY) stack.push({ node, pos: 2 * pos + 1, depth: depth + 1, path: withBit(path, depth) });
+      } else if (k === K_LEAF) await visitLeaf(node.versionAt(pos), node.leaf(pos).keyHash);
+      else await visitNode(node.versionAt(pos), depth, path);
     }
   }
   return { nodes, missing };
@@ -40,14 +59,14 @@ async function reachable(db: Db): Promise<{ nodes: Set<string>; missing: string[
 /** Asserts the store holds exactly what the kept versions need, and that every kept version reads right. */
 async function checkStore(t: Test, db: Db, tree: StateTree, history: Map<number, { root: string; ref: RefState }>, keys: Uint8Array[]): Promise<void> {
   const { nodes, missing } = await reachable(db);
-  const stored = new Set((await db.keys(tagRange(P, TAG_NODE)).all()).map(hex));
-  t.same(missing, [], 'no node a kept version needs is missing');
-  t.equal([...stored].filter((k) => !nodes.has(k)).length, 0, `no garbage: ${stored.size} nodes stored, all reachable`);
-  const rootVersions = (await db.keys(tagRange(P, TAG_ROOT)).all()).map(versionOfKey);
+  const stored = new Set([...(await records(db, 'node')), ...(await records(db, 'leaf'))].map(([key]) => hex(key)));
+  t.same(missing, [], 'no node or leaf a kept version needs is missing');
+  t.equal([...stored].filter((k) => !nodes.has(k)).length, 0, `no garbage: ${stored.size} nodes and leaves stored, all reachable`);
+  const rootVersions = (await records(db, 'root')).map(([key]) => describeKey(key).version);
   const want = [];
   for (let v = tree.oldestVersion; v <= tree.latestVersion; v++) want.push(v);
   t.same(rootVersions, want, 'root records for exactly the kept versions');
-  const staleVersions = (await db.keys(tagRange(P, TAG_STALE)).all()).map(versionOfKey);
+  const staleVersions = (await records(db, 'stale')).map(([key]) => describeKey(key).version);
   t.ok(staleVersions.every((s) => s > tree.oldestVersion && s <= tree.latestVersion), 'stale records only for versions still to prune');
   let bad = 0;
   for (let v = tree.oldestVersion; v <= tree.latestVersion; v++) {

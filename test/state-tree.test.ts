@@ -3,7 +3,8 @@ import type { Test } from 'tap';
 import { StateTree, StateError, EMPTY_HASH, MAX_KEY_BYTES } from '../state/tree.ts';
 import type { PreparedVersion } from '../state/tree.ts';
 import { NodeStore } from '../state/store.ts';
-import { decodeRoot, rootKey } from '../state/codec.ts';
+import { decodeRoot, describeKey, nodeKey, rootKey } from '../state/codec.ts';
+import { decodePacked } from '../state/packed.ts';
 import {
   b,
   commonBits,
@@ -302,7 +303,8 @@ t.test('prepare without markCommitted changes nothing; ordering is enforced', as
   // A version with no effective change points at the old nodes and keeps the root.
   const same = await tree.commit(2, [[b('a'), b('changed')], [b('zzz'), null]]);
   t.same(same.root, p2.root, 'no-op writes keep the root');
-  t.equal(same.ops.filter((op) => op.key[1] === 0x6e).length, 0, 'and write no nodes');
+  const written = same.ops.filter((op) => op.type === 'put').map((op) => describeKey(op.key).kind);
+  t.same(written, ['root'], 'and write no nodes or leaves, only the root record');
   const keys = (await db.keys().all()).map(hex);
   t.ok(keys.every((k) => k.startsWith('73') || k === hex(b('block-1'))), 'nothing written outside the prefix');
 });
@@ -340,19 +342,63 @@ t.test('small and disabled node caches give the same results', async (t) => {
   t.equal(results[2]![batches.length - 1], hex(ref.root()));
 });
 
-t.test('node store: synchronous and batched reads agree, missing nodes are corruption', async (t) => {
+t.test('node store: synchronous and batched reads agree, missing or altered nodes are corruption', async (t) => {
   const { db } = await withDb(t, 'store');
   const tree = await StateTree.open(db);
   await tree.commit(0, Array.from({ length: 50 }, (_, i) => [b(`s-${i}`), b(`v-${i}`)] as [Uint8Array, Uint8Array]));
-  const ref = decodeRoot((await db.get(rootKey(0x73, 0)))!)!;
+  const ref = decodeRoot((await db.get(rootKey(0x73, 0)))!).ref!;
+  if (ref.kind !== 'node') throw new Error('50 keys make a packed root');
   const store = new NodeStore(db, 0x73, 0);
   const read = { ref, depth: 0, path: new Uint8Array(32) };
   const sync = store.readSync(read);
   const [batched] = await store.readMany([read]);
-  t.same(sync, batched);
-  t.equal(sync.kind, 'internal');
-  const wrongKind = { ...read, ref: { ...ref, leaf: true } };
-  t.throws(() => store.readSync(wrongKind), { code: 'corrupt' }, 'a node of the wrong kind');
+  t.same(sync.b, batched!.b);
+  t.same(sync.hash(1), ref.hash, 'the recomputed root hash is the reference');
+  const wrongHash = { ...read, ref: { ...ref, hash: ref.hash.map((x, i) => (i === 5 ? x ^ 1 : x)) } };
+  t.throws(() => store.readSync(wrongHash), { code: 'corrupt' }, 'a node that does not match its hash');
   const missing = { ...read, ref: { ...ref, version: 9 } };
   await t.rejects(store.read(missing), { code: 'corrupt' }, 'a missing node');
+  const bytes = (await db.get(nodeKey(0x73, 0, 0, read.path)))!;
+  for (const [what, bad] of [
+    ['truncated', bytes.subarray(0, bytes.length - 1)],
+    ['trailing byte', Uint8Array.of(...bytes, 0)],
+    ['unknown tag', Uint8Array.of(9, ...bytes.subarray(1))],
+    ['kinds changed', Uint8Array.of(bytes[0]!, bytes[1]! ^ 0x40, ...bytes.subarray(2))],
+  ] as const) {
+    t.throws(() => decodePacked(bad, 0, 0, read.path), { code: 'corrupt' }, what);
+  }
+});
+
+t.test('versions near 2^53, read cold (no cache) and after reopening', async (t) => {
+  const { db, dir } = await withDb(t, 'big-versions');
+  const tree = await StateTree.open(db, { cacheNodes: 0 });
+  const rand = rng(53);
+  const ref = new RefState();
+  const first = Number.MAX_SAFE_INTEGER - 30;
+  const snaps = new Map<number, { root: string; ref: RefState }>();
+  for (let v = first; v <= Number.MAX_SAFE_INTEGER; v++) {
+    const writes = randomWrites(rand, v === first ? 200 : 30, 300);
+    ref.apply(writes);
+    const p = await tree.commit(v, writes);
+    snaps.set(v, { root: hex(p.root), ref: ref.clone() });
+    if (hex(p.root) !== hex(ref.root())) t.fail(`root of version ${v}`);
+  }
+  t.equal(tree.latestVersion, Number.MAX_SAFE_INTEGER);
+  await db.close();
+  const db2 = openDb(dir);
+  t.teardown(() => db2.close());
+  const reopened = await StateTree.open(db2, { cacheNodes: 0 });
+  t.equal(reopened.latestVersion, Number.MAX_SAFE_INTEGER);
+  t.equal(reopened.oldestVersion, first);
+  let bad = 0;
+  for (const v of [first, first + 17, Number.MAX_SAFE_INTEGER]) {
+    const snap = snaps.get(v)!;
+    if (hex(await reopened.root(v)) !== snap.root) bad++;
+    for (let i = 0; i < 300; i += 7) {
+      const key = b(`key-${i}`);
+      const got = await reopened.get(key, v);
+      if (hex(got ?? b('<none>')) !== hex(snap.ref.get(key) ?? b('<none>'))) bad++;
+    }
+  }
+  t.equal(bad, 0, 'roots and values of old and new versions');
 });
