@@ -4,6 +4,7 @@
  * bech32m fixes bech32's weakness to inserted or deleted `q`s near the end.
  */
 import { bech32m } from '@scure/base';
+import { CodedError } from './errors.ts';
 import { sha256 } from './hash.ts';
 
 export const ADDRESS_LENGTH = 20;
@@ -12,11 +13,9 @@ export const ADDRESS_PREFIX = 'hm';
 /** A 20-byte account or validator address. */
 export type Address = Uint8Array;
 
-export class AddressError extends Error {
-  readonly code = 'address_invalid';
+export class AddressError extends CodedError<'address_invalid'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'AddressError';
+    super('address_invalid', message);
   }
 }
 

@@ -10,6 +10,7 @@
  */
 import { decode, encode } from 'cborg';
 import { equalBytes } from './bytes.ts';
+import { CodedError } from './errors.ts';
 
 export type CborValue = null | boolean | number | bigint | string | Uint8Array | CborValue[];
 
@@ -17,14 +18,7 @@ export const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
 export type CodecErrorCode = 'malformed' | 'non_canonical' | 'too_large' | 'schema';
 
-export class CodecError extends Error {
-  readonly code: CodecErrorCode;
-  constructor(code: CodecErrorCode, message: string) {
-    super(message);
-    this.name = 'CodecError';
-    this.code = code;
-  }
-}
+export class CodecError extends CodedError<CodecErrorCode> {}
 
 const DECODE_OPTIONS = {
   strict: true,

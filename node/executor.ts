@@ -16,6 +16,7 @@ import {
 } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
+import { CodedError } from '../chain/errors.ts';
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
@@ -55,11 +56,9 @@ export interface AppliedBlock {
   txHashes: Uint8Array[];
 }
 
-export class BlockError extends Error {
-  readonly code = 'invalid_block';
+export class BlockError extends CodedError<'invalid_block'> {
   constructor(message: string) {
-    super(message);
-    this.name = 'BlockError';
+    super('invalid_block', message);
   }
 }
 

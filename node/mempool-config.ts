@@ -1,4 +1,5 @@
 /** The mempool's configuration, refusal codes and counters (node/mempool.ts re-exports them). */
+import { CodedError } from '../chain/errors.ts';
 
 export interface MempoolConfig {
   /** Most transactions held at once. */
@@ -29,14 +30,7 @@ export type MempoolErrorCode =
   | 'nonce_used' | 'nonce_too_far' | 'nonce_taken' | 'fee_too_low' | 'insufficient_fee_balance' | 'mempool_full';
 
 /** A refused transaction. `code` is stable (RPC and metrics use it); the message says what to change. */
-export class MempoolError extends Error {
-  readonly code: MempoolErrorCode;
-  constructor(code: MempoolErrorCode, message: string) {
-    super(message);
-    this.name = 'MempoolError';
-    this.code = code;
-  }
-}
+export class MempoolError extends CodedError<MempoolErrorCode> {}
 
 export interface MempoolCounters {
   admitted: number;

@@ -1,4 +1,5 @@
 /** Typed errors of the state tree; `code` is stable, the message says what to do about it. */
+import { CodedError } from '../chain/errors.ts';
 
 export type StateErrorCode =
   | 'version_unknown' // never committed here (beyond the latest, before the first, not an integer)
@@ -8,15 +9,7 @@ export type StateErrorCode =
   | 'proof_malformed' // decodeStateProof was given bytes that are not a canonical proof
   | 'corrupt'; // the database lacks a node a committed root refers to, or holds undecodable bytes
 
-export class StateError extends Error {
-  readonly code: StateErrorCode;
-
-  constructor(code: StateErrorCode, message: string) {
-    super(message);
-    this.name = 'StateError';
-    this.code = code;
-  }
-}
+export class StateError extends CodedError<StateErrorCode> {}
 
 export function isStateError(e: unknown, code?: StateErrorCode): e is StateError {
   return e instanceof StateError && (code === undefined || e.code === code);
