@@ -42,7 +42,9 @@ function runAndKill(dir: string, blocks: number, extraMs: number): Promise<numbe
 
 t.test('SIGKILL during commits leaves a consistent, resumable chain', async (t) => {
   const dir = t.testdir();
-  const r = seeded(Number(process.env.CRASH_SEED ?? Date.now() % 1e6));
+  const seed = Number(process.env.CRASH_SEED ?? Date.now() % 1e6);
+  t.comment(`kill timing seed ${seed} (replay with CRASH_SEED=${seed})`);
+  const r = seeded(seed);
   let reported = 0;
   for (let round = 0; round < 6; round++) {
     const last = await runAndKill(dir, 1 + r.int(4), r.int(40));
