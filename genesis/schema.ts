@@ -1,0 +1,414 @@
+/**
+ * The genesis file (genesis.json): its JSON form, validation, and the typed `Genesis` built from it.
+ *
+ * Validation reports every problem at once, each with its JSON path (`validators[1].power: ...`),
+ * and rejects unknown fields: a typo in a genesis file must not be silently ignored. Amounts and
+ * powers are decimal strings so no JSON reader rounds them; the time is RFC 3339 UTC with at most
+ * millisecond precision, so `parseGenesis(formatGenesis(g))` gives back exactly `g`.
+ *
+ * Shape and per-field rules are a zod schema; rules across fields (duplicates, totals) run on the
+ * raw document as well, over whichever items are individually well formed, so one bad field does
+ * not hide the others.
+ */
+import { ed25519 } from '@noble/curves/ed25519.js';
+import { z } from 'zod';
+import { addressOf, formatAddress, parseAddress, type Address } from '../chain/address.ts';
+import { compareBytes, fromHex, toHex } from '../chain/bytes.ts';
+import { checkChainId } from '../chain/chain-id.ts';
+import { encodeCanonical, U64_MAX, type CborValue } from '../chain/codec.ts';
+import { CodedError } from '../chain/errors.ts';
+import type { GenesisAccount, GenesisState } from '../chain/genesis.ts';
+import { sha256 } from '../chain/hash.ts';
+import { merkleRoot } from '../chain/merkle.ts';
+
+/**
+ * The cap on total voting power: the consensus validator set's (CometBFT's MaxInt64 / 8, kept a
+ * safe integer), so every genesis accepted here gives a valid validator set.
+ */
+export const MAX_TOTAL_POWER = Math.floor(Number.MAX_SAFE_INTEGER / 8);
+export const MAX_VALIDATOR_NAME_LENGTH = 64;
+/** Upper bound for each consensus timeout: ten minutes. Longer is a mistake, not a choice. */
+export const MAX_TIMEOUT_MS = 600_000;
+
+export interface BlockParams {
+  maxBytes: number;
+  maxTxs: number;
+}
+
+export interface TimeoutParams {
+  proposeMs: number;
+  proposeDeltaMs: number;
+  prevoteMs: number;
+  prevoteDeltaMs: number;
+  precommitMs: number;
+  precommitDeltaMs: number;
+  commitMs: number;
+}
+
+export interface ConsensusParams {
+  block: BlockParams;
+  timeouts: TimeoutParams;
+}
+
+export interface GenesisValidator {
+  name: string;
+  publicKey: Uint8Array;
+  /** Derived from the public key (addressOf); not in the file. */
+  address: Address;
+  power: number;
+}
+
+export interface Genesis {
+  chainId: string;
+  /** Unix time in milliseconds. */
+  time: number;
+  consensusParams: ConsensusParams;
+  validators: GenesisValidator[];
+  accounts: GenesisAccount[];
+}
+
+export class GenesisError extends CodedError<'genesis_invalid'> {
+  /** One line per problem, each `path: what is wrong`. */
+  readonly problems: readonly string[];
+
+  constructor(problems: readonly string[]) {
+    const head = problems.length === 1 ? 'genesis is invalid:' : `genesis is invalid (${problems.length} problems):`;
+    super('genesis_invalid', `${head}\n  ${problems.join('\n  ')}`);
+    this.problems = problems;
+  }
+}
+
+// ---- field rules ---------------------------------------------------------------------------------
+
+const DECIMAL = /^(?:0|[1-9][0-9]*)$/;
+const PUBLIC_KEY_HEX = /^[0-9a-fA-F]{64}$/;
+const RFC3339_UTC = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,3}))?Z$/;
+
+/** Returns the problem with a decimal u64 string, or null. */
+function decimalProblem(s: string): string | null {
+  if (!DECIMAL.test(s)) return `must be a decimal integer in a string, without sign or leading zeros (got ${JSON.stringify(s)})`;
+  if (BigInt(s) > U64_MAX) return 'exceeds 2^64-1';
+  return null;
+}
+
+function powerProblem(s: string): string | null {
+  const p = decimalProblem(s);
+  if (p) return p;
+  const v = BigInt(s);
+  if (v === 0n) return 'must be greater than 0';
+  if (v > BigInt(MAX_TOTAL_POWER)) return `exceeds the maximum total power of ${MAX_TOTAL_POWER}`;
+  return null;
+}
+
+/** Milliseconds since the epoch for an RFC 3339 UTC time, or a problem description. */
+function parseTime(s: string): number | string {
+  const m = RFC3339_UTC.exec(s);
+  if (!m) return `must be an RFC 3339 UTC time such as "2026-11-23T00:00:00.000Z" (got ${JSON.stringify(s)})`;
+  const [y, mo, d, h, mi, se] = m.slice(1, 7).map(Number) as [number, number, number, number, number, number];
+  const ms = Number((m[7] ?? '').padEnd(3, '0'));
+  const t = Date.UTC(y, mo - 1, d, h, mi, se, ms);
+  const back = new Date(t);
+  if (back.getUTCFullYear() !== y || back.getUTCMonth() !== mo - 1 || back.getUTCDate() !== d || back.getUTCHours() !== h
+    || back.getUTCMinutes() !== mi || back.getUTCSeconds() !== se) {
+    return `not a real date and time: ${JSON.stringify(s)}`;
+  }
+  if (t < 0) return 'must not be before 1970-01-01T00:00:00Z';
+  return t;
+}
+
+/**
+ * A validator key must be the canonical encoding of a curve point that is not of small order: a
+ * key that does not decode could never sign, and under the cofactored signature rule
+ * (chain/signature.ts) anyone can forge signatures for a small-order key.
+ */
+function publicKeyProblem(s: string): string | null {
+  if (!PUBLIC_KEY_HEX.test(s)) return `must be 64 hex characters (a 32-byte Ed25519 public key), got ${s.length} characters`;
+  let point;
+  try {
+    point = ed25519.Point.fromBytes(fromHex(s), false);
+  } catch {
+    return 'not a valid Ed25519 public key (does not decode to a curve point)';
+  }
+  if (point.isSmallOrder()) return 'not a usable Ed25519 public key (a small-order point)';
+  return null;
+}
+
+function accountAddressProblem(s: string): string | null {
+  try {
+    parseAddress(s);
+    return null;
+  } catch (err) {
+    // AddressError messages start with `address "…": `; the path already says which field.
+    return (err as Error).message.replace(/^address "(?:[^"\\]|\\.)*": /, '');
+  }
+}
+
+function check<T>(problem: (v: T) => string | null) {
+  return (v: T, ctx: z.RefinementCtx<T>) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  };
+}
+
+const decimalU64 = z.string().superRefine(check(decimalProblem));
+const positiveInt = (max: number) => z.int().min(1, 'must be at least 1').max(max, `must be at most ${max}`);
+const timeout = (min: 0 | 1) => z.int().min(min, `must be at least ${min}`).max(MAX_TIMEOUT_MS, `must be at most ${MAX_TIMEOUT_MS} (10 minutes)`);
+
+const validatorSchema = z.strictObject({
+  name: z.string().superRefine(check((s: string) =>
+    s.length === 0 || s.length > MAX_VALIDATOR_NAME_LENGTH || /[\u0000-\u001f\u007f]/.test(s)
+      ? `must be 1-${MAX_VALIDATOR_NAME_LENGTH} characters without control characters` : null)),
+  public_key: z.string().superRefine(check(publicKeyProblem)),
+  power: z.string().superRefine(check(powerProblem)),
+});
+
+const accountSchema = z.strictObject({
+  address: z.string().superRefine(check(accountAddressProblem)),
+  balance: decimalU64,
+});
+
+const genesisSchema = z.strictObject({
+  chain_id: z.string().superRefine(check((s: string) => {
+    try {
+      checkChainId(s);
+      return null;
+    } catch (err) {
+      return (err as Error).message.replace(/^chain id "(?:[^"\\]|\\.)*": /, '');
+    }
+  })),
+  genesis_time: z.string().superRefine(check((s: string) => {
+    const t = parseTime(s);
+    return typeof t === 'string' ? t : null;
+  })),
+  consensus_params: z.strictObject({
+    block: z.strictObject({
+      max_bytes: positiveInt(Number.MAX_SAFE_INTEGER),
+      max_txs: positiveInt(Number.MAX_SAFE_INTEGER),
+    }),
+    timeouts: z.strictObject({
+      propose_ms: timeout(1),
+      propose_delta_ms: timeout(0),
+      prevote_ms: timeout(1),
+      prevote_delta_ms: timeout(0),
+      precommit_ms: timeout(1),
+      precommit_delta_ms: timeout(0),
+      commit_ms: timeout(0),
+    }),
+  }),
+  validators: z.array(validatorSchema).min(1, 'must list at least one validator'),
+  accounts: z.array(accountSchema),
+});
+
+export type GenesisDocument = z.output<typeof genesisSchema>;
+
+// ---- cross-field rules ---------------------------------------------------------------------------
+
+interface Problem {
+  path: readonly PropertyKey[];
+  message: string;
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Duplicates and totals, over the items whose own fields are well formed. */
+function crossFieldProblems(doc: unknown): Problem[] {
+  if (!isRecord(doc)) return [];
+  const out: Problem[] = [];
+  if (Array.isArray(doc.validators)) {
+    const keys = new Map<string, number>();
+    const names = new Map<string, number>();
+    let total = 0n;
+    doc.validators.forEach((v: unknown, i) => {
+      if (!isRecord(v)) return;
+      if (typeof v.public_key === 'string' && PUBLIC_KEY_HEX.test(v.public_key)) {
+        const k = v.public_key.toLowerCase();
+        const first = keys.get(k);
+        if (first === undefined) keys.set(k, i);
+        else out.push({ path: ['validators', i], message: `duplicate public key (same as validators[${first}])` });
+      }
+      if (typeof v.name === 'string') {
+        const first = names.get(v.name);
+        if (first === undefined) names.set(v.name, i);
+        else out.push({ path: ['validators', i, 'name'], message: `duplicate name (same as validators[${first}])` });
+      }
+      if (typeof v.power === 'string' && powerProblem(v.power) === null) total += BigInt(v.power);
+    });
+    if (total > BigInt(MAX_TOTAL_POWER)) {
+      out.push({ path: ['validators'], message: `total power ${total} exceeds the maximum of ${MAX_TOTAL_POWER}` });
+    }
+  }
+  if (Array.isArray(doc.accounts)) {
+    const seen = new Map<string, number>();
+    let supply = 0n;
+    doc.accounts.forEach((a: unknown, i) => {
+      if (!isRecord(a)) return;
+      if (typeof a.address === 'string' && accountAddressProblem(a.address) === null) {
+        const k = toHex(parseAddress(a.address));
+        const first = seen.get(k);
+        if (first === undefined) seen.set(k, i);
+        else out.push({ path: ['accounts', i, 'address'], message: `duplicate address (same as accounts[${first}])` });
+      }
+      if (typeof a.balance === 'string' && decimalProblem(a.balance) === null) supply += BigInt(a.balance);
+    });
+    if (supply > U64_MAX) out.push({ path: ['accounts'], message: `total supply ${supply} exceeds 2^64-1` });
+  }
+  return out;
+}
+
+// ---- parse -----------------------------------------------------------------------------------------
+
+/** `validators[1].power`; the document itself is `(document)`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
+  return s === '' ? '(document)' : s;
+}
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'an object';
+  const shown = JSON.stringify(v) ?? String(v);
+  return `${typeof v} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
+  const out: Problem[] = [];
+  for (const iss of issues) {
+    if (iss.code === 'unrecognized_keys') {
+      for (const k of iss.keys) out.push({ path: [...iss.path, k], message: 'unknown field' });
+    } else if (iss.code === 'invalid_type') {
+      const message = iss.input === undefined ? 'missing (required field)'
+        : iss.expected === 'int' ? `must be an integer, got ${describe(iss.input)}`
+        : `expected ${iss.expected === 'object' ? 'an object' : iss.expected === 'array' ? 'an array' : `a ${iss.expected}`}, got ${describe(iss.input)}`;
+      out.push({ path: iss.path, message });
+    } else {
+      out.push({ path: iss.path, message: iss.message });
+    }
+  }
+  return out;
+}
+
+const SECTIONS = ['chain_id', 'genesis_time', 'consensus_params', 'validators', 'accounts'];
+
+/** Sorts problems by section and then list item (stable otherwise), so a reader meets them in file order. */
+function inDocumentOrder(problems: Problem[]): Problem[] {
+  const rank = (p: Problem): [number, number] => {
+    const section = SECTIONS.indexOf(String(p.path[0] ?? ''));
+    const item = typeof p.path[1] === 'number' ? p.path[1] : Number.MAX_SAFE_INTEGER;
+    return [section === -1 ? (p.path.length === 0 ? -1 : SECTIONS.length) : section, item];
+  };
+  return problems
+    .map((p, i) => ({ p, i, r: rank(p) }))
+    .sort((a, b) => a.r[0] - b.r[0] || a.r[1] - b.r[1] || a.i - b.i)
+    .map((x) => x.p);
+}
+
+/** Reads JSON text, or an already-parsed JSON value, into a checked `Genesis`; throws GenesisError. */
+export function parseGenesis(json: string | unknown): Genesis {
+  let doc: unknown = json;
+  if (typeof json === 'string') {
+    try {
+      // A byte-order mark (some editors add one) is not JSON, but it is not a mistake either.
+      doc = JSON.parse(json.startsWith('\uFEFF') ? json.slice(1) : json);
+    } catch (err) {
+      throw new GenesisError([`(document): not valid JSON: ${(err as Error).message}`]);
+    }
+  }
+  const result = genesisSchema.safeParse(doc, { reportInput: true });
+  const problems = inDocumentOrder([...(result.success ? [] : zodProblems(result.error.issues)), ...crossFieldProblems(doc)]);
+  if (!result.success || problems.length > 0) {
+    throw new GenesisError(problems.map((p) => `${formatPath(p.path)}: ${p.message}`));
+  }
+  return fromDocument(result.data);
+}
+
+function fromDocument(d: GenesisDocument): Genesis {
+  const t = d.consensus_params.timeouts;
+  return {
+    chainId: d.chain_id,
+    time: parseTime(d.genesis_time) as number,
+    consensusParams: {
+      block: { maxBytes: d.consensus_params.block.max_bytes, maxTxs: d.consensus_params.block.max_txs },
+      timeouts: {
+        proposeMs: t.propose_ms, proposeDeltaMs: t.propose_delta_ms, prevoteMs: t.prevote_ms, prevoteDeltaMs: t.prevote_delta_ms,
+        precommitMs: t.precommit_ms, precommitDeltaMs: t.precommit_delta_ms, commitMs: t.commit_ms,
+      },
+    },
+    validators: d.validators.map((v) => {
+      const publicKey = fromHex(v.public_key);
+      return { name: v.name, publicKey, address: addressOf(publicKey), power: Number(v.power) };
+    }),
+    accounts: d.accounts.map((a) => ({ address: parseAddress(a.address), balance: BigInt(a.balance) })),
+  };
+}
+
+// ---- format, hashes, executor view ----------------------------------------------------------------
+
+/** The document for `g`, in the file's field order. */
+export function toDocument(g: Genesis): GenesisDocument {
+  const { block, timeouts: t } = g.consensusParams;
+  return {
+    chain_id: g.chainId,
+    genesis_time: new Date(g.time).toISOString(),
+    consensus_params: {
+      block: { max_bytes: block.maxBytes, max_txs: block.maxTxs },
+      timeouts: {
+        propose_ms: t.proposeMs, propose_delta_ms: t.proposeDeltaMs, prevote_ms: t.prevoteMs, prevote_delta_ms: t.prevoteDeltaMs,
+        precommit_ms: t.precommitMs, precommit_delta_ms: t.precommitDeltaMs, commit_ms: t.commitMs,
+      },
+    },
+    validators: g.validators.map((v) => ({ name: v.name, public_key: toHex(v.publicKey), power: String(v.power) })),
+    accounts: g.accounts.map((a) => ({ address: formatAddress(a.address), balance: a.balance.toString() })),
+  };
+}
+
+/** genesis.json text: 2-space JSON in a fixed field order, with a final newline. */
+export function formatGenesis(g: Genesis): string {
+  return `${JSON.stringify(toDocument(g), null, 2)}\n`;
+}
+
+const GENESIS_HASH_TAG = 'hallmark/genesis/v1';
+
+/**
+ * sha256 of the canonical CBOR encoding (chain/codec.ts) of the typed genesis, as the tuple
+ *   [ "hallmark/genesis/v1", chainId, time,
+ *     [maxBytes, maxTxs],
+ *     [proposeMs, proposeDeltaMs, prevoteMs, prevoteDeltaMs, precommitMs, precommitDeltaMs, commitMs],
+ *     [[name, publicKey(32), power], ...],     in file order
+ *     [[address(20), balance], ...] ]          in file order
+ * It hashes meaning, not text: whitespace and hex case in the file do not change it, while any
+ * value or the order of the lists does. Validator addresses are left out: they follow from the keys.
+ */
+export function genesisHash(g: Genesis): Uint8Array {
+  const { block, timeouts: t } = g.consensusParams;
+  const value: CborValue = [
+    GENESIS_HASH_TAG, g.chainId, g.time,
+    [block.maxBytes, block.maxTxs],
+    [t.proposeMs, t.proposeDeltaMs, t.prevoteMs, t.prevoteDeltaMs, t.precommitMs, t.precommitDeltaMs, t.commitMs],
+    g.validators.map((v) => [v.name, v.publicKey, v.power]),
+    g.accounts.map((a) => [a.address, a.balance]),
+  ];
+  return sha256(encodeCanonical(value));
+}
+
+/**
+ * The block header's validatorsHash: the Merkle root (chain/merkle.ts) over the canonical encodings
+ * of [address(20), publicKey(32), power], sorted by address, so the order validators are listed in
+ * does not matter.
+ */
+export function validatorsHash(validators: readonly { address: Address; publicKey: Uint8Array; power: number }[]): Uint8Array {
+  const sorted = [...validators].sort((a, b) => compareBytes(a.address, b.address));
+  return merkleRoot(sorted.map((v) => encodeCanonical([v.address, v.publicKey, v.power])));
+}
+
+/** The part of the genesis the executor applies: chain id, time and funded accounts. */
+export function toGenesisState(g: Genesis): GenesisState {
+  return {
+    chainId: g.chainId,
+    time: g.time,
+    accounts: g.accounts.map((a) => ({ address: Uint8Array.from(a.address), balance: a.balance })),
+  };
+}
