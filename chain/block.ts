@@ -102,9 +102,13 @@ export function decodeBlock(encoded: Uint8Array): Block {
   };
 }
 
-/** Merkle root over the transactions' hashes, in block order. */
+/** Merkle root over the transactions' hashes, in block order: the header's txsHash. */
+export function txsRoot(txHashes: readonly Uint8Array[]): Uint8Array {
+  return merkleRoot(txHashes);
+}
+
 export function txsHash(txs: readonly Uint8Array[]): Uint8Array {
-  return merkleRoot(txs.map((tx) => sha256(tx)));
+  return txsRoot(txs.map((tx) => sha256(tx)));
 }
 
 /** sha256 of the commit's encoding; sha256 of nothing when there is no commit (first height). */

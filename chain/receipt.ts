@@ -70,6 +70,6 @@ export function decodeReceipt(encoded: Uint8Array): Receipt {
 }
 
 /** Merkle root over the receipts' encodings, in block order: the next header's lastResultsHash. */
-export function receiptsRoot(receipts: readonly Receipt[]): Uint8Array {
-  return merkleRoot(receipts.map(encodeReceipt));
+export function receiptsRoot(encodedReceipts: readonly Uint8Array[]): Uint8Array {
+  return merkleRoot(encodedReceipts);
 }

@@ -29,6 +29,11 @@ export function encodeAccount(a: Account): Uint8Array {
   return encodeCanonical([checkAmount(a.balance, 'account.balance'), checkUint(a.nonce, 'account.nonce')]);
 }
 
+/** The account stored under its key, or the empty account when nothing is stored there. */
+export function accountOf(stored: Uint8Array | undefined): Account {
+  return stored ? decodeAccount(stored) : { ...EMPTY_ACCOUNT };
+}
+
 export function decodeAccount(bytes: Uint8Array): Account {
   const [balance, nonce] = tuple(decodeCanonical(bytes, 'account', 64), 2, 'account');
   return { balance: amount(balance, 'account.balance'), nonce: uint(nonce, 'account.nonce') };

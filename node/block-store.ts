@@ -12,7 +12,7 @@ import type { Level } from 'level';
 import { decodeBlock, type Block } from '../chain/block.ts';
 import { concatBytes, readU64be, u64be } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, list, tuple, uint } from '../chain/codec.ts';
-import { decodeReceipt, encodeReceipt, type Receipt } from '../chain/receipt.ts';
+import { decodeReceipt, type Receipt } from '../chain/receipt.ts';
 import { decodeSignedTransaction, type SignedTransaction } from '../chain/tx.ts';
 import { decodeCommit, encodeCommit, type Commit } from '../chain/vote.ts';
 import type { BatchOp } from '../state/tree.ts';
@@ -36,13 +36,13 @@ export class BlockStore {
     this.#db = db;
   }
 
-  /** The ops that store a block (given in its canonical encoding), its hash and its receipts. */
-  putOps(block: Block, encoded: Uint8Array, hash: Uint8Array, txHashes: readonly Uint8Array[], receipts: readonly Receipt[]): BatchOp[] {
+  /** The ops that store a block and its receipts, both given in their canonical encodings. */
+  putOps(block: Block, encoded: Uint8Array, hash: Uint8Array, txHashes: readonly Uint8Array[], encodedReceipts: readonly Uint8Array[]): BatchOp[] {
     const h = block.header.height;
     const ops: BatchOp[] = [
       { type: 'put', key: key('h', u64be(h)), value: encoded },
       { type: 'put', key: key('x', hash), value: u64be(h) },
-      { type: 'put', key: key('r', u64be(h)), value: encodeCanonical(receipts.map(encodeReceipt)) },
+      { type: 'put', key: key('r', u64be(h)), value: encodeCanonical([...encodedReceipts]) },
     ];
     txHashes.forEach((txHash, index) => {
       ops.push({ type: 'put', key: key('t', txHash), value: encodeCanonical([h, index]) });

@@ -12,21 +12,21 @@
 import type { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import {
-  blockHash, commitHash, EMPTY_EVIDENCE_HASH, encodeBlock, txsHash, ZERO_HASH, type Block, type Header,
+  blockHash, commitHash, EMPTY_EVIDENCE_HASH, encodeBlock, txsHash, txsRoot, ZERO_HASH, type Block, type Header,
 } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
-import { receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
+import { encodeReceipt, receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
 import { verifyBatch } from '../chain/signature.ts';
 import { decodeSignedTransaction, signedMessage, type SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
 import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
-import { accountKey, decodeAccount, EMPTY_ACCOUNT, encodeAccount, type Account, type AccountReader } from './account.ts';
+import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
 
 /** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
@@ -118,8 +118,7 @@ export class Executor implements AccountReader {
   }
 
   async getAccount(address: Address): Promise<Account> {
-    const raw = await this.#tree.get(accountKey(address));
-    return raw ? decodeAccount(raw) : { ...EMPTY_ACCOUNT };
+    return accountOf(await this.#tree.get(accountKey(address)));
   }
 
   /** A header for the next height that links to the current head: what a proposer would build. */
@@ -154,9 +153,10 @@ export class Executor implements AccountReader {
   async #apply(block: Block, commit: Commit | undefined): Promise<AppliedBlock> {
     const head = this.#requireHead();
     const hash = blockHash(block.header);
-    checkLinks(head, block, hash, commit);
+    // Each transaction is hashed once: for the header's txsHash and for the tx index.
+    const txHashes = block.txs.map(sha256);
+    checkLinks(head, block, hash, txHashes, commit);
     const overlay = new StateOverlay(this.#tree, head.height);
-    const txHashes: Uint8Array[] = [];
     const decoded: (SignedTransaction | CodecError)[] = block.txs.map((raw) => {
       try {
         return decodeSignedTransaction(raw);
@@ -177,20 +177,19 @@ export class Executor implements AccountReader {
     const proposer = block.header.proposer;
     for (let i = 0; i < block.txs.length; i++) {
       const d = decoded[i]!;
-      const raw = block.txs[i]!;
-      txHashes.push(d instanceof CodecError ? sha256(raw) : d.hash);
       receipts.push(d instanceof CodecError
         ? failure(TxStatus.malformed, 0, d.message)
         : await executeTx(overlay, d, validSig.has(d), head.chainId, proposer));
     }
     const prepared = await this.#tree.prepare(block.header.height, overlay.writes());
+    const encodedReceipts = receipts.map(encodeReceipt);
     const next: ChainHead = {
       chainId: head.chainId, height: block.header.height, blockHash: hash, stateRoot: prepared.root,
-      resultsHash: receiptsRoot(receipts), time: block.header.time,
+      resultsHash: receiptsRoot(encodedReceipts), time: block.header.time,
     };
     await this.#db.batch([
       ...prepared.ops,
-      ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, receipts),
+      ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
     ]);
@@ -200,7 +199,7 @@ export class Executor implements AccountReader {
   }
 }
 
-function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, commit: Commit | undefined): void {
+function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined): void {
   const h = block.header;
   const fail = (what: string) => {
     throw new BlockError(`block ${h.height}: ${what}`);
@@ -211,7 +210,7 @@ function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, commit: Com
   if (!equalBytes(h.lastBlockHash, head.blockHash)) fail('lastBlockHash does not match the previous block');
   if (!equalBytes(h.stateRoot, head.stateRoot)) fail('stateRoot does not match the state after the previous block');
   if (!equalBytes(h.lastResultsHash, head.resultsHash)) fail("lastResultsHash does not match the previous block's receipts");
-  if (!equalBytes(h.txsHash, txsHash(block.txs))) fail('txsHash does not match the transactions');
+  if (!equalBytes(h.txsHash, txsRoot(txHashes))) fail('txsHash does not match the transactions');
   if (!equalBytes(h.lastCommitHash, commitHash(block.lastCommit))) fail('lastCommitHash does not match lastCommit');
   if (!equalBytes(h.evidenceHash, EMPTY_EVIDENCE_HASH)) fail('evidenceHash must be that of the empty list');
   if (h.height === 1 ? block.lastCommit !== null : block.lastCommit === null) {
@@ -228,8 +227,7 @@ function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt 
 }
 
 async function readAccount(overlay: StateOverlay, address: Address): Promise<Account> {
-  const raw = await overlay.get(accountKey(address));
-  return raw ? decodeAccount(raw) : { ...EMPTY_ACCOUNT };
+  return accountOf(await overlay.get(accountKey(address)));
 }
 
 function writeAccount(overlay: StateOverlay, address: Address, a: Account): void {

@@ -11,6 +11,3 @@ export type StateErrorCode =
 
 export class StateError extends CodedError<StateErrorCode> {}
 
-export function isStateError(e: unknown, code?: StateErrorCode): e is StateError {
-  return e instanceof StateError && (code === undefined || e.code === code);
-}

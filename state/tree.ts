@@ -45,7 +45,7 @@ import { MissingNodeError, NodeStore } from './store.ts';
 import { VersionBuilder } from './update.ts';
 import type { NewNode, StaleRecord, Write } from './update.ts';
 
-export { StateError, isStateError } from './errors.ts';
+export { StateError } from './errors.ts';
 export type { StateErrorCode } from './errors.ts';
 export { verifyStateProof, encodeStateProof, decodeStateProof } from './proof.ts';
 export type { StateProof } from './proof.ts';
