@@ -7,13 +7,16 @@
  * Wire shapes:
  *   header = [1, chainId, height, timeMs, lastBlockHash, lastCommitHash, txsHash, stateRoot,
  *             lastResultsHash, validatorsHash, proposer(20), evidenceHash]
- *   block  = [header, [signedTx bytes, ...], lastCommit | null, evidence (empty list for now)]
+ *   block  = [header, [signedTx bytes, ...], lastCommit | null, [evidence, ...]]   (chain/evidence.ts)
+ *
+ * header.evidenceHash is evidenceRoot(block.evidence); with no evidence it is EMPTY_EVIDENCE_HASH.
  */
 import { ADDRESS_LENGTH, type Address } from './address.ts';
 import { checkChainId, readChainId } from './chain-id.ts';
 import {
   bytes, checkUint, CodecError, decodeCanonical, encodeCanonical, list, tuple, uint, type CborValue,
 } from './codec.ts';
+import { evidenceRoot, evidenceTuple, MAX_BLOCK_EVIDENCE, readEvidence, type DuplicateVoteEvidence } from './evidence.ts';
 import { sha256 } from './hash.ts';
 import { merkleRoot } from './merkle.ts';
 import { commitTuple, readCommit, encodeCommit, type Commit } from './vote.ts';
@@ -45,6 +48,8 @@ export interface Block {
   txs: Uint8Array[];
   /** The commit for height - 1; null at the first height. */
   lastCommit: Commit | null;
+  /** Misbehaviour committed by this block, at most MAX_BLOCK_EVIDENCE items. */
+  evidence: DuplicateVoteEvidence[];
 }
 
 function headerTuple(h: Header): CborValue {
@@ -89,16 +94,20 @@ export function blockHash(h: Header): Uint8Array {
 }
 
 export function encodeBlock(b: Block): Uint8Array {
-  return encodeCanonical([headerTuple(b.header), b.txs, b.lastCommit === null ? null : commitTuple(b.lastCommit), []]);
+  if (!Array.isArray(b.evidence)) throw new TypeError('block.evidence: expected a list (empty when there is none)');
+  if (b.evidence.length > MAX_BLOCK_EVIDENCE) throw new RangeError(`block.evidence: ${b.evidence.length} items exceeds the limit of ${MAX_BLOCK_EVIDENCE}`);
+  return encodeCanonical([
+    headerTuple(b.header), b.txs, b.lastCommit === null ? null : commitTuple(b.lastCommit), b.evidence.map(evidenceTuple),
+  ]);
 }
 
 export function decodeBlock(encoded: Uint8Array): Block {
   const [header, txs, lastCommit, evidence] = tuple(decodeCanonical(encoded, 'block', MAX_BLOCK_BYTES), 4, 'block');
-  list(evidence, 0, 'block.evidence');
   return {
     header: readHeader(header),
     txs: list(txs, MAX_BLOCK_TXS, 'block.txs').map((tx, i) => bytes(tx, `block.txs[${i}]`, { max: MAX_TX_BYTES })),
     lastCommit: lastCommit === null ? null : readCommit(lastCommit),
+    evidence: list(evidence, MAX_BLOCK_EVIDENCE, 'block.evidence').map((e, i) => readEvidence(e, `block.evidence[${i}]`)),
   };
 }
 
@@ -116,5 +125,5 @@ export function commitHash(commit: Commit | null): Uint8Array {
   return sha256(commit === null ? new Uint8Array(0) : encodeCommit(commit));
 }
 
-/** No evidence types exist yet; this is the hash of the empty evidence list. */
-export const EMPTY_EVIDENCE_HASH = merkleRoot([]);
+/** The evidenceHash of a block without evidence: evidenceRoot([]), the root of the empty list. */
+export const EMPTY_EVIDENCE_HASH = evidenceRoot([]);

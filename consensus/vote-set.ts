@@ -9,13 +9,11 @@
  */
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import type { Vote, VoteType } from '../chain/vote.ts';
+import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
 import type { ValidatorSet } from './validators.ts';
 
-/** Both votes of one validator for one (height, round, type) that name different values. */
-export interface DuplicateVoteEvidence {
-  first: Vote;
-  second: Vote;
-}
+/** The evidence type lives in chain/evidence.ts (blocks carry it); re-exported for existing users. */
+export type { DuplicateVoteEvidence };
 
 export type AddVoteResult =
   | { kind: 'added' }

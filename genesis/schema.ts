@@ -13,13 +13,15 @@
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { addressOf, formatAddress, parseAddress, type Address } from '../chain/address.ts';
-import { compareBytes, fromHex, toHex } from '../chain/bytes.ts';
+import { fromHex, toHex } from '../chain/bytes.ts';
 import { checkChainId } from '../chain/chain-id.ts';
 import { encodeCanonical, U64_MAX, type CborValue } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import type { GenesisAccount, GenesisState } from '../chain/genesis.ts';
 import { sha256 } from '../chain/hash.ts';
-import { merkleRoot } from '../chain/merkle.ts';
+
+/** The block header's validatorsHash; it lives in chain/ (consensus and the executor use it too). */
+export { validatorsHash } from '../chain/validators-hash.ts';
 
 /**
  * The cap on total voting power: the consensus validator set's (CometBFT's MaxInt64 / 8, kept a
@@ -392,16 +394,6 @@ export function genesisHash(g: Genesis): Uint8Array {
     g.accounts.map((a) => [a.address, a.balance]),
   ];
   return sha256(encodeCanonical(value));
-}
-
-/**
- * The block header's validatorsHash: the Merkle root (chain/merkle.ts) over the canonical encodings
- * of [address(20), publicKey(32), power], sorted by address, so the order validators are listed in
- * does not matter.
- */
-export function validatorsHash(validators: readonly { address: Address; publicKey: Uint8Array; power: number }[]): Uint8Array {
-  const sorted = [...validators].sort((a, b) => compareBytes(a.address, b.address));
-  return merkleRoot(sorted.map((v) => encodeCanonical([v.address, v.publicKey, v.power])));
 }
 
 /** The part of the genesis the executor applies: chain id, time and funded accounts. */

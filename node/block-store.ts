@@ -7,11 +7,15 @@
  *   b h height(8)  -> block encoding           b x hash(32)   -> height(8)
  *   b r height(8)  -> [receipt encoding, ...]  b t txHash(32) -> [height, index]
  *   b c height(8)  -> commit encoding (the +2/3 precommits seen for that height)
+ *   b e evidenceHash(32)     -> height(8) of the block that committed it
+ *   b v height(8) index(4)   -> evidence encoding (so committed evidence lists by height)
  */
 import type { Level } from 'level';
 import { decodeBlock, type Block } from '../chain/block.ts';
 import { concatBytes, readU64be, u64be } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, list, tuple, uint } from '../chain/codec.ts';
+import { decodeEvidence, encodeEvidence, type DuplicateVoteEvidence } from '../chain/evidence.ts';
+import { sha256 } from '../chain/hash.ts';
 import { decodeReceipt, type Receipt } from '../chain/receipt.ts';
 import { decodeSignedTransaction, type SignedTransaction } from '../chain/tx.ts';
 import { decodeCommit, encodeCommit, type Commit } from '../chain/vote.ts';
@@ -27,6 +31,12 @@ export interface StoredTx {
   receipt: Receipt;
   height: number;
   index: number;
+}
+
+/** Evidence as committed: the height of the block that included it. */
+export interface CommittedEvidence {
+  height: number;
+  evidence: DuplicateVoteEvidence;
 }
 
 export class BlockStore {
@@ -46,6 +56,11 @@ export class BlockStore {
     ];
     txHashes.forEach((txHash, index) => {
       ops.push({ type: 'put', key: key('t', txHash), value: encodeCanonical([h, index]) });
+    });
+    block.evidence.forEach((ev, index) => {
+      const encodedEvidence = encodeEvidence(ev);
+      ops.push({ type: 'put', key: key('e', sha256(encodedEvidence)), value: u64be(h) });
+      ops.push({ type: 'put', key: key('v', u64be(h), u32be(index)), value: encodedEvidence });
     });
     return ops;
   }
@@ -84,6 +99,26 @@ export class BlockStore {
     return c && decodeCommit(c);
   }
 
+  /** Height of the block that committed the evidence with this hash (chain/evidence.ts evidenceHash). */
+  async getEvidenceHeight(evidenceHash: Uint8Array): Promise<number | undefined> {
+    const h = await this.#db.get(key('e', evidenceHash));
+    return h && readU64be(h);
+  }
+
+  /** Committed evidence, newest first, at most `limit` items. */
+  async listEvidence(limit: number): Promise<CommittedEvidence[]> {
+    if (!Number.isSafeInteger(limit) || limit < 0) throw new RangeError(`listEvidence: limit must be a non-negative integer, got ${limit}`);
+    if (limit === 0) return [];
+    const rows = await this.#db.iterator({ gte: key('v'), lt: key('w'), reverse: true, limit }).all();
+    return rows.map(readEvidenceRow);
+  }
+
+  /** Committed evidence in blocks at `fromHeight` and above, oldest first. */
+  async evidenceFrom(fromHeight: number): Promise<CommittedEvidence[]> {
+    const rows = await this.#db.iterator({ gte: key('v', u64be(Math.max(0, fromHeight))), lt: key('w') }).all();
+    return rows.map(readEvidenceRow);
+  }
+
   async getTx(txHash: Uint8Array): Promise<StoredTx | undefined> {
     const pos = await this.#db.get(key('t', txHash));
     if (!pos) return undefined;
@@ -102,4 +137,14 @@ export class BlockStore {
     }
     return { raw, tx, receipt, height, index };
   }
+}
+
+function u32be(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n);
+  return out;
+}
+
+function readEvidenceRow([k, v]: [Uint8Array, Uint8Array]): CommittedEvidence {
+  return { height: readU64be(k, 2), evidence: decodeEvidence(v) };
 }

@@ -8,15 +8,25 @@
  * Execution is deterministic: it depends only on the block and the state, never on the clock,
  * the machine or map iteration order. State version N is the state after block N; version 0 is
  * genesis.
+ *
+ * Given the validator set, the executor also checks what consensus vouches for: the header's
+ * validatorsHash, the +2/3 precommits in lastCommit (and in the commit given with the block), that
+ * the proposer is a validator, and the duplicate-vote evidence the block carries. Evidence has
+ * no effect on the state yet (no slashing); it is recorded and indexed by hash so it is committed
+ * once. `validateBlock` runs every check without executing or writing anything: what a validator
+ * runs on a proposed block before it prevotes.
  */
 import type { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import {
-  blockHash, commitHash, EMPTY_EVIDENCE_HASH, encodeBlock, txsHash, txsRoot, ZERO_HASH, type Block, type Header,
+  blockHash, commitHash, encodeBlock, txsHash, txsRoot, ZERO_HASH, type Block, type Header,
 } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
+import {
+  evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot, MAX_BLOCK_EVIDENCE, type DuplicateVoteEvidence,
+} from '../chain/evidence.ts';
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { encodeReceipt, receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
@@ -24,6 +34,9 @@ import { verifyBatch } from '../chain/signature.ts';
 import { decodeSignedTransaction, signedMessage, type SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
+import { validatorsHash } from '../chain/validators-hash.ts';
+import type { ValidatorSet } from '../consensus/validators.ts';
+import { CommitError, EvidenceError, SignatureCache, verifyCommit, verifyEvidence } from '../consensus/verify.ts';
 import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
@@ -33,6 +46,30 @@ import { BlockStore } from './block-store.ts';
 export const GAS = Object.freeze({ txBase: 1_000, txByte: 10, transfer: 500 });
 
 const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
+
+/** Evidence older than this many heights (block height - evidence height) is refused, as in CometBFT. */
+export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
+
+export interface ExecutorOptions {
+  /**
+   * The validator set. With it, blocks must carry its validatorsHash, commits must be +2/3 of its
+   * power with valid signatures, and evidence must be signed by its members. Without it (tools and
+   * tests of execution alone) those checks are skipped, but evidence must still be well formed.
+   */
+  validators?: ValidatorSet;
+  /** Default DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS. */
+  evidenceMaxAgeHeights?: number;
+  /** Shared with the consensus driver so a precommit verified there is not verified again here. */
+  sigCache?: SignatureCache;
+}
+
+/** A committed evidence item the executor remembers while it is young enough to be offered again. */
+interface RecentEvidence {
+  /** Height of the block that committed it. */
+  committedAt: number;
+  /** Height of the votes. */
+  height: number;
+}
 
 /** What the executor has applied so far: what the next block's header must link to. */
 export interface ChainHead {
@@ -66,20 +103,46 @@ export class Executor implements AccountReader {
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly #tree: StateTree;
   readonly blocks: BlockStore;
+  readonly validators: ValidatorSet | undefined;
+  readonly #validatorsHash: Uint8Array | undefined;
+  readonly evidenceMaxAgeHeights: number;
+  readonly #sigCache: SignatureCache;
   #head: ChainHead | undefined;
+  /**
+   * Committed evidence young enough to be offered again (evidence hash hex -> heights), so a
+   * re-submission is refused without a read: anything older is refused for its age anyway.
+   */
+  readonly #recentEvidence = new Map<string, RecentEvidence>();
   /** Applies are serialised: a second block waits for the first to be written. */
   #queue: Promise<unknown> = Promise.resolve();
 
-  private constructor(db: Level<Uint8Array, Uint8Array>, tree: StateTree, head: ChainHead | undefined) {
+  private constructor(db: Level<Uint8Array, Uint8Array>, tree: StateTree, head: ChainHead | undefined, opts: ExecutorOptions) {
     this.#db = db;
     this.#tree = tree;
     this.blocks = new BlockStore(db);
     this.#head = head;
+    this.validators = opts.validators;
+    this.#validatorsHash = opts.validators && validatorsHash(opts.validators.validators);
+    this.evidenceMaxAgeHeights = opts.evidenceMaxAgeHeights ?? DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS;
+    this.#sigCache = opts.sigCache ?? new SignatureCache();
   }
 
-  static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree): Promise<Executor> {
+  static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree, opts: ExecutorOptions = {}): Promise<Executor> {
+    const maxAge = opts.evidenceMaxAgeHeights;
+    if (maxAge !== undefined && (!Number.isSafeInteger(maxAge) || maxAge < 1)) {
+      throw new RangeError(`evidenceMaxAgeHeights must be a positive integer, got ${maxAge}`);
+    }
+    if (opts.sigCache !== undefined && !(opts.sigCache instanceof SignatureCache)) throw new TypeError('sigCache must be a SignatureCache');
     const raw = await db.get(HEAD_KEY);
-    return new Executor(db, tree, raw && decodeHead(raw));
+    const executor = new Executor(db, tree, raw && decodeHead(raw), opts);
+    const head = executor.#head;
+    if (head !== undefined) {
+      for (const c of await executor.blocks.evidenceFrom(head.height + 1 - executor.evidenceMaxAgeHeights)) {
+        executor.#rememberEvidence(c.evidence, c.height);
+      }
+      executor.#forgetOldEvidence(head.height + 1);
+    }
+    return executor;
   }
 
   /** The chain head, or undefined before genesis. */
@@ -121,8 +184,14 @@ export class Executor implements AccountReader {
     return accountOf(await this.#tree.get(accountKey(address)));
   }
 
-  /** A header for the next height that links to the current head: what a proposer would build. */
-  nextHeader(opts: { txs: readonly Uint8Array[]; time: number; proposer: Address; lastCommit: Commit | null; validatorsHash?: Uint8Array }): Header {
+  /**
+   * A header for the next height that links to the current head: what a proposer would build.
+   * validatorsHash defaults to the executor's validator set's (zero without one).
+   */
+  nextHeader(opts: {
+    txs: readonly Uint8Array[]; time: number; proposer: Address; lastCommit: Commit | null; validatorsHash?: Uint8Array;
+    evidence?: readonly DuplicateVoteEvidence[];
+  }): Header {
     const head = this.#requireHead();
     return {
       chainId: head.chainId,
@@ -133,16 +202,30 @@ export class Executor implements AccountReader {
       txsHash: txsHash(opts.txs),
       stateRoot: head.stateRoot,
       lastResultsHash: head.resultsHash,
-      validatorsHash: opts.validatorsHash ?? ZERO_HASH,
+      validatorsHash: opts.validatorsHash ?? this.#validatorsHash ?? ZERO_HASH,
       proposer: opts.proposer,
-      evidenceHash: EMPTY_EVIDENCE_HASH,
+      evidenceHash: evidenceRoot(opts.evidence ?? []),
     };
   }
 
   /**
-   * Checks that `block` extends the head, executes it and commits it atomically. `commit`, when
-   * given, is the +2/3 precommit set that finalised this block and is stored with it. Throws
-   * BlockError (nothing written) when the block does not link to the head.
+   * Runs every check applyBlock runs before executing: the links to the head, lastCommit, the
+   * evidence and (with a validator set) validatorsHash and commit signatures. Throws BlockError;
+   * writes nothing. With `round` (the proposal's round) and a validator set, the header's proposer
+   * must be that round's proposer. It checks against the current head, so call it when no
+   * applyBlock is in flight (consensus validates height H only after H-1 is applied).
+   */
+  validateBlock(block: Block, opts: { round?: number } = {}): void {
+    const head = this.#requireHead();
+    this.#check(head, block, blockHash(block.header), block.txs.map(sha256), undefined, opts.round);
+  }
+
+  /**
+   * Checks that `block` extends the head (everything validateBlock checks), executes it and commits
+   * it atomically. `commit`, when given, is the +2/3 precommit set that finalised this block and is
+   * stored with it; with a validator set its signatures are verified. The header's proposer need
+   * not be the proposer of the commit's round: a block that had a polka is proposed again, as it
+   * is, by later rounds' proposers (the paper's validValue), so only membership is checked. Throws BlockError (nothing written) when a check fails.
    */
   applyBlock(block: Block, commit?: Commit): Promise<AppliedBlock> {
     const run = this.#queue.then(() => this.#apply(block, commit));
@@ -155,7 +238,7 @@ export class Executor implements AccountReader {
     const hash = blockHash(block.header);
     // Each transaction is hashed once: for the header's txsHash and for the tx index.
     const txHashes = block.txs.map(sha256);
-    checkLinks(head, block, hash, txHashes, commit);
+    this.#check(head, block, hash, txHashes, commit, undefined);
     const overlay = new StateOverlay(this.#tree, head.height);
     const decoded: (SignedTransaction | CodecError)[] = block.txs.map((raw) => {
       try {
@@ -195,15 +278,93 @@ export class Executor implements AccountReader {
     ]);
     this.#tree.markCommitted(prepared);
     this.#head = next;
+    for (const ev of block.evidence) this.#rememberEvidence(ev, next.height);
+    this.#forgetOldEvidence(next.height + 1);
     return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes };
+  }
+
+  #check(head: ChainHead, block: Block, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined, round: number | undefined): void {
+    const h = block.header;
+    const fail = (what: string): never => {
+      throw new BlockError(`block ${h.height}: ${what}`);
+    };
+    if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
+    checkLinks(head, block, txHashes, fail);
+    const hashes = this.#checkEvidenceForm(block, fail);
+    const set = this.validators;
+    if (set === undefined) {
+      if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
+      return;
+    }
+    if (!equalBytes(h.validatorsHash, this.#validatorsHash!)) fail('validatorsHash does not match the validator set');
+    if (set.byAddress(h.proposer) === undefined) fail(`proposer ${formatAddress(h.proposer)} is not a validator`);
+    if (round !== undefined) {
+      const expected = set.proposer(h.height, round);
+      if (!equalBytes(h.proposer, expected.address)) {
+        fail(`proposer ${formatAddress(h.proposer)} is not the proposer of round ${round}, ${formatAddress(expected.address)}`);
+      }
+    }
+    const commitCheck = (c: Commit, expect: { height: number; blockHash: Uint8Array }, what: string) => {
+      try {
+        verifyCommit(head.chainId, set, c, expect, this.#sigCache);
+      } catch (err) {
+        if (err instanceof CommitError) fail(`${what}: ${err.message}`);
+        throw err;
+      }
+    };
+    if (block.lastCommit) commitCheck(block.lastCommit, { height: head.height, blockHash: head.blockHash }, 'lastCommit');
+    if (commit) commitCheck(commit, { height: h.height, blockHash: hash }, 'the commit given');
+    block.evidence.forEach((ev, i) => {
+      try {
+        verifyEvidence(head.chainId, set, ev, this.#sigCache);
+      } catch (err) {
+        if (err instanceof EvidenceError) fail(`evidence[${i}] (${toHex(hashes[i]!)}): ${err.message}`);
+        throw err;
+      }
+    });
+  }
+
+  /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */
+  #checkEvidenceForm(block: Block, fail: (what: string) => never): Uint8Array[] {
+    const height = block.header.height;
+    if (block.evidence.length > MAX_BLOCK_EVIDENCE) fail(`${block.evidence.length} evidence items exceed the limit of ${MAX_BLOCK_EVIDENCE}`);
+    const hashes = block.evidence.map(evidenceHash);
+    const inBlock = new Map<string, number>();
+    block.evidence.forEach((ev, i) => {
+      const id = toHex(hashes[i]!);
+      const what = `evidence[${i}] (${id})`;
+      const problem = evidenceProblem(ev);
+      if (problem !== null) fail(`${what}: ${problem}`);
+      const at = evidenceHeight(ev);
+      if (at < 1 || at >= height) fail(`${what} is for height ${at}; a block at height ${height} may only carry evidence from heights 1 to ${height - 1}`);
+      if (height - at > this.evidenceMaxAgeHeights) {
+        fail(`${what} is for height ${at}, older than the maximum age of ${this.evidenceMaxAgeHeights} heights`);
+      }
+      const twin = inBlock.get(id);
+      if (twin !== undefined) fail(`${what} is the same as evidence[${twin}]`);
+      inBlock.set(id, i);
+      const committed = this.#recentEvidence.get(id);
+      if (committed !== undefined) fail(`${what} was already committed at height ${committed.committedAt}`);
+    });
+    if (!equalBytes(block.header.evidenceHash, evidenceRoot(block.evidence))) fail('evidenceHash does not match the evidence');
+    return hashes;
+  }
+
+  #rememberEvidence(ev: DuplicateVoteEvidence, committedAt: number): void {
+    this.#recentEvidence.set(toHex(evidenceHash(ev)), { committedAt, height: evidenceHeight(ev) });
+  }
+
+  /** Drops what a block at `nextHeight` would refuse for its age anyway. */
+  #forgetOldEvidence(nextHeight: number): void {
+    for (const [id, e] of this.#recentEvidence) {
+      if (nextHeight - e.height > this.evidenceMaxAgeHeights) this.#recentEvidence.delete(id);
+    }
   }
 }
 
-function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined): void {
+/** The header links to the head and to the block's own contents (everything but evidence). */
+function checkLinks(head: ChainHead, block: Block, txHashes: readonly Uint8Array[], fail: (what: string) => never): void {
   const h = block.header;
-  const fail = (what: string) => {
-    throw new BlockError(`block ${h.height}: ${what}`);
-  };
   if (h.chainId !== head.chainId) fail(`chain id ${h.chainId} is not ${head.chainId}`);
   if (h.height !== head.height + 1) fail(`expected height ${head.height + 1}`);
   if (h.time < head.time) fail(`time ${h.time} is before the previous block's ${head.time}`);
@@ -212,14 +373,12 @@ function checkLinks(head: ChainHead, block: Block, hash: Uint8Array, txHashes: r
   if (!equalBytes(h.lastResultsHash, head.resultsHash)) fail("lastResultsHash does not match the previous block's receipts");
   if (!equalBytes(h.txsHash, txsRoot(txHashes))) fail('txsHash does not match the transactions');
   if (!equalBytes(h.lastCommitHash, commitHash(block.lastCommit))) fail('lastCommitHash does not match lastCommit');
-  if (!equalBytes(h.evidenceHash, EMPTY_EVIDENCE_HASH)) fail('evidenceHash must be that of the empty list');
   if (h.height === 1 ? block.lastCommit !== null : block.lastCommit === null) {
     fail(h.height === 1 ? 'the first block has no lastCommit' : 'lastCommit is missing');
   }
   if (block.lastCommit && (block.lastCommit.height !== head.height || !equalBytes(block.lastCommit.blockHash, head.blockHash))) {
     fail('lastCommit is not for the previous block');
   }
-  if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
 }
 
 function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt {

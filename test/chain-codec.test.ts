@@ -157,6 +157,7 @@ function sampleBlock(r: ReturnType<typeof rng>, height: number, txCount: number)
     },
     txs,
     lastCommit: commit,
+    evidence: [],
   };
 }
 

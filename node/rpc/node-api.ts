@@ -58,7 +58,7 @@ export interface RpcNode {
    * once if it is already committed. */
   waitForTx(hash: Uint8Array, timeoutMs: number): Promise<TxInclusion>;
   /** Evidence included in blocks, newest first, and evidence seen but not yet included. */
-  evidence(): { committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] };
+  evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }>;
   /** Connected peers (empty until the p2p layer exists). */
   peers(): { id: string; address: string }[];
   listenAddresses(): { rpc: string; p2p: string | null };
