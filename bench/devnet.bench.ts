@@ -1,0 +1,121 @@
+/**
+ * A single-validator devnet under load, end to end: transfers signed ahead of time are sent to
+ * the JSON-RPC endpoint (tx_broadcast, in JSON-RPC batches) of a real node on disk, in this
+ * process, with a 10 ms block time.
+ *   - saturation: committed transfers per second, against the executor alone applying the same
+ *     transfers in blocks of 1,000 (no RPC, mempool or consensus) in the same run;
+ *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), median
+ *     and p99.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addressOf } from '../chain/address.ts';
+import { toHex } from '../chain/bytes.ts';
+import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
+import { signTransaction, type SignedTransaction } from '../chain/tx.ts';
+import { ValidatorSet } from '../consensus/validators.ts';
+import { toGenesisState } from '../genesis/schema.ts';
+import { Executor } from '../node/executor.ts';
+import { openChain } from '../test/fixtures/chain.ts';
+import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';
+import { report } from './harness.ts';
+
+const SENDERS = 2000;
+const SATURATION_NONCES = 10;
+const LATENCY_NONCES = 4;
+const BATCH = 200;
+
+const genesis = fastGenesis({ chainId: 'hallmark-bench' });
+const senders = Array.from({ length: SENDERS }, (_, i) => keyPairFromSecret(secretKeyFromSeed(`devnet-bench/${i}`)));
+genesis.accounts.push(...senders.map((k) => ({ address: addressOf(k.publicKey), balance: 1n << 40n })));
+const sink = addressOf(senders[0]!.publicKey);
+
+function transfers(fromNonce: number, nonces: number): SignedTransaction[] {
+  const out: SignedTransaction[] = [];
+  for (let nonce = fromNonce; nonce < fromNonce + nonces; nonce++) {
+    for (const k of senders) {
+      out.push(signTransaction({
+        chainId: genesis.chainId, sender: k.publicKey, nonce, fee: 1n, gasLimit: 21_000,
+        payload: { kind: 'transfer', to: sink, amount: 1n },
+      }, k.secretKey));
+    }
+  }
+  return out;
+}
+
+let id = 1;
+async function broadcast(url: string, txs: SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
+  const body = txs.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait, timeout_ms: 60_000 } }));
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const out = await res.json() as { error?: { message: string } }[];
+  const bad = out.find((r) => r.error);
+  if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
+}
+
+const saturation = transfers(0, SATURATION_NONCES);
+const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);
+
+// Baseline: the executor alone, same transfers, blocks of 1,000.
+const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
+{
+  const { db, tree } = await openChain(join(baseDir, 'chain'));
+  const validators = new ValidatorSet(genesis.validators);
+  const executor = await Executor.open(db, tree);
+  await executor.initGenesis(toGenesisState(genesis));
+  const start = performance.now();
+  for (let i = 0; i < saturation.length; i += 1000) {
+    const txs = saturation.slice(i, i + 1000).map((s) => s.bytes);
+    const lastCommit = executor.head!.height === 0 ? null : { height: executor.head!.height, round: 0, blockHash: executor.head!.blockHash, signatures: [] };
+    const header = executor.nextHeader({ txs, time: executor.head!.time + 1, proposer: validators.validators[0]!.address, lastCommit });
+    await executor.applyBlock({ header, txs, lastCommit, evidence: [] });
+  }
+  const baseline = (saturation.length * 1000) / (performance.now() - start);
+  report({ bench: 'devnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s' });
+  await db.close();
+
+  const home = join(baseDir, 'node');
+  const running = await startTestNode(home, { genesis });
+  const url = running.rpcUrl;
+  const node = running.node;
+  const committedTxs = async (): Promise<number> => {
+    let n = 0;
+    for (let h = 1; h <= node.executor.head!.height; h++) n += (await node.executor.blocks.getBlock(h))!.txs.length;
+    return n;
+  };
+
+  // Saturation: everything in, as fast as the RPC takes it, then wait for the last commit.
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0; i < saturation.length; i += BATCH) {
+    inflight.push(broadcast(url, saturation.slice(i, i + BATCH), 'checked'));
+    if (inflight.length >= 4) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  const lastHash = saturation[saturation.length - 1]!.hash;
+  await node.waitForTx(lastHash, 120_000);
+  const satRate = (saturation.length * 1000) / (performance.now() - t0);
+  const committed = await committedTxs();
+  report({ bench: 'devnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: satRate / baseline, committed, heights: node.executor.head!.height });
+
+  // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
+  const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  for (let i = 0; i < latencyTxs.length; i += perTick) {
+    const batch = latencyTxs.slice(i, i + perTick);
+    const sentAt = performance.now();
+    pending.push(broadcast(url, batch, 'committed').then(() => {
+      const ms = performance.now() - sentAt;
+      for (let j = 0; j < batch.length; j++) latencies.push(ms);
+    }));
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  report({ bench: 'devnet', name: 'broadcast to commit at half load, median', value: at(0.5), unit: 'ms', load_tx_s: perTick * 50 });
+  report({ bench: 'devnet', name: 'broadcast to commit at half load, p99', value: at(0.99), unit: 'ms', load_tx_s: perTick * 50 });
+  await running.close();
+}
+rmSync(baseDir, { recursive: true, force: true });

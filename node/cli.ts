@@ -1,0 +1,360 @@
+/**
+ * The `hallmark` command line (bin/hallmark.js runs it). Human output by default, one JSON document
+ * with `--json`. A mistake — a bad option, a missing home, no node at the RPC address, an RPC error —
+ * is one line on stderr, `error: <what to fix>`, and exit status 1; never a stack trace
+ * (HALLMARK_DEBUG=1 adds one, for bugs).
+ */
+import { Command, CommanderError, Option } from 'commander';
+import { addressOf, AddressError, formatAddress, parseAddress } from '../chain/address.ts';
+import { toHex } from '../chain/bytes.ts';
+import { U64_MAX } from '../chain/codec.ts';
+import { CodedError } from '../chain/errors.ts';
+import { signTransaction, type Transaction } from '../chain/tx.ts';
+import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from './config.ts';
+import { initHome, isInitialized, loadHome, resolveHome } from './home.ts';
+import { addKey, FAUCET_KEY, getKey, hasKey, KEY_NAME, listKeys, showKey, type KeyInfo } from './keystore.ts';
+import { createLogger } from './log.ts';
+
+export const DEFAULT_RPC_URL = 'http://127.0.0.1:26657';
+export const DEFAULT_FEE = 1n;
+export const DEFAULT_GAS_LIMIT = 100_000;
+/** The client gives up on a request after this long (a committed-wait broadcast included). */
+const RPC_CLIENT_TIMEOUT_MS = 120_000;
+
+export class CliError extends CodedError<'usage' | 'rpc_error' | 'no_node' | 'rpc_unreachable' | 'tx_failed'> {}
+
+interface GlobalOptions {
+  home?: string;
+  rpc?: string;
+  json?: boolean;
+}
+
+export interface CliIo {
+  stdout: { write(s: string): unknown };
+  stderr: { write(s: string): unknown };
+  env: NodeJS.ProcessEnv;
+}
+
+// ---- JSON-RPC client ---------------------------------------------------------------------------
+
+export class RpcClient {
+  readonly url: string;
+  #id = 0;
+
+  constructor(url: string) {
+    let u: URL;
+    try {
+      u = new URL(url);
+    } catch {
+      throw new CliError('usage', `--rpc: not a URL: ${JSON.stringify(url)} (expected e.g. ${DEFAULT_RPC_URL})`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new CliError('usage', `--rpc: expected an http:// or https:// URL, got ${JSON.stringify(url)}`);
+    this.url = url;
+  }
+
+  async call<T = Record<string, unknown>>(method: string, params: Record<string, unknown> = {}): Promise<T> {
+    const id = ++this.#id;
+    let res: Response;
+    try {
+      res = await fetch(this.url, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ jsonrpc: '2.0', id, method, params }),
+        signal: AbortSignal.timeout(RPC_CLIENT_TIMEOUT_MS),
+      });
+    } catch (err) {
+      throw connectionError(this.url, err);
+    }
+    const text = await res.text().catch(() => '');
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      throw new CliError('rpc_error', `${this.url} answered HTTP ${res.status} without JSON-RPC (is --rpc a Hallmark node?)`);
+    }
+    const b = body as { result?: unknown; error?: { code?: unknown; message?: unknown } };
+    if (b && typeof b === 'object' && b.error && typeof b.error === 'object') {
+      throw new CliError('rpc_error', typeof b.error.message === 'string' ? b.error.message : `RPC error ${String(b.error.code)}`);
+    }
+    if (!b || typeof b !== 'object' || !('result' in b)) {
+      throw new CliError('rpc_error', `${this.url} answered HTTP ${res.status} without a JSON-RPC result (is --rpc a Hallmark node?)`);
+    }
+    return b.result as T;
+  }
+}
+
+function connectionError(url: string, err: unknown): CliError {
+  const e = err as { name?: string; cause?: { code?: string; errors?: { code?: string }[]; message?: string } };
+  if (e.name === 'TimeoutError') return new CliError('rpc_unreachable', `${url} did not answer within ${RPC_CLIENT_TIMEOUT_MS / 1000} s`);
+  const code = e.cause?.code ?? e.cause?.errors?.[0]?.code;
+  if (code === 'ECONNREFUSED') return new CliError('no_node', `no node at ${url}: is it running? (start one with npm start)`);
+  return new CliError('rpc_unreachable', `cannot reach ${url}: ${code ?? e.cause?.message ?? (err as Error).message}`);
+}
+
+// ---- helpers ---------------------------------------------------------------------------------------
+
+function parseU64(text: string, what: string): bigint {
+  if (!/^(?:0|[1-9][0-9]*)$/.test(text)) throw new CliError('usage', `${what}: expected a whole number of base units, got ${JSON.stringify(text)}`);
+  const v = BigInt(text);
+  if (v > U64_MAX) throw new CliError('usage', `${what}: exceeds 2^64-1`);
+  return v;
+}
+
+function parseSafeInt(text: string, what: string): number {
+  if (!/^(?:0|[1-9][0-9]*)$/.test(text) || !Number.isSafeInteger(Number(text))) {
+    throw new CliError('usage', `${what}: expected a non-negative whole number, got ${JSON.stringify(text)}`);
+  }
+  return Number(text);
+}
+
+/** An hm1… address, or the name of a key in the home's key store. */
+async function resolveAddress(home: string, text: string, what: string): Promise<string> {
+  if (text.toLowerCase().startsWith('hm1')) {
+    try {
+      return formatAddress(parseAddress(text));
+    } catch (err) {
+      if (err instanceof AddressError) throw new CliError('usage', `${what}: ${err.message}`);
+      throw err;
+    }
+  }
+  if (KEY_NAME.test(text) && await hasKey(home, text)) return (await showKey(home, text)).address;
+  throw new CliError('usage', `${what}: ${JSON.stringify(text)} is neither an hm1… address nor a key in ${home}/keys (hallmark keys list shows them)`);
+}
+
+function hostForClient(host: string): string {
+  if (host === '0.0.0.0' || host === '') return '127.0.0.1';
+  if (host === '::') return '[::1]';
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+/** The RPC URL a client should use for a node configured with `config`. */
+export function rpcUrlOf(config: NodeConfig): string {
+  return config.rpc.port === 0 ? DEFAULT_RPC_URL : `http://${hostForClient(config.rpc.host)}:${config.rpc.port}`;
+}
+
+/** Aligned `label  value` lines; undefined values are left out, null shows as '-'. */
+function rows(pairs: [string, unknown][], indent = ''): string {
+  const shown = pairs.filter(([, v]) => v !== undefined);
+  const width = Math.max(0, ...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${indent}${k.padEnd(width)}  ${v === null ? '-' : String(v)}\n`).join('');
+}
+
+function keyJson(k: KeyInfo): Record<string, string> {
+  return { name: k.name, address: k.address, public_key: toHex(k.publicKey) };
+}
+
+type Obj = Record<string, unknown>;
+const obj = (v: unknown): Obj => (v && typeof v === 'object' ? v as Obj : {});
+
+function receiptFailed(receipt: unknown): string | null {
+  if (!receipt || typeof receipt !== 'object') return null;
+  const r = receipt as Obj;
+  const failed = (typeof r.code === 'number' && r.code !== 0) || (r.status !== undefined && r.status !== 'ok' && r.status !== 0);
+  if (!failed) return null;
+  return typeof r.error === 'string' && r.error !== '' ? r.error : `status ${String(r.status ?? r.code)}`;
+}
+
+// ---- the program -----------------------------------------------------------------------------------
+
+export function buildProgram(io: CliIo): Command {
+  const out = (s: string) => io.stdout.write(s);
+  const program = new Command('hallmark')
+    .description('Hallmark validator node: init a home, run the node, manage keys, query and send transactions')
+    .option('--home <dir>', 'home directory (default: $HALLMARK_HOME or ~/.hallmark)')
+    .option('--rpc <url>', `node JSON-RPC URL (default: the home's rpc.listen, else ${DEFAULT_RPC_URL})`)
+    .option('--json', 'print one JSON document instead of text')
+    .showSuggestionAfterError(true)
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => io.stdout.write(s),
+      writeErr: (s) => io.stderr.write(s),
+    });
+
+  const globals = (cmd: Command): GlobalOptions => cmd.optsWithGlobals<GlobalOptions>();
+  const homeOf = (cmd: Command) => resolveHome(globals(cmd).home, io.env);
+  const print = (cmd: Command, json: unknown, text: () => string) => {
+    out(globals(cmd).json ? `${JSON.stringify(json, null, 2)}\n` : text());
+  };
+  const rpcOf = async (cmd: Command): Promise<RpcClient> => {
+    const g = globals(cmd);
+    if (g.rpc !== undefined) return new RpcClient(g.rpc);
+    return new RpcClient(rpcUrlOf(await loadConfig(homeOf(cmd))));
+  };
+
+  program.command('init')
+    .description('write a new single-validator devnet home: config, genesis, validator and faucet keys')
+    .option('--chain-id <id>', 'chain id', 'hallmark-devnet')
+    .option('--force', 'replace an existing home (deletes its data/)')
+    .action(async (opts: { chainId: string; force?: boolean }, cmd: Command) => {
+      const home = homeOf(cmd);
+      const r = await initHome(home, { chainId: opts.chainId, force: opts.force });
+      print(cmd, {
+        home, chain_id: r.chainId, validator_address: r.validatorAddress, faucet_address: r.faucetAddress,
+        faucet_balance: r.genesis.accounts[0]!.balance.toString(), config: r.paths.config, genesis: r.paths.genesis,
+      }, () => `initialized ${home} (chain ${r.chainId})\n` + rows([
+        ['validator', r.validatorAddress],
+        ['faucet', `${r.faucetAddress} (funded with ${r.genesis.accounts[0]!.balance})`],
+      ], '  ') + `start the node with: hallmark --home ${home} start\n`);
+    });
+
+  program.command('start')
+    .description('run the node (initializes the home first if it does not exist)')
+    .addOption(new Option('--log-level <level>', 'override [log] level').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'override [log] format').choices(LOG_FORMATS))
+    .action(async (opts: { logLevel?: LogLevel; logFormat?: LogFormat }, cmd: Command) => {
+      const home = homeOf(cmd);
+      let initialized: Awaited<ReturnType<typeof initHome>> | null = null;
+      if (!await isInitialized(home)) initialized = await initHome(home);
+      const loaded = await loadHome(home);
+      const log = createLogger({
+        level: opts.logLevel ?? loaded.config.logLevel,
+        format: opts.logFormat ?? loaded.config.logFormat,
+      });
+      if (initialized) {
+        log.info('no home found: initialized a new devnet home', { home, chain_id: initialized.chainId, faucet: initialized.faucetAddress });
+      }
+      let startNode;
+      try {
+        ({ startNode } = await import('./node.ts'));
+      } catch (err) {
+        throw new CliError('usage', `cannot load the node (node/node.ts): ${(err as Error).message.split('\n')[0]}`);
+      }
+      const running = await startNode({ home, config: loaded.config, genesis: loaded.genesis, validatorKey: loaded.validatorKey, log });
+      let stopping = false;
+      const stop = (signal: NodeJS.Signals) => {
+        if (stopping) {
+          log.warn('second signal: exiting now', { signal });
+          process.exit(signal === 'SIGINT' ? 130 : 143);
+        }
+        stopping = true;
+        log.info('shutting down', { signal });
+        running.close().then(() => process.exit(0), (err: unknown) => {
+          log.error('shutdown failed', { error: err });
+          process.exit(1);
+        });
+      };
+      process.on('SIGINT', stop);
+      process.on('SIGTERM', stop);
+    });
+
+  const keys = program.command('keys').description('named keys in <home>/keys');
+  keys.command('add <name>')
+    .description('generate a new key')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const k = await addKey(homeOf(cmd), name);
+      print(cmd, keyJson(k), () => `added key ${k.name}\n` + rows([['address', k.address], ['public key', toHex(k.publicKey)]], '  '));
+    });
+  keys.command('list')
+    .description('list the keys')
+    .action(async (_opts: unknown, cmd: Command) => {
+      const all = await listKeys(homeOf(cmd));
+      print(cmd, all.map(keyJson), () => all.length === 0 ? 'no keys (hallmark init or hallmark keys add NAME makes some)\n'
+        : rows(all.map((k) => [k.name, k.address])));
+    });
+  keys.command('show <name>')
+    .description('show a key (address and public key; never the secret)')
+    .action(async (name: string, _opts: unknown, cmd: Command) => {
+      const k = await showKey(homeOf(cmd), name);
+      print(cmd, keyJson(k), () => rows([['name', k.name], ['address', k.address], ['public key', toHex(k.publicKey)]]));
+    });
+
+  program.command('status')
+    .description("the node's chain, height and latest block")
+    .action(async (_opts: unknown, cmd: Command) => {
+      const s = obj(await (await rpcOf(cmd)).call('chain_status'));
+      print(cmd, s, () => rows([
+        ['chain id', s.chain_id], ['node id', s.node_id], ['validator', s.validator_address],
+        ['height', s.latest_height], ['block hash', s.latest_block_hash], ['block time', s.latest_block_time],
+        ['state root', s.latest_state_root], ['catching up', s.catching_up ? 'yes' : 'no'],
+      ]));
+    });
+
+  program.command('account <address>')
+    .description('balance and nonce of an address or of a named key')
+    .action(async (who: string, _opts: unknown, cmd: Command) => {
+      const address = await resolveAddress(homeOf(cmd), who, 'account');
+      const a = obj(await (await rpcOf(cmd)).call('state_getAccount', { address }));
+      print(cmd, a, () => rows([['address', a.address], ['balance', a.balance], ['nonce', a.nonce], ['height', a.height]]));
+    });
+
+  program.command('block [height]')
+    .description('a block by height or hash (default: the latest)')
+    .action(async (which: string | undefined, _opts: unknown, cmd: Command) => {
+      const params = which === undefined ? {}
+        : /^[0-9a-fA-F]{64}$/.test(which) ? { hash: which.toLowerCase() }
+        : { height: parseSafeInt(which, 'height') };
+      const b = obj(await (await rpcOf(cmd)).call('chain_getBlock', params));
+      const h = obj(b.header);
+      const txs = Array.isArray(b.txs) ? b.txs.map(obj) : [];
+      print(cmd, b, () => rows([
+        ['height', h.height], ['hash', b.hash], ['chain id', h.chain_id], ['time', h.time], ['proposer', h.proposer],
+        ['txs', txs.length],
+      ]) + txs.map((t) => `  ${String(t.hash)}\n`).join(''));
+    });
+
+  const tx = program.command('tx').description('transactions');
+  tx.command('show <hash>')
+    .description('a committed transaction and its receipt')
+    .action(async (hash: string, _opts: unknown, cmd: Command) => {
+      if (!/^(?:0x)?[0-9a-fA-F]{64}$/.test(hash)) throw new CliError('usage', `hash: expected 64 hex characters, got ${JSON.stringify(hash)}`);
+      const r = obj(await (await rpcOf(cmd)).call('tx_get', { hash: hash.replace(/^0x/, '').toLowerCase() }));
+      const t = obj(r.tx);
+      const p = obj(t.payload);
+      const rc = obj(r.receipt);
+      print(cmd, r, () => rows([
+        ['hash', r.hash], ['height', r.height], ['index', r.index], ['sender', t.sender], ['nonce', t.nonce], ['fee', t.fee],
+        ['type', p.type], ['to', p.to], ['amount', p.amount], ['status', rc.status], ['gas used', rc.gas_used], ['error', rc.error],
+      ]));
+    });
+  tx.command('transfer')
+    .description('send base units from a key in the key store')
+    .requiredOption('--to <address>', 'recipient: an hm1… address or a key name')
+    .requiredOption('--amount <n>', 'base units to send')
+    .option('--fee <n>', 'fee in base units', DEFAULT_FEE.toString())
+    .option('--from <name>', 'key that signs and pays', FAUCET_KEY)
+    .option('--nonce <n>', "sender nonce (default: the account's next nonce)")
+    .option('--gas-limit <n>', 'gas limit', String(DEFAULT_GAS_LIMIT))
+    .option('--no-wait', 'return once the mempool admits it instead of waiting for the commit')
+    .action(async (opts: { to: string; amount: string; fee: string; from: string; nonce?: string; gasLimit: string; wait: boolean }, cmd: Command) => {
+      const home = homeOf(cmd);
+      const amount = parseU64(opts.amount, '--amount');
+      const fee = parseU64(opts.fee, '--fee');
+      const gasLimit = parseSafeInt(opts.gasLimit, '--gas-limit');
+      const given = opts.nonce === undefined ? null : parseSafeInt(opts.nonce, '--nonce');
+      const to = parseAddress(await resolveAddress(home, opts.to, '--to'));
+      const key = await getKey(home, opts.from);
+      const rpc = await rpcOf(cmd);
+      const status = obj(await rpc.call('chain_status'));
+      if (typeof status.chain_id !== 'string') throw new CliError('rpc_error', 'chain_status returned no chain_id');
+      let nonce = given;
+      if (nonce === null) {
+        const acct = obj(await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) }));
+        nonce = parseSafeInt(String(acct.nonce ?? 0), 'account nonce');
+      }
+      const t: Transaction = { chainId: status.chain_id, sender: key.publicKey, nonce, fee, gasLimit, payload: { kind: 'transfer', to, amount } };
+      const signed = signTransaction(t, key.secretKey);
+      key.secretKey.fill(0);
+      const r = obj(await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' }));
+      print(cmd, r, () => rows([['hash', r.hash ?? toHex(signed.hash)], ['status', r.status], ['height', r.height], ['nonce', nonce]]));
+      const failure = receiptFailed(r.receipt);
+      if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
+    });
+
+  return program;
+}
+
+/** Runs the CLI; resolves to the exit status (a running `start` keeps the process alive). */
+export async function runCli(argv: readonly string[], io: CliIo = { stdout: process.stdout, stderr: process.stderr, env: process.env }): Promise<number> {
+  const program = buildProgram(io);
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return 0;
+  } catch (err) {
+    // Commander has already printed its own one-line message (or the help).
+    if (err instanceof CommanderError) return err.exitCode;
+    const message = err instanceof Error ? err.message : String(err);
+    io.stderr.write(`error: ${message.split('\n').join('; ')}\n`);
+    if (io.env.HALLMARK_DEBUG && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,390 @@
+/**
+ * The node's configuration: `config.toml` in the home directory (node/home.ts).
+ *
+ * Every key is optional and has a default; a key that is not known is an error, not ignored, so a
+ * typo (`max_bach = 10`) cannot silently leave a default in force. Parsing reports every problem at
+ * once, each as `section.key: what is expected`. Addresses are written `listen = "host:port"`
+ * (`[::1]:26657` for IPv6); port 0 asks the system for a free port.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
+import { z } from 'zod';
+import { U64_MAX } from '../chain/codec.ts';
+import { CodedError } from '../chain/errors.ts';
+import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
+import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from './mempool-config.ts';
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+export type LogFormat = 'text' | 'json';
+export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
+export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+
+export interface NodeConfig {
+  logLevel: LogLevel;
+  logFormat: LogFormat;
+  rpc: { host: string; port: number; maxBodyBytes: number; maxBatch: number; maxConcurrent: number; timeoutMs: number };
+  p2p: { host: string; port: number; persistentPeers: string[] };
+  metrics: { enabled: boolean; host: string; port: number };
+  consensus: {
+    /** Pause after a commit before the next height; null: the genesis consensus_params.timeouts.commit_ms. */
+    blockTimeMs: number | null;
+  };
+  mempool: MempoolConfig;
+}
+
+export const CONFIG_FILE = 'config.toml';
+
+export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
+  logLevel: 'info',
+  logFormat: 'text',
+  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, maxConcurrent: 64, timeoutMs: 10_000 },
+  p2p: { host: '127.0.0.1', port: 26656, persistentPeers: [] },
+  metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
+  consensus: { blockTimeMs: null },
+  mempool: { ...DEFAULT_MEMPOOL_CONFIG },
+});
+
+/** A fresh, mutable copy of the defaults. */
+export function defaultConfig(): NodeConfig {
+  return structuredClone(DEFAULT_CONFIG) as NodeConfig;
+}
+
+export class ConfigError extends CodedError<'config_invalid'> {
+  readonly file: string;
+  /** One entry per problem, each `key.path: what is wrong`. */
+  readonly problems: readonly string[];
+
+  constructor(file: string, problems: readonly string[]) {
+    // One line: the CLI prints it as is, and a reader sees every problem at once.
+    super('config_invalid', `${file}: ${problems.join('; ')}`);
+    this.file = file;
+    this.problems = problems;
+  }
+}
+
+// ---- schema ----------------------------------------------------------------------------------------
+
+const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]+)):([0-9]{1,5})$/;
+
+function listenProblem(s: string): string | null {
+  const m = LISTEN.exec(s);
+  if (!m) return `must be "host:port" such as "127.0.0.1:26657" (IPv6 as "[::1]:26657"), got ${JSON.stringify(s)}`;
+  if (Number(m[3]) > 65535) return `port ${m[3]} is out of range (0-65535)`;
+  return null;
+}
+
+function parseListen(s: string): { host: string; port: number } {
+  const m = LISTEN.exec(s)!;
+  return { host: m[1] ?? m[2]!, port: Number(m[3]) };
+}
+
+export function formatListen(host: string, port: number): string {
+  return `${host.includes(':') ? `[${host}]` : host}:${port}`;
+}
+
+function check<T>(problem: (v: T) => string | null) {
+  return (v: T, ctx: z.RefinementCtx<T>) => {
+    const p = problem(v);
+    if (p) ctx.addIssue({ code: 'custom', message: p });
+  };
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`).optional();
+const listen = z.string().superRefine(check(listenProblem)).optional();
+const oneOf = <T extends string>(values: readonly T[]) => z.string().superRefine(check((s: string) =>
+  (values as readonly string[]).includes(s) ? null : `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(s)}`)).optional();
+
+function feeProblem(v: string | number | bigint): string | null {
+  const s = String(v);
+  const ok = typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' ? v >= 0n : /^(?:0|[1-9][0-9]*)$/.test(s);
+  if (!ok) return `must be a whole number of base units such as "0" or "1000", got ${typeof v === 'string' ? JSON.stringify(v) : s}`;
+  return BigInt(s) > U64_MAX ? 'exceeds 2^64-1' : null;
+}
+
+const configSchema = z.strictObject({
+  log: z.strictObject({ level: oneOf(LOG_LEVELS), format: oneOf(LOG_FORMATS) }).optional(),
+  rpc: z.strictObject({
+    listen,
+    max_body_bytes: int(1),
+    max_batch: int(1),
+    max_concurrent: int(1),
+    timeout_ms: int(1),
+  }).optional(),
+  p2p: z.strictObject({
+    listen,
+    persistent_peers: z.array(z.string().superRefine(check((s: string) =>
+      s.length === 0 || /\s/.test(s) ? `must be a peer address without spaces, got ${JSON.stringify(s)}` : null))).optional(),
+  }).optional(),
+  metrics: z.strictObject({ enabled: z.boolean().optional(), listen }).optional(),
+  consensus: z.strictObject({
+    block_time_ms: int(0, MAX_TIMEOUT_MS),
+  }).optional(),
+  mempool: z.strictObject({
+    max_txs: int(1),
+    max_bytes: int(1),
+    max_tx_bytes: int(1),
+    max_nonce_gap: int(1),
+    min_fee: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
+    replace_fee_bump_percent: int(0, 10_000),
+  }).optional(),
+});
+
+type ConfigDocument = z.output<typeof configSchema>;
+
+// ---- problems ----------------------------------------------------------------------------------
+
+function describe(v: unknown): string {
+  if (v === null) return 'null';
+  if (v instanceof TomlDate || v instanceof Date) return 'a date';
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object') return 'a table';
+  const shown = JSON.stringify(typeof v === 'bigint' ? v.toString() : v) ?? String(v);
+  return `${typeof v === 'bigint' ? 'integer' : typeof v} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
+}
+
+function keyPath(path: readonly PropertyKey[]): string {
+  let s = '';
+  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
+  return s === '' ? '(document)' : s;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/** The keys a table at `path` may hold, for "did you mean" hints. */
+function knownKeys(path: readonly PropertyKey[]): string[] {
+  let schema: z.ZodType = configSchema;
+  for (const k of path) {
+    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+    if (!(schema instanceof z.ZodObject)) return [];
+    schema = (schema.shape as Record<string, z.ZodType>)[String(k)]!;
+    if (!schema) return [];
+  }
+  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
+  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
+}
+
+function unknownKeyMessage(path: readonly PropertyKey[], key: string): string {
+  const known = knownKeys(path);
+  const near = known.filter((k) => editDistance(k, key) <= 2).sort((a, b) => editDistance(a, key) - editDistance(b, key))[0];
+  const what = path.length === 0 ? 'unknown section' : 'unknown key';
+  const hint = near ? `did you mean ${JSON.stringify(near)}?` : `expected one of ${known.join(', ')}`;
+  return `${what} (${hint})`;
+}
+
+function zodProblems(issues: readonly z.core.$ZodIssue[]): string[] {
+  const out: string[] = [];
+  for (const iss of issues) {
+    if (iss.code === 'unrecognized_keys') {
+      for (const k of iss.keys) out.push(`${keyPath([...iss.path, k])}: ${unknownKeyMessage(iss.path, k)}`);
+    } else if (iss.code === 'invalid_type' && typeof iss.input === 'bigint') {
+      // TOML integers beyond 2^53 arrive as bigints; every integer key here is a safe integer.
+      out.push(`${keyPath(iss.path)}: must be at most ${Number.MAX_SAFE_INTEGER}, got ${iss.input}`);
+    } else if (iss.code === 'invalid_type') {
+      const expected = iss.expected === 'int' || iss.expected === 'number' ? 'an integer' : iss.expected === 'object' ? 'a table'
+        : iss.expected === 'array' ? 'an array' : iss.expected === 'boolean' ? 'true or false' : `a ${iss.expected}`;
+      out.push(`${keyPath(iss.path)}: expected ${expected}, got ${describe(iss.input)}`);
+    } else if (iss.code === 'invalid_union') {
+      out.push(`${keyPath(iss.path)}: expected a whole number in a string such as "1000", got ${describe(iss.input)}`);
+    } else {
+      out.push(`${keyPath(iss.path)}: ${iss.message}`);
+    }
+  }
+  return out;
+}
+
+function crossFieldProblems(c: NodeConfig): string[] {
+  const out: string[] = [];
+  if (c.mempool.maxTxBytes > c.mempool.maxBytes) {
+    out.push(`mempool.max_tx_bytes: must not exceed mempool.max_bytes (${c.mempool.maxBytes})`);
+  }
+  const bound: [string, { host: string; port: number }][] = [['rpc.listen', c.rpc], ['p2p.listen', c.p2p]];
+  if (c.metrics.enabled) bound.push(['metrics.listen', c.metrics]);
+  for (let i = 0; i < bound.length; i++) {
+    for (let j = 0; j < i; j++) {
+      const [a, x] = bound[j]!;
+      const [b, y] = bound[i]!;
+      if (x.port !== 0 && x.port === y.port && x.host === y.host) out.push(`${b}: same address as ${a} (${formatListen(x.host, x.port)})`);
+    }
+  }
+  return out;
+}
+
+// ---- parse, format, load -----------------------------------------------------------------------
+
+/** Reads config.toml text into a checked NodeConfig; throws ConfigError naming `file`. */
+export function parseConfig(tomlText: string, file = CONFIG_FILE): NodeConfig {
+  let doc: unknown;
+  try {
+    doc = parseToml(tomlText.startsWith('\uFEFF') ? tomlText.slice(1) : tomlText, { integersAsBigInt: 'asNeeded' });
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const reason = err.message.split('\n')[0]!.replace(/^Invalid TOML document: /, '');
+      throw new ConfigError(file, [`line ${err.line}, column ${err.column}: not valid TOML: ${reason}`]);
+    }
+    throw err;
+  }
+  return fromDocument(doc, file);
+}
+
+/** The same checks for an already-parsed document (config.json, or a table built in code). */
+export function configFromDocument(doc: unknown, file: string): NodeConfig {
+  return fromDocument(doc, file);
+}
+
+function fromDocument(doc: unknown, file: string): NodeConfig {
+  const result = configSchema.safeParse(doc, { reportInput: true });
+  if (!result.success) throw new ConfigError(file, zodProblems(result.error.issues));
+  const config = build(result.data);
+  const problems = crossFieldProblems(config);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  checkConfig(config.mempool);
+  return config;
+}
+
+function build(d: ConfigDocument): NodeConfig {
+  const c = defaultConfig();
+  const pick = <T>(v: T | undefined, dflt: T): T => (v === undefined ? dflt : v);
+  c.logLevel = pick(d.log?.level as LogLevel | undefined, c.logLevel);
+  c.logFormat = pick(d.log?.format as LogFormat | undefined, c.logFormat);
+  if (d.rpc) {
+    if (d.rpc.listen !== undefined) Object.assign(c.rpc, parseListen(d.rpc.listen));
+    c.rpc.maxBodyBytes = pick(d.rpc.max_body_bytes, c.rpc.maxBodyBytes);
+    c.rpc.maxBatch = pick(d.rpc.max_batch, c.rpc.maxBatch);
+    c.rpc.maxConcurrent = pick(d.rpc.max_concurrent, c.rpc.maxConcurrent);
+    c.rpc.timeoutMs = pick(d.rpc.timeout_ms, c.rpc.timeoutMs);
+  }
+  if (d.p2p) {
+    if (d.p2p.listen !== undefined) Object.assign(c.p2p, parseListen(d.p2p.listen));
+    c.p2p.persistentPeers = pick(d.p2p.persistent_peers, c.p2p.persistentPeers);
+  }
+  if (d.metrics) {
+    c.metrics.enabled = pick(d.metrics.enabled, c.metrics.enabled);
+    if (d.metrics.listen !== undefined) Object.assign(c.metrics, parseListen(d.metrics.listen));
+  }
+  if (d.consensus) {
+    c.consensus.blockTimeMs = pick<number | null>(d.consensus.block_time_ms, c.consensus.blockTimeMs);
+  }
+  if (d.mempool) {
+    const m = d.mempool;
+    c.mempool.maxTxs = pick(m.max_txs, c.mempool.maxTxs);
+    c.mempool.maxBytes = pick(m.max_bytes, c.mempool.maxBytes);
+    c.mempool.maxTxBytes = pick(m.max_tx_bytes, c.mempool.maxTxBytes);
+    c.mempool.maxNonceGap = pick(m.max_nonce_gap, c.mempool.maxNonceGap);
+    if (m.min_fee !== undefined) c.mempool.minFee = BigInt(m.min_fee);
+    c.mempool.replaceFeeBumpPercent = pick(m.replace_fee_bump_percent, c.mempool.replaceFeeBumpPercent);
+  }
+  return c;
+}
+
+const str = (s: string) => JSON.stringify(s);
+
+/** config.toml text for `config`, every key written and commented; parseConfig reads it back equal. */
+export function formatConfig(config: NodeConfig): string {
+  const c = config;
+  const blockTime = c.consensus.blockTimeMs === null
+    ? `# block_time_ms = 1000`
+    : `block_time_ms = ${c.consensus.blockTimeMs}`;
+  return `# Hallmark node configuration. Every key is optional; unknown keys are errors.
+# Reference: docs/config.md. Addresses are "host:port"; port 0 picks a free port.
+
+[log]
+# debug, info, warn, error or silent
+level = ${str(c.logLevel)}
+# text (for people) or json (one object per line)
+format = ${str(c.logFormat)}
+
+[rpc]
+# JSON-RPC 2.0 over HTTP. Keep it on 127.0.0.1 unless a proxy guards it.
+listen = ${str(formatListen(c.rpc.host, c.rpc.port))}
+# Largest request body, in bytes
+max_body_bytes = ${c.rpc.maxBodyBytes}
+# Most calls in one batch request
+max_batch = ${c.rpc.maxBatch}
+# Most requests handled at once; more are refused until one finishes
+max_concurrent = ${c.rpc.maxConcurrent}
+# A request (including tx_broadcast waiting for a commit) gives up after this long
+timeout_ms = ${c.rpc.timeoutMs}
+
+[p2p]
+listen = ${str(formatListen(c.p2p.host, c.p2p.port))}
+# Peers to stay connected to
+persistent_peers = [${c.p2p.persistentPeers.map(str).join(', ')}]
+
+[metrics]
+# Prometheus metrics at http://<listen>/metrics
+enabled = ${c.metrics.enabled}
+listen = ${str(formatListen(c.metrics.host, c.metrics.port))}
+
+[consensus]
+# Pause after each commit, in ms; without it, genesis consensus_params.timeouts.commit_ms applies
+${blockTime}
+
+[mempool]
+# Most transactions held at once
+max_txs = ${c.mempool.maxTxs}
+# Most bytes held at once (sum of the transactions' sizes)
+max_bytes = ${c.mempool.maxBytes}
+# Largest single transaction accepted
+max_tx_bytes = ${c.mempool.maxTxBytes}
+# A transaction's nonce may be at most this far ahead of its account's
+max_nonce_gap = ${c.mempool.maxNonceGap}
+# Lowest fee admitted, in base units (a decimal string)
+min_fee = ${str(c.mempool.minFee.toString())}
+# A same-nonce replacement must pay at least this many percent more
+replace_fee_bump_percent = ${c.mempool.replaceFeeBumpPercent}
+`;
+}
+
+/**
+ * The config of a home directory: `config.toml`, or `config.json` (the same keys in JSON) if that is
+ * the one present; the defaults if neither is. Both present is an error: which one applies would be
+ * a guess.
+ */
+export async function loadConfig(home: string): Promise<NodeConfig> {
+  const tomlPath = join(home, CONFIG_FILE);
+  const jsonPath = join(home, 'config.json');
+  const [tomlText, jsonText] = await Promise.all([readIfExists(tomlPath), readIfExists(jsonPath)]);
+  if (tomlText !== null && jsonText !== null) {
+    throw new ConfigError(jsonPath, [`both ${CONFIG_FILE} and config.json exist; keep one`]);
+  }
+  if (tomlText !== null) return parseConfig(tomlText, tomlPath);
+  if (jsonText !== null) {
+    let doc: unknown;
+    try {
+      doc = JSON.parse(jsonText.startsWith('\uFEFF') ? jsonText.slice(1) : jsonText);
+    } catch (err) {
+      throw new ConfigError(jsonPath, [`not valid JSON: ${(err as Error).message}`]);
+    }
+    return configFromDocument(doc, jsonPath);
+  }
+  return defaultConfig();
+}
+
+async function readIfExists(path: string): Promise<string | null> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw new ConfigError(path, [`cannot read: ${(err as Error).message}`]);
+  }
+}
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null) {
+    for (const k of Object.keys(v)) deepFreeze((v as Record<string, unknown>)[k]);
+    Object.freeze(v);
+  }
+  return v;
+}

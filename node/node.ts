@@ -1,0 +1,356 @@
+/**
+ * The validator process: the composition root. Opens the chain database, applies genesis on first
+ * start, and wires the executor, mempool, consensus driver (with its WAL and double-sign guard) and
+ * the JSON-RPC server together. Consensus messages go nowhere yet (the p2p layer is the next
+ * step), so a node produces blocks on its own only when its validator holds more than 2/3 of the
+ * power — the single-validator devnet.
+ */
+import { join } from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { Level } from 'level';
+import { addressOf, formatAddress, type Address } from '../chain/address.ts';
+import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
+import { toHex } from '../chain/bytes.ts';
+import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
+import { evidenceHash } from '../chain/evidence.ts';
+import type { SignedTransaction } from '../chain/tx.ts';
+import type { Commit } from '../chain/vote.ts';
+import { validatorsHash } from '../chain/validators-hash.ts';
+import { ConsensusDriver, type ConsensusApp, type ConsensusOutbox } from '../consensus/driver.ts';
+import { PrivValidator } from '../consensus/privval.ts';
+import { ValidatorSet } from '../consensus/validators.ts';
+import { SignatureCache } from '../consensus/verify.ts';
+import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
+import { toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
+import { StateTree } from '../state/tree.ts';
+import type { NodeConfig } from './config.ts';
+import { Executor } from './executor.ts';
+import type { Logger } from './log.ts';
+import { Mempool } from './mempool.ts';
+import { startMetricsServer, type MetricSample } from './metrics.ts';
+import { FileSignStateStore } from './privval-file.ts';
+import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from './rpc/node-api.ts';
+import { startRpcServer } from './rpc/server.ts';
+import { FileWal } from './wal-file.ts';
+
+export interface StartNodeOptions {
+  home: string;
+  config: NodeConfig;
+  genesis: Genesis;
+  validatorKey: { secretKey: Uint8Array; publicKey: Uint8Array } | null;
+  log: Logger;
+  /** Where consensus messages go; nowhere until the p2p layer exists (tests observe them here). */
+  outbox?: ConsensusOutbox;
+}
+
+export interface RunningNode {
+  readonly rpcUrl: string;
+  readonly node: HallmarkNode;
+  close(): Promise<void>;
+}
+
+/** The genesis timeouts (flat, in ms) as the engine's per-kind base + per-round delta. */
+export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutConfig> {
+  return {
+    propose: { baseMs: t.proposeMs, deltaMs: t.proposeDeltaMs },
+    prevote: { baseMs: t.prevoteMs, deltaMs: t.prevoteDeltaMs },
+    precommit: { baseMs: t.precommitMs, deltaMs: t.precommitDeltaMs },
+  };
+}
+
+interface Waiter {
+  resolve(inclusion: TxInclusion): void;
+}
+
+export class HallmarkNode implements RpcNode {
+  readonly chainId: string;
+  readonly nodeId: string;
+  readonly validatorAddress: Address | null;
+  readonly executor: Executor;
+  readonly tree: StateTree;
+  readonly mempool: Mempool;
+  readonly validators: ValidatorSet;
+  readonly validatorNames: ReadonlyMap<string, string>;
+  readonly driver: ConsensusDriver;
+  readonly #db: Level<Uint8Array, Uint8Array>;
+  readonly #wal: FileWal;
+  readonly #genesis: Genesis;
+  readonly #log: Logger;
+  readonly #waiters = new Map<string, Set<Waiter>>();
+  #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
+  /** The commit of the head block: the next block's lastCommit. */
+  #lastCommit: Commit | null = null;
+  #rpc: { url: string; close(): Promise<void> } | null = null;
+  #metrics: { url: string; close(): Promise<void> } | null = null;
+  readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
+  #applying: Promise<unknown> = Promise.resolve();
+
+  private constructor(parts: {
+    genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
+    validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeId: string; outbox?: ConsensusOutbox;
+  }) {
+    const { genesis, config, log } = parts;
+    this.#genesis = genesis;
+    this.#db = parts.db;
+    this.#wal = parts.wal;
+    this.#log = log;
+    this.chainId = genesis.chainId;
+    this.nodeId = parts.nodeId;
+    this.tree = parts.tree;
+    this.executor = parts.executor;
+    this.validators = parts.validators;
+    this.validatorNames = new Map(genesis.validators.map((v) => [toHex(v.address), v.name]));
+    this.validatorAddress = parts.signer?.address ?? null;
+    this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool });
+    const timeouts = genesis.consensusParams.timeouts;
+    this.driver = new ConsensusDriver({
+      chainId: genesis.chainId,
+      validators: parts.validators,
+      signer: parts.signer,
+      app: this.#app(),
+      wal: parts.wal,
+      timers: { schedule: (ms, fn) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); } },
+      outbox: parts.outbox ?? { proposal() {}, vote() {} },
+      timeouts: engineTimeouts(timeouts),
+      commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
+      sigCache: new SignatureCache(),
+      onEvidence: (ev) => this.#pendingEvidence.set(toHex(evidenceHash(ev)), ev),
+      log: log.child({ module: 'consensus' }),
+    });
+  }
+
+  /** Opens (or creates from genesis) the node's database under `<home>/data` and starts consensus. */
+  static async open(opts: StartNodeOptions): Promise<HallmarkNode> {
+    const { home, genesis, log } = opts;
+    const dataDir = join(home, 'data');
+    mkdirSync(dataDir, { recursive: true });
+    const db = new Level<Uint8Array, Uint8Array>(join(dataDir, 'chain'), { keyEncoding: 'view', valueEncoding: 'view' });
+    try {
+      await db.open();
+    } catch (err) {
+      throw new Error(`cannot open the chain database in ${join(dataDir, 'chain')}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message} (is another node running on this home?)`);
+    }
+    try {
+      const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
+      const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
+      const sigCache = new SignatureCache();
+      const executor = await Executor.open(db, tree, { validators, sigCache });
+      const head = executor.head;
+      if (head === undefined) {
+        await executor.initGenesis(toGenesisState(genesis));
+        log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
+      } else if (head.chainId !== genesis.chainId) {
+        throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
+      }
+      let signer: PrivValidator | null = null;
+      let nodeId = '';
+      if (opts.validatorKey !== null) {
+        nodeId = toHex(opts.validatorKey.publicKey);
+        const address = addressOf(opts.validatorKey.publicKey);
+        if (validators.byAddress(address) !== undefined) {
+          signer = new PrivValidator({
+            chainId: genesis.chainId,
+            secretKey: opts.validatorKey.secretKey,
+            store: new FileSignStateStore(join(dataDir, 'priv_validator_state.json')),
+          });
+        } else {
+          log.warn('the validator key is not in the genesis validator set; following only', { address: formatAddress(address) });
+        }
+      }
+      const wal = new FileWal(join(dataDir, 'wal'));
+      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeId, outbox: opts.outbox });
+      const h = executor.head!;
+      if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
+      return node;
+    } catch (err) {
+      await db.close();
+      throw err;
+    }
+  }
+
+  /** Starts consensus at the height after the stored head (replaying the WAL) and the RPC server. */
+  async start(config: NodeConfig): Promise<string> {
+    const head = this.executor.head!;
+    this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }) });
+    if (config.metrics.enabled) this.#metrics = await startMetricsServer(() => this.metrics(), config.metrics);
+    this.#log.info('node started', {
+      chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metrics?.url ?? 'off',
+      validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
+    });
+    this.driver.start(head.height + 1, this.#wal.readAll());
+    return this.#rpc.url;
+  }
+
+  async close(): Promise<void> {
+    this.driver.stop();
+    await this.#rpc?.close();
+    await this.#metrics?.close();
+    await this.#applying.catch(() => {});
+    this.#wal.close();
+    await this.#db.close();
+    this.#log.info('node stopped', { height: this.executor.head?.height });
+  }
+
+  #app(): ConsensusApp {
+    return {
+      propose: (height) => this.#buildBlock(height),
+      validate: (height, bytes) => {
+        try {
+          const block = decodeBlock(bytes);
+          if (block.header.height !== height) return { error: `block is for height ${block.header.height}` };
+          this.executor.validateBlock(block);
+          return { hash: blockHash(block.header) };
+        } catch (err) {
+          return { error: (err as Error).message };
+        }
+      },
+      commit: (height, bytes, commit) => {
+        const run = this.#commit(height, decodeBlock(bytes), commit);
+        this.#applying = run.catch(() => {});
+        return run;
+      },
+    };
+  }
+
+  #buildBlock(height: number): { block: Uint8Array; hash: Uint8Array } {
+    const head = this.executor.head!;
+    if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
+    const params = this.#genesis.consensusParams.block;
+    const txs = this.mempool.reap({ maxTxs: params.maxTxs, maxBytes: params.maxBytes - 64 * 1024 }).map((s) => s.bytes);
+    const evidence = [...this.#pendingEvidence.values()].slice(0, 16);
+    const header = this.executor.nextHeader({
+      txs, time: Math.max(Date.now(), head.time), proposer: this.validatorAddress!,
+      lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,
+    });
+    const block: Block = { header, txs, lastCommit: this.#lastCommit, evidence };
+    return { block: encodeBlock(block), hash: blockHash(header) };
+  }
+
+  async #commit(height: number, block: Block, commit: Commit): Promise<void> {
+    const applied = await this.executor.applyBlock(block, commit);
+    this.#lastCommit = commit;
+    this.#committed.blocks++;
+    this.#committed.txs += block.txs.length;
+    this.#committed.rounds += commit.round;
+    for (const ev of block.evidence) this.#pendingEvidence.delete(toHex(evidenceHash(ev)));
+    const committed: SignedTransaction[] = [];
+    applied.txHashes.forEach((hash, index) => {
+      const key = toHex(hash);
+      const waiters = this.#waiters.get(key);
+      if (waiters !== undefined) {
+        this.#waiters.delete(key);
+        for (const w of waiters) w.resolve({ height, index, receipt: applied.receipts[index]! });
+      }
+      const stx = this.mempool.get(hash);
+      if (stx !== undefined) committed.push(stx);
+    });
+    await this.mempool.update(committed);
+    this.#log.info('committed block', { height, txs: block.txs.length, hash: toHex(applied.blockHash).slice(0, 16), round: commit.round });
+  }
+
+  /** Where metrics are served, or null when they are off. */
+  get metricsUrl(): string | null {
+    return this.#metrics?.url ?? null;
+  }
+
+  /** What `GET /metrics` serves. */
+  metrics(): MetricSample[] {
+    const s = this.driver.status();
+    const m = this.mempool.counters;
+    return [
+      { name: 'hallmark_height', help: 'Height of the latest committed block.', type: 'gauge', values: this.executor.head?.height ?? 0 },
+      { name: 'hallmark_consensus_height', help: 'Height consensus is working on.', type: 'gauge', values: s.height },
+      { name: 'hallmark_consensus_round', help: 'Round consensus is in.', type: 'gauge', values: Math.max(0, s.round) },
+      { name: 'hallmark_blocks_committed_total', help: 'Blocks committed by this process.', type: 'counter', values: this.#committed.blocks },
+      { name: 'hallmark_txs_committed_total', help: 'Transactions in blocks committed by this process.', type: 'counter', values: this.#committed.txs },
+      { name: 'hallmark_extra_rounds_total', help: 'Rounds beyond the first that committed blocks needed.', type: 'counter', values: this.#committed.rounds },
+      { name: 'hallmark_mempool_txs', help: 'Transactions in the mempool.', type: 'gauge', values: this.mempool.size },
+      { name: 'hallmark_mempool_bytes', help: 'Bytes of transactions in the mempool.', type: 'gauge', values: this.mempool.bytes },
+      { name: 'hallmark_mempool_admitted_total', help: 'Transactions admitted to the mempool.', type: 'counter', values: m.admitted },
+      {
+        name: 'hallmark_mempool_refused_total', help: 'Transactions refused by the mempool, by reason.', type: 'counter',
+        values: Object.entries(m.refused).map(([reason, value]) => ({ labels: { reason }, value })),
+      },
+      {
+        name: 'hallmark_mempool_removed_total', help: 'Transactions that left the mempool, by reason.', type: 'counter',
+        values: Object.entries(m.removed).map(([reason, value]) => ({ labels: { reason }, value })),
+      },
+      { name: 'hallmark_evidence_pending', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.#pendingEvidence.size },
+    ];
+  }
+
+  // ---- RpcNode -------------------------------------------------------------------------------
+
+  catchingUp(): boolean {
+    return false;
+  }
+
+  consensusState(): ConsensusSnapshot {
+    const s = this.driver.status();
+    const power = this.driver.votePower();
+    return {
+      height: s.height, round: Math.max(s.round, 0), step: s.step, lockedRound: s.lockedRound, validRound: s.validRound,
+      proposer: this.validators.proposer(Math.max(s.height, 1), Math.max(s.round, 0)).address,
+      prevotePower: power.prevote, precommitPower: power.precommit, totalPower: this.validators.totalPower,
+    };
+  }
+
+  async submitTx(bytes: Uint8Array): Promise<SignedTransaction> {
+    return this.mempool.add(bytes);
+  }
+
+  async waitForTx(hash: Uint8Array, timeoutMs: number): Promise<TxInclusion> {
+    const key = toHex(hash);
+    return new Promise<TxInclusion>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      let set = this.#waiters.get(key);
+      if (set === undefined) this.#waiters.set(key, (set = new Set()));
+      const forget = () => {
+        set.delete(waiter);
+        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
+      };
+      const waiter: Waiter = {
+        resolve: (inclusion) => {
+          clearTimeout(timer);
+          forget();
+          resolve(inclusion);
+        },
+      };
+      set.add(waiter);
+      timer = setTimeout(() => {
+        forget();
+        reject(new Error(`transaction ${key} was not committed within ${timeoutMs} ms`));
+      }, timeoutMs);
+      // Registered first, then looked up: a commit in between resolves the waiter either way.
+      this.executor.blocks.getTx(hash).then((stored) => {
+        if (stored !== undefined) waiter.resolve({ height: stored.height, index: stored.index, receipt: stored.receipt });
+      }, () => {});
+    });
+  }
+
+  async evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }> {
+    const committed = await this.executor.blocks.listEvidence(100);
+    return { committed, pending: [...this.#pendingEvidence.values()] };
+  }
+
+  peers(): { id: string; address: string }[] {
+    return [];
+  }
+
+  listenAddresses(): { rpc: string; p2p: string | null } {
+    return { rpc: this.#rpc?.url ?? '', p2p: null };
+  }
+}
+
+/** What `hallmark start` calls. */
+export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
+  const node = await HallmarkNode.open(opts);
+  let rpcUrl: string;
+  try {
+    rpcUrl = await node.start(opts.config);
+  } catch (err) {
+    await node.close();
+    throw err;
+  }
+  return { rpcUrl, node, close: () => node.close() };
+}

@@ -1,0 +1,204 @@
+/**
+ * node/config.ts (config.toml: defaults, round trip, every mistake named by its key) and
+ * node/log.ts (the two line formats, levels, child fields).
+ */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import {
+  ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
+} from '../node/config.ts';
+import { createLogger } from '../node/log.ts';
+
+function problemsOf(toml: string): string[] {
+  try {
+    parseConfig(toml, 'test.toml');
+  } catch (err) {
+    if (err instanceof ConfigError) return [...err.problems];
+    throw err;
+  }
+  throw new Error(`no ConfigError for:\n${toml}`);
+}
+
+t.test('an empty file and the written default file both give the defaults', async (t) => {
+  t.same(parseConfig(''), DEFAULT_CONFIG);
+  const text = formatConfig(defaultConfig());
+  t.same(parseConfig(text), DEFAULT_CONFIG);
+  t.match(text, /^listen = "127\.0\.0\.1:26657"$/m);
+  t.match(text, /^listen = "127\.0\.0\.1:26656"$/m);
+  t.match(text, /^listen = "127\.0\.0\.1:26660"$/m);
+  t.match(text, /^# block_time_ms = /m, 'a null block time is written as a comment');
+  t.equal(DEFAULT_CONFIG.rpc.maxBodyBytes, 1024 * 1024);
+  t.equal(DEFAULT_CONFIG.rpc.maxBatch, 100);
+  t.equal(DEFAULT_CONFIG.rpc.maxConcurrent, 64);
+  t.equal(DEFAULT_CONFIG.rpc.timeoutMs, 10_000);
+  t.equal(DEFAULT_CONFIG.consensus.blockTimeMs, null);
+  t.ok(Object.isFrozen(DEFAULT_CONFIG.rpc), 'the defaults cannot be changed by accident');
+});
+
+t.test('every value survives formatConfig -> parseConfig', async (t) => {
+  const c: NodeConfig = {
+    logLevel: 'debug',
+    logFormat: 'json',
+    rpc: { host: '::1', port: 0, maxBodyBytes: 2048, maxBatch: 7, maxConcurrent: 3, timeoutMs: 1 },
+    p2p: { host: '0.0.0.0', port: 30000, persistentPeers: ['10.0.0.1:26656', 'abc@node.example:26656'] },
+    metrics: { enabled: false, host: 'localhost', port: 9100 },
+    consensus: { blockTimeMs: 250 },
+    mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, replaceFeeBumpPercent: 0 },
+  };
+  const text = formatConfig(c);
+  t.match(text, /listen = "\[::1\]:0"/);
+  t.same(parseConfig(text), c);
+});
+
+t.test('a partial file keeps the defaults for what it leaves out', async (t) => {
+  const c = parseConfig('[rpc]\nmax_batch = 5\n[mempool]\nmin_fee = "25"\n');
+  t.equal(c.rpc.maxBatch, 5);
+  t.equal(c.rpc.port, 26657);
+  t.equal(c.mempool.minFee, 25n);
+  t.equal(c.mempool.maxTxs, DEFAULT_CONFIG.mempool.maxTxs);
+  t.equal(parseConfig('[mempool]\nmin_fee = 7\n').mempool.minFee, 7n, 'an integer fee is accepted too');
+  t.equal(parseConfig('[consensus]\nblock_time_ms = 0\n').consensus.blockTimeMs, 0);
+});
+
+t.test('unknown sections and keys are errors naming them, with a hint', async (t) => {
+  t.same(problemsOf('[rcp]\nport = 1\n'), ['rcp: unknown section (did you mean "rpc"?)']);
+  t.same(problemsOf('[rpc]\nmax_bach = 3\n'), ['rpc.max_bach: unknown key (did you mean "max_batch"?)']);
+  t.match(problemsOf('[rpc]\nport = 26657\n')[0], /^rpc\.port: unknown key \(expected one of listen, max_body_bytes/);
+  t.match(problemsOf('verbose = true\n')[0], /^verbose: unknown section/);
+  t.same(problemsOf('[mempool.extra]\nx = 1\n'), ['mempool.extra: unknown key (expected one of max_txs, max_bytes, max_tx_bytes, max_nonce_gap, min_fee, replace_fee_bump_percent)']);
+});
+
+t.test('each wrong type or value names its key and what is expected', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['[log]\nlevel = "loud"', /^log\.level: must be one of "debug", "info", "warn", "error", "silent", got "loud"$/],
+    ['[log]\nformat = 1', /^log\.format: expected a string, got number 1$/],
+    ['[rpc]\nmax_batch = "3"', /^rpc\.max_batch: expected an integer, got string "3"$/],
+    ['[rpc]\nmax_batch = 1.5', /^rpc\.max_batch: expected an integer, got number 1\.5$/],
+    ['[rpc]\nmax_concurrent = 0', /^rpc\.max_concurrent: must be at least 1$/],
+    ['[rpc]\ntimeout_ms = -5', /^rpc\.timeout_ms: must be at least 1$/],
+    ['[rpc]\nmax_body_bytes = 99999999999999999999', /^rpc\.max_body_bytes: must be at most 9007199254740991, got 99999999999999999999$/],
+    ['rpc = 5', /^rpc: expected a table, got number 5$/],
+    ['[p2p]\npersistent_peers = "a:1"', /^p2p\.persistent_peers: expected an array, got string "a:1"$/],
+    ['[p2p]\npersistent_peers = ["a:1", "b c"]', /^p2p\.persistent_peers\[1\]: must be a peer address without spaces/],
+    ['[metrics]\nenabled = "yes"', /^metrics\.enabled: expected true or false, got string "yes"$/],
+    ['[consensus]\nblock_time_ms = 600001', /^consensus\.block_time_ms: must be at most 600000$/],
+    ['[consensus]\nblock_time_ms = 2026-01-01', /^consensus\.block_time_ms: expected an integer, got a date$/],
+    ['[consensus]\ncreate_empty_blocks = true', /^consensus\.create_empty_blocks: unknown key/],
+    ['[mempool]\nmin_fee = "1.5"', /^mempool\.min_fee: must be a whole number of base units/],
+    ['[mempool]\nmin_fee = -1', /^mempool\.min_fee: must be a whole number of base units/],
+    ['[mempool]\nmin_fee = "18446744073709551616"', /^mempool\.min_fee: exceeds 2\^64-1$/],
+    ['[mempool]\nmin_fee = true', /^mempool\.min_fee: expected a whole number in a string/],
+    ['[mempool]\nmax_tx_bytes = 100000000', /^mempool\.max_tx_bytes: must not exceed mempool\.max_bytes \(33554432\)$/],
+  ];
+  for (const [toml, want] of cases) {
+    const problems = problemsOf(toml);
+    t.equal(problems.length, 1, toml);
+    t.match(problems[0], want, toml);
+  }
+});
+
+t.test('listen addresses and ports', async (t) => {
+  const cases: [string, RegExp][] = [
+    ['[rpc]\nlisten = "127.0.0.1:70000"', /^rpc\.listen: port 70000 is out of range \(0-65535\)$/],
+    ['[rpc]\nlisten = "127.0.0.1:-1"', /^rpc\.listen: must be "host:port"/],
+    ['[p2p]\nlisten = "127.0.0.1"', /^p2p\.listen: must be "host:port"/],
+    ['[p2p]\nlisten = ":26656"', /^p2p\.listen: must be "host:port"/],
+    ['[metrics]\nlisten = "localhost:http"', /^metrics\.listen: must be "host:port"/],
+    ['[metrics]\nlisten = 26660', /^metrics\.listen: expected a string, got number 26660$/],
+    ['[p2p]\nlisten = "127.0.0.1:26657"', /^p2p\.listen: same address as rpc\.listen \(127\.0\.0\.1:26657\)$/],
+  ];
+  for (const [toml, want] of cases) {
+    const problems = problemsOf(toml);
+    t.equal(problems.length, 1, toml);
+    t.match(problems[0], want, toml);
+  }
+  const c = parseConfig('[rpc]\nlisten = "[::]:0"\n[p2p]\nlisten = "0.0.0.0:0"\n[metrics]\nenabled = false\nlisten = "127.0.0.1:26657"\n');
+  t.same([c.rpc.host, c.rpc.port, c.p2p.host, c.p2p.port], ['::', 0, '0.0.0.0', 0], 'port 0 (any free port) twice is not a clash');
+  t.equal(c.metrics.port, 26657, 'a disabled metrics server may share an address');
+});
+
+t.test('all problems are listed at once, in one line that names the file', async (t) => {
+  const err = t.throws(() => parseConfig('[rpc]\nmax_batch = 0\nlisten = "x"\n[p2p]\nprot = 1\n', '/etc/hallmark/config.toml')) as ConfigError;
+  t.equal(err.code, 'config_invalid');
+  t.equal(err.problems.length, 3);
+  t.notMatch(err.message, /\n/);
+  t.match(err.message, /^\/etc\/hallmark\/config\.toml: /);
+  for (const key of ['rpc.listen', 'rpc.max_batch', 'p2p.prot']) t.match(err.message, key);
+});
+
+t.test('TOML syntax errors give the line and column', async (t) => {
+  const problems = problemsOf('[rpc]\nmax_batch = = 3\n');
+  t.equal(problems.length, 1);
+  t.match(problems[0], /^line 2, column \d+: not valid TOML: /);
+  t.notMatch(problems[0], /\n/);
+  t.match(problemsOf('[rpc]\n[rpc]\n')[0], /^line 2/, 'a repeated table');
+});
+
+t.test('loadConfig: config.toml, config.json, neither, both', async (t) => {
+  const dir = t.testdir({ a: {}, b: {}, c: {}, d: {}, e: {} });
+  t.same(await loadConfig(join(dir, 'a')), DEFAULT_CONFIG, 'no file: defaults');
+
+  writeFileSync(join(dir, 'b', 'config.toml'), '[rpc]\nlisten = "127.0.0.1:4000"\n');
+  t.equal((await loadConfig(join(dir, 'b'))).rpc.port, 4000);
+
+  writeFileSync(join(dir, 'c', 'config.json'), JSON.stringify({ rpc: { listen: '127.0.0.1:5000' }, mempool: { min_fee: '3' } }));
+  const c = await loadConfig(join(dir, 'c'));
+  t.equal(c.rpc.port, 5000);
+  t.equal(c.mempool.minFee, 3n);
+
+  writeFileSync(join(dir, 'd', 'config.toml'), '');
+  writeFileSync(join(dir, 'd', 'config.json'), '{}');
+  await t.rejects(loadConfig(join(dir, 'd')), { code: 'config_invalid', message: /both config\.toml and config\.json exist/ });
+
+  writeFileSync(join(dir, 'e', 'config.toml'), '[rpc]\nmax_batch = "many"\n');
+  await t.rejects(loadConfig(join(dir, 'e')), { message: `${join(dir, 'e', 'config.toml')}: rpc.max_batch: expected an integer, got string "many"` });
+});
+
+// ---- logger --------------------------------------------------------------------------------------
+
+function capture(level: 'debug' | 'info' | 'warn' | 'error' | 'silent', format: 'text' | 'json') {
+  const lines: string[] = [];
+  const log = createLogger({ level, format, stream: { write: (s: string) => lines.push(s) }, now: () => Date.UTC(2026, 10, 23, 10) });
+  return { log, lines };
+}
+
+t.test('text lines: time, padded level, message, key=value fields', async (t) => {
+  const { log, lines } = capture('info', 'text');
+  log.info('committed block', { height: 5, txs: 3, hash: Uint8Array.from({ length: 32 }, (_, i) => i) });
+  log.warn('peer said', { text: 'two words', empty: '', big: 2n ** 70n, short: Uint8Array.of(0xab, 0x12), skip: undefined, none: null });
+  log.error('failed', { error: Object.assign(new Error('disk full'), { code: 'io' }), nested: { a: 1n, b: [Uint8Array.of(1)] } });
+  t.same(lines, [
+    '2026-11-23T10:00:00.000Z INFO  committed block height=5 txs=3 hash=000102030405…\n',
+    '2026-11-23T10:00:00.000Z WARN  peer said text="two words" empty="" big=1180591620717411303424 short=ab12 none=null\n',
+    '2026-11-23T10:00:00.000Z ERROR failed error="io: disk full" nested={"a":"1","b":["01"]}\n',
+  ]);
+});
+
+t.test('json lines: one object per line, full hex, bigints as strings', async (t) => {
+  const { log, lines } = capture('debug', 'json');
+  const hash = Uint8Array.from({ length: 32 }, (_, i) => i);
+  log.child({ module: 'consensus' }).debug('multi\nline', { hash, amount: 10n ** 20n, msg: 'clash' });
+  t.equal(lines.length, 1);
+  t.ok(lines[0]!.endsWith('\n'));
+  t.same(JSON.parse(lines[0]!), {
+    time: '2026-11-23T10:00:00.000Z', level: 'debug', msg: 'multi\nline', module: 'consensus',
+    hash: Buffer.from(hash).toString('hex'), amount: '100000000000000000000', field_msg: 'clash',
+  });
+});
+
+t.test('levels filter, and children add and override fields', async (t) => {
+  const { log, lines } = capture('warn', 'text');
+  log.debug('no');
+  log.info('no');
+  log.warn('yes');
+  const child = log.child({ module: 'rpc', peer: 'a' }).child({ peer: 'b' });
+  child.error('boom', { peer: 'c' });
+  child.error('bang');
+  t.same(lines.map((l) => l.slice(25).trimEnd()), ['WARN  yes', 'ERROR boom module=rpc peer=c', 'ERROR bang module=rpc peer=b']);
+  const silent = capture('silent', 'json');
+  silent.log.error('nothing');
+  t.same(silent.lines, []);
+  t.throws(() => createLogger({ level: 'loud' as 'info', format: 'text' }), RangeError);
+  t.throws(() => createLogger({ level: 'info', format: 'xml' as 'text' }), RangeError);
+});

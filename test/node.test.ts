@@ -1,0 +1,128 @@
+/**
+ * The validator process end to end: a single-validator node on disk produces blocks, commits a
+ * transfer sent over JSON-RPC, restarts where it stopped, refuses a genesis for another chain, and
+ * its blocks replayed into a fresh executor give the same state root at every height.
+ */
+import { join } from 'node:path';
+import t from 'tap';
+import { addressOf, formatAddress } from '../chain/address.ts';
+import { equalBytes, toHex } from '../chain/bytes.ts';
+import { generateKeyPair } from '../chain/keys.ts';
+import { signTransaction } from '../chain/tx.ts';
+import { ValidatorSet } from '../consensus/validators.ts';
+import { toGenesisState } from '../genesis/schema.ts';
+import { Executor } from '../node/executor.ts';
+import { openChain } from './fixtures/chain.ts';
+import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, waitForHeight } from './fixtures/node.ts';
+
+t.test('a single validator produces blocks, commits a transfer and restarts where it stopped', async (t) => {
+  const home = t.testdir();
+  const genesis = fastGenesis();
+  let running = await startTestNode(home, { genesis });
+  const url = running.rpcUrl;
+  await waitForHeight(url, 3);
+
+  const to = addressOf(generateKeyPair().publicKey);
+  const tx = signTransaction({
+    chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 0, fee: 5n, gasLimit: 100_000,
+    payload: { kind: 'transfer', to, amount: 1234n },
+  }, FAUCET.secretKey);
+  const sent = await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'committed' });
+  t.equal(sent.status, 'committed');
+  t.equal(sent.receipt.status, 'ok');
+  const got = await rpc(url, 'tx_get', { hash: sent.hash });
+  t.equal(got.height, sent.height);
+  t.equal(got.tx.payload.amount, '1234');
+  const account = await rpc(url, 'state_getAccount', { address: formatAddress(to) });
+  t.equal(account.balance, '1234');
+  const faucet = await rpc(url, 'state_getAccount', { address: formatAddress(addressOf(FAUCET.publicKey)) });
+  t.equal(faucet.nonce, 1);
+
+  // The block carries a commit signed by the validator (checked by the executor on the next block).
+  const commit = await rpc(url, 'chain_getCommit', { height: sent.height });
+  t.equal(commit.signatures.length, 1);
+
+  const before = (await rpc(url, 'chain_status')).latest_height as number;
+  const blockBefore = await rpc(url, 'chain_getBlock', { height: before });
+  await running.close();
+
+  running = await startTestNode(home, { genesis });
+  const after = await waitForHeight(running.rpcUrl, before + 2);
+  t.ok(after >= before + 2, 'the restarted node continues past the stored height');
+  const blockAgain = await rpc(running.rpcUrl, 'chain_getBlock', { height: before });
+  t.equal(blockAgain.hash, blockBefore.hash, 'stored blocks are unchanged by the restart');
+  const account2 = await rpc(running.rpcUrl, 'state_getAccount', { address: formatAddress(to) });
+  t.equal(account2.balance, '1234');
+  await running.close();
+});
+
+t.test('two nodes fed the same blocks reach the same state root at every height', async (t) => {
+  const root = t.testdir();
+  const home = join(root, 'node');
+  const genesis = fastGenesis();
+  const running = await startTestNode(home, { genesis });
+  const url = running.rpcUrl;
+  for (let nonce = 0; nonce < 5; nonce++) {
+    const tx = signTransaction({
+      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 1n, gasLimit: 100_000,
+      payload: { kind: 'transfer', to: addressOf(generateKeyPair().publicKey), amount: BigInt(100 + nonce) },
+    }, FAUCET.secretKey);
+    await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: nonce === 4 ? 'committed' : 'checked' });
+  }
+  await waitForHeight(url, 8);
+  const node = running.node;
+  const head = node.executor.head!;
+
+  const replica = await openChain(join(root, 'replica'));
+  t.teardown(() => replica.db.close());
+  const validators = new ValidatorSet(genesis.validators);
+  const executor = await Executor.open(replica.db, replica.tree, { validators });
+  await executor.initGenesis(toGenesisState(genesis));
+  let txs = 0;
+  for (let h = 1; h <= head.height; h++) {
+    const block = (await node.executor.blocks.getBlock(h))!;
+    const commit = (await node.executor.blocks.getCommit(h))!;
+    txs += block.txs.length;
+    const applied = await executor.applyBlock(block, commit);
+    const root = (await node.tree.root(h))!;
+    t.ok(equalBytes(applied.stateRoot, root), `same state root at height ${h}`);
+  }
+  t.equal(txs, 5, 'all five transfers were in the replayed blocks');
+  await running.close();
+});
+
+t.test('a genesis for another chain is refused and the data directory is untouched', async (t) => {
+  const home = t.testdir();
+  const running = await startTestNode(home);
+  await waitForHeight(running.rpcUrl, 2);
+  await running.close();
+  await t.rejects(startTestNode(home, { genesis: fastGenesis({ chainId: 'other-chain' }) }), /holds chain hallmark-nodetest, but genesis.json is for other-chain/);
+  const again = await startTestNode(home);
+  await waitForHeight(again.rpcUrl, 4);
+  await again.close();
+});
+
+t.test('a second node on the same home is refused with a clear error', async (t) => {
+  const home = t.testdir();
+  const running = await startTestNode(home);
+  await t.rejects(startTestNode(home), /cannot open the chain database .*another node running/);
+  await running.close();
+});
+
+t.test('Prometheus metrics are served on their own port and follow the chain', async (t) => {
+  const config = testConfig();
+  const running = await startTestNode(t.testdir(), { config: { ...config, metrics: { enabled: true, host: '127.0.0.1', port: 0 } } });
+  t.teardown(() => running.close());
+  const height = await waitForHeight(running.rpcUrl, 3);
+  const url = running.node.metricsUrl!;
+  const res = await fetch(url);
+  t.equal(res.status, 200);
+  t.match(res.headers.get('content-type'), /^text\/plain; version=0.0.4/);
+  const text = await res.text();
+  const value = (name: string) => Number(new RegExp(`^${name} (\\d+)$`, 'm').exec(text)?.[1]);
+  t.ok(value('hallmark_height') >= height, 'the height gauge has reached the height RPC reported');
+  t.ok(value('hallmark_blocks_committed_total') >= height);
+  t.match(text, /^# TYPE hallmark_mempool_refused_total counter$/m);
+  t.match(text, /^hallmark_mempool_refused_total\{reason="invalid_signature"\} 0$/m);
+  t.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);
+});
