@@ -29,11 +29,20 @@ export interface NodeConfig {
   consensus: {
     /** Pause after a commit before the next height; null: the genesis consensus_params.timeouts.commit_ms. */
     blockTimeMs: number | null;
+    /** Per-node overrides of the genesis round timeouts (local liveness settings, not consensus rules). */
+    timeouts: Partial<Record<TimeoutOverride, number>>;
   };
   mempool: MempoolConfig;
 }
 
 export const CONFIG_FILE = 'config.toml';
+
+export type TimeoutOverride = 'proposeMs' | 'proposeDeltaMs' | 'prevoteMs' | 'prevoteDeltaMs' | 'precommitMs' | 'precommitDeltaMs';
+/** [consensus] keys that override the genesis round timeouts, named as in genesis.json. */
+export const TIMEOUT_OVERRIDES: readonly (readonly [string, TimeoutOverride])[] = [
+  ['propose_ms', 'proposeMs'], ['propose_delta_ms', 'proposeDeltaMs'], ['prevote_ms', 'prevoteMs'],
+  ['prevote_delta_ms', 'prevoteDeltaMs'], ['precommit_ms', 'precommitMs'], ['precommit_delta_ms', 'precommitDeltaMs'],
+];
 
 export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   logLevel: 'info',
@@ -41,7 +50,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, maxConcurrent: 64, timeoutMs: 10_000 },
   p2p: { host: '127.0.0.1', port: 26656, persistentPeers: [] },
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
-  consensus: { blockTimeMs: null },
+  consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
 });
 
@@ -120,6 +129,7 @@ const configSchema = z.strictObject({
   metrics: z.strictObject({ enabled: z.boolean().optional(), listen }).optional(),
   consensus: z.strictObject({
     block_time_ms: int(0, MAX_TIMEOUT_MS),
+    ...Object.fromEntries(TIMEOUT_OVERRIDES.map(([key]) => [key, int(0, MAX_TIMEOUT_MS)])),
   }).optional(),
   mempool: z.strictObject({
     max_txs: int(1),
@@ -275,6 +285,10 @@ function build(d: ConfigDocument): NodeConfig {
   }
   if (d.consensus) {
     c.consensus.blockTimeMs = pick<number | null>(d.consensus.block_time_ms, c.consensus.blockTimeMs);
+    for (const [key, field] of TIMEOUT_OVERRIDES) {
+      const v = (d.consensus as Record<string, number | undefined>)[key];
+      if (v !== undefined) c.consensus.timeouts[field] = v;
+    }
   }
   if (d.mempool) {
     const m = d.mempool;
@@ -330,6 +344,8 @@ listen = ${str(formatListen(c.metrics.host, c.metrics.port))}
 [consensus]
 # Pause after each commit, in ms; without it, genesis consensus_params.timeouts.commit_ms applies
 ${blockTime}
+# Round timeouts, overriding genesis consensus_params.timeouts for this node only (absent: genesis):
+${TIMEOUT_OVERRIDES.map(([key, field]) => (c.consensus.timeouts[field] === undefined ? `# ${key} = ` : `${key} = ${c.consensus.timeouts[field]}`)).join('\n')}
 
 [mempool]
 # Most transactions held at once

@@ -43,7 +43,7 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
     rpc: { host: '::1', port: 0, maxBodyBytes: 2048, maxBatch: 7, maxConcurrent: 3, timeoutMs: 1 },
     p2p: { host: '0.0.0.0', port: 30000, persistentPeers: ['10.0.0.1:26656', 'abc@node.example:26656'] },
     metrics: { enabled: false, host: 'localhost', port: 9100 },
-    consensus: { blockTimeMs: 250 },
+    consensus: { blockTimeMs: 250, timeouts: { proposeMs: 1500, precommitDeltaMs: 0 } },
     mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, replaceFeeBumpPercent: 0 },
   };
   const text = formatConfig(c);
