@@ -240,10 +240,15 @@ export class ConsensusDriver {
     this.#state = initialState(this.#state.config);
   }
 
-  /** Buffers a message for the next height (or ours while it has not started); drops the rest. */
+  /**
+   * Buffers a message for the next height (or ours while it has not started); drops the rest.
+   * Messages of the current height are taken even while its block is being committed: the state
+   * machine ignores them once it has decided, but late votes still reveal equivocation (and a
+   * height decided at once, as a lone validator's is, must not lose what was buffered for it).
+   */
   #defer(msg: Message, height: number): boolean {
     const current = this.#state.height;
-    if (height === current && !this.#committing && this.#state.step !== 'unstarted') return false;
+    if (height === current && this.#state.step !== 'unstarted') return false;
     // Past heights are decided; heights beyond the next are block sync's job, not ours.
     const soon = height === current + 1 || (height === current && this.#state.step === 'unstarted');
     if (soon && this.#future.length < MAX_FUTURE_MESSAGES) this.#future.push(msg);

@@ -12,7 +12,7 @@ import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
 import { toHex } from '../chain/bytes.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
-import { evidenceHash } from '../chain/evidence.ts';
+import { evidenceHash, evidenceHeight } from '../chain/evidence.ts';
 import type { SignedTransaction } from '../chain/tx.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -57,6 +57,9 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
     precommit: { baseMs: t.precommitMs, deltaMs: t.precommitDeltaMs },
   };
 }
+
+/** Evidence items a proposer puts in one block (the block format allows more). */
+const MAX_EVIDENCE_PER_PROPOSAL = 16;
 
 interface Waiter {
   resolve(inclusion: TxInclusion): void;
@@ -217,7 +220,11 @@ export class HallmarkNode implements RpcNode {
     if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
     const params = this.#genesis.consensusParams.block;
     const txs = this.mempool.reap({ maxTxs: params.maxTxs, maxBytes: params.maxBytes - 64 * 1024 }).map((s) => s.bytes);
-    const evidence = [...this.#pendingEvidence.values()].slice(0, 16);
+    // Evidence of this height cannot go in yet, and too old evidence no longer can.
+    const oldest = height - this.executor.evidenceMaxAgeHeights;
+    const evidence = [...this.#pendingEvidence.values()]
+      .filter((ev) => evidenceHeight(ev) < height && evidenceHeight(ev) >= oldest)
+      .slice(0, MAX_EVIDENCE_PER_PROPOSAL);
     const header = this.executor.nextHeader({
       txs, time: Math.max(Date.now(), head.time), proposer: this.validatorAddress!,
       lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,

@@ -7,13 +7,14 @@ import { join } from 'node:path';
 import t from 'tap';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
-import { generateKeyPair } from '../chain/keys.ts';
+import { generateKeyPair, sign } from '../chain/keys.ts';
+import { PREVOTE, voteSignBytes, type Vote } from '../chain/vote.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
 import { Executor } from '../node/executor.ts';
 import { openChain } from './fixtures/chain.ts';
-import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, waitForHeight } from './fixtures/node.ts';
+import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, VALIDATOR, waitForHeight } from './fixtures/node.ts';
 
 t.test('a single validator produces blocks, commits a transfer and restarts where it stopped', async (t) => {
   const home = t.testdir();
@@ -74,7 +75,6 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
   const head = node.executor.head!;
 
   const replica = await openChain(join(root, 'replica'));
-  t.teardown(() => replica.db.close());
   const validators = new ValidatorSet(genesis.validators);
   const executor = await Executor.open(replica.db, replica.tree, { validators });
   await executor.initGenesis(toGenesisState(genesis));
@@ -88,6 +88,7 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
     t.ok(equalBytes(applied.stateRoot, root), `same state root at height ${h}`);
   }
   t.equal(txs, 5, 'all five transfers were in the replayed blocks');
+  await replica.db.close();
   await running.close();
 });
 
@@ -112,7 +113,6 @@ t.test('a second node on the same home is refused with a clear error', async (t)
 t.test('Prometheus metrics are served on their own port and follow the chain', async (t) => {
   const config = testConfig();
   const running = await startTestNode(t.testdir(), { config: { ...config, metrics: { enabled: true, host: '127.0.0.1', port: 0 } } });
-  t.teardown(() => running.close());
   const height = await waitForHeight(running.rpcUrl, 3);
   const url = running.node.metricsUrl!;
   const res = await fetch(url);
@@ -125,4 +125,35 @@ t.test('Prometheus metrics are served on their own port and follow the chain', a
   t.match(text, /^# TYPE hallmark_mempool_refused_total counter$/m);
   t.match(text, /^hallmark_mempool_refused_total\{reason="invalid_signature"\} 0$/m);
   t.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);
+  await running.close();
+});
+
+t.test('equivocation seen by the node is reported, included in a block and listed over RPC', async (t) => {
+  const genesis = fastGenesis();
+  const running = await startTestNode(t.testdir(), { genesis });
+  const url = running.rpcUrl;
+  await waitForHeight(url, 2);
+  // Two different prevotes of the validator for one height and round, signed with its raw key
+  // (around the guard, as a faulty validator would); delivered for the next height, which the
+  // driver buffers until it gets there.
+  const height = running.node.driver.height + 1;
+  const vote = (fill: number): Vote => {
+    const v = { type: PREVOTE, height, round: 7, blockHash: new Uint8Array(32).fill(fill) } as const;
+    return { ...v, validator: addressOf(VALIDATOR.publicKey), signature: sign(VALIDATOR.secretKey, voteSignBytes(genesis.chainId, v)) };
+  };
+  running.node.driver.receiveVotes([vote(1), vote(2)]);
+  let committed: any[] = [];
+  for (let i = 0; i < 500 && committed.length === 0; i++) {
+    committed = (await rpc(url, 'consensus_evidence')).committed;
+    if (committed.length === 0) await new Promise((r) => setTimeout(r, 10));
+  }
+  t.equal(committed.length, 1, 'the evidence was committed once');
+  const included = await rpc(url, 'chain_getBlock', { height: committed[0].height });
+  t.equal(included.evidence.length, 1, 'the block that includes it carries it');
+  t.equal(committed[0].evidence.round, 7);
+  t.equal(committed[0].evidence.validator, formatAddress(addressOf(VALIDATOR.publicKey)));
+  const later = await waitForHeight(url, committed[0].height + 2);
+  t.ok(later > committed[0].height + 1, 'the chain goes on');
+  t.equal((await rpc(url, 'consensus_evidence')).committed.length, 1, 'it is not included twice');
+  await running.close();
 });
