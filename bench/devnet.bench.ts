@@ -98,7 +98,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
   await node.waitForTx(lastHash, 120_000);
   const satRate = (saturation.length * 1000) / (performance.now() - t0);
   const committed = await committedTxs();
-  report({ bench: 'devnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: satRate / baseline, committed, heights: node.executor.head!.height });
+  report({ bench: 'devnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: Number((satRate / baseline).toPrecision(3)), committed, heights: node.executor.head!.height });
 
   // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
   const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));

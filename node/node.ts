@@ -91,6 +91,7 @@ export class HallmarkNode implements RpcNode {
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
     validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeId: string; outbox?: ConsensusOutbox;
+    sigCache: SignatureCache;
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
@@ -116,7 +117,7 @@ export class HallmarkNode implements RpcNode {
       outbox: parts.outbox ?? { proposal() {}, vote() {} },
       timeouts: engineTimeouts(timeouts),
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
-      sigCache: new SignatureCache(),
+      sigCache: parts.sigCache,
       onEvidence: (ev) => this.#pendingEvidence.set(toHex(evidenceHash(ev)), ev),
       log: log.child({ module: 'consensus' }),
     });
@@ -161,7 +162,9 @@ export class HallmarkNode implements RpcNode {
         }
       }
       const wal = new FileWal(join(dataDir, 'wal'));
-      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeId, outbox: opts.outbox });
+      // One cache for votes and commits: precommits checked as they arrive make the commit in the
+      // next block free to check.
+      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeId, outbox: opts.outbox, sigCache });
       const h = executor.head!;
       if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
