@@ -32,7 +32,7 @@ import { initialState, step, type ConsensusState, type Effect, type Input, type 
 import type { ValidatorSet } from './validators.ts';
 import { VoteKeeper } from './vote-keeper.ts';
 import { verifyVotes, type SignatureCache } from './verify.ts';
-import type { WalEntry, WalStore } from './wal.ts';
+import { entriesToReplay, type WalEntry, type WalStore } from './wal.ts';
 
 /** The application side: blocks are opaque bytes to consensus. */
 export interface ConsensusApp {
@@ -173,7 +173,7 @@ export class ConsensusDriver {
    */
   start(height: number, replay: readonly WalEntry[] = []): void {
     this.#enterHeight(height);
-    const mine = replay.filter((e) => entryHeight(e) === height);
+    const mine = entriesToReplay(replay, height);
     if (mine.length > 0) this.#log.info('replaying the WAL', { height, entries: mine.length });
     const self = this.#o.signer?.address;
     for (const e of mine) {
@@ -488,15 +488,4 @@ export function commitFrom(keeper: VoteKeeper, round: number, blockHash: Uint8Ar
 
 function sameValue(a: Uint8Array | null, b: Uint8Array | null): boolean {
   return a === null || b === null ? a === b : equalBytes(a, b);
-}
-
-function entryHeight(e: WalEntry): number {
-  switch (e.kind) {
-    case 'proposal':
-      return e.proposal.height;
-    case 'vote':
-      return e.vote.height;
-    default:
-      return e.height;
-  }
 }

@@ -61,6 +61,12 @@ export interface ExecutorOptions {
   evidenceMaxAgeHeights?: number;
   /** Shared with the consensus driver so a precommit verified there is not verified again here. */
   sigCache?: SignatureCache;
+  /**
+   * Sync each block's batch to disk before applyBlock resolves (LevelDB's `sync` write). A
+   * validator needs it: it marks the end of a height in its WAL after the block is applied, and
+   * must never find the WAL ahead of its store after a power loss. Default false.
+   */
+  durable?: boolean;
 }
 
 /** A committed evidence item the executor remembers while it is young enough to be offered again. */
@@ -106,6 +112,7 @@ export class Executor implements AccountReader {
   readonly validators: ValidatorSet | undefined;
   readonly #validatorsHash: Uint8Array | undefined;
   readonly evidenceMaxAgeHeights: number;
+  readonly #durable: boolean;
   readonly #sigCache: SignatureCache;
   #head: ChainHead | undefined;
   /**
@@ -125,6 +132,7 @@ export class Executor implements AccountReader {
     this.#validatorsHash = opts.validators && validatorsHash(opts.validators.validators);
     this.evidenceMaxAgeHeights = opts.evidenceMaxAgeHeights ?? DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS;
     this.#sigCache = opts.sigCache ?? new SignatureCache();
+    this.#durable = opts.durable ?? false;
   }
 
   static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree, opts: ExecutorOptions = {}): Promise<Executor> {
@@ -275,7 +283,7 @@ export class Executor implements AccountReader {
       ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
-    ]);
+    ], { sync: this.#durable });
     this.#tree.markCommitted(prepared);
     this.#head = next;
     for (const ev of block.evidence) this.#rememberEvidence(ev, next.height);

@@ -138,7 +138,7 @@ export class HallmarkNode implements RpcNode {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
       const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
       const sigCache = new SignatureCache();
-      const executor = await Executor.open(db, tree, { validators, sigCache });
+      const executor = await Executor.open(db, tree, { validators, sigCache, durable: true });
       const head = executor.head;
       if (head === undefined) {
         await executor.initGenesis(toGenesisState(genesis));
