@@ -28,7 +28,7 @@ import { PRECOMMIT, PREVOTE, type Vote, type VoteType } from '../chain/vote.ts';
 import { proposalSignBytes, type Proposal } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
-import { initialState, step, type ConsensusState, type Effect, type Input, type TimeoutConfig, type TimeoutKind } from './state-machine.ts';
+import { initialState, step, timeoutDuration, type ConsensusState, type Effect, type Input, type TimeoutConfig, type TimeoutKind } from './state-machine.ts';
 import type { ValidatorSet } from './validators.ts';
 import { VoteKeeper } from './vote-keeper.ts';
 import { verifyVotes, type SignatureCache } from './verify.ts';
@@ -416,8 +416,9 @@ export class ConsensusDriver {
 
   /**
    * Signs through the guard. A refusal means signing would conflict with something signed before
-   * (a WAL lost after a crash, say): this validator stays silent for that step rather than stop;
-   * the round's timeouts move it on to a round where it may sign again.
+   * (the WAL lost after a crash, say): this validator stays silent rather than stop, and after a
+   * precommit timeout moves itself to the next round, where it may sign again. Skipping a round is
+   * always safe (locks carry over); without it a validator that is its own quorum would wait forever.
    */
   #sign<T>(fn: () => T): T | null {
     try {
@@ -425,7 +426,12 @@ export class ConsensusDriver {
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (code !== 'double_sign' && code !== 'regression') throw err;
-      this.#log.warn('the double-sign guard refused to sign; staying silent this step', { error: (err as Error).message });
+      const { height, round } = this.#state;
+      this.#log.warn('the double-sign guard refused to sign; staying silent this round', { height, round, error: (err as Error).message });
+      const skip = { kind: 'round-skip', height, round: round + 1 } as const;
+      this.#timers.push(this.#o.timers.schedule(timeoutDuration(this.#state.config, 'precommit', round), () => {
+        if (!this.#stopped && !this.#committing) this.#feed(skip);
+      }));
       return null;
     }
   }
