@@ -10,7 +10,8 @@ import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
-import { toHex } from '../chain/bytes.ts';
+import { equalBytes, toHex } from '../chain/bytes.ts';
+import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
 import { evidenceHash, evidenceHeight } from '../chain/evidence.ts';
 import type { SignedTransaction } from '../chain/tx.ts';
@@ -21,7 +22,7 @@ import { PrivValidator } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { SignatureCache } from '../consensus/verify.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
-import { toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
+import { genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
 import type { NodeConfig } from './config.ts';
 import { Executor } from './executor.ts';
@@ -56,6 +57,26 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
     prevote: { baseMs: t.prevoteMs, deltaMs: t.prevoteDeltaMs },
     precommit: { baseMs: t.precommitMs, deltaMs: t.precommitDeltaMs },
   };
+}
+
+/** Key of the data directory's format version and genesis hash, next to the executor's keys. */
+const META_KEY = Uint8Array.of(0x76); // 'v'
+/** Bumped whenever the layout of anything in data/ changes; an older layout is refused, never guessed at. */
+export const DATA_FORMAT_VERSION = 1;
+
+/** Refuses a data directory of another format, or one made from a different genesis.json. */
+function checkMeta(raw: Uint8Array | undefined, genesis: Genesis, dataDir: string): void {
+  if (raw === undefined) {
+    throw new Error(`${dataDir} has no format marker: it was written by an older Hallmark. Move it away (or delete it) to start the chain again`);
+  }
+  const [version, hash] = tuple(decodeCanonical(raw, 'data format marker'), 2, 'data format marker');
+  if (version !== DATA_FORMAT_VERSION) {
+    throw new Error(`${dataDir} is in data format ${String(version)}, this Hallmark reads format ${DATA_FORMAT_VERSION}`);
+  }
+  const expected = genesisHash(genesis);
+  if (!equalBytes(bytes(hash, 'genesis hash', 32), expected)) {
+    throw new Error(`genesis.json has changed since ${dataDir} was created from it (genesis hash ${toHex(bytes(hash, 'genesis hash', 32)).slice(0, 16)}…, now ${toHex(expected).slice(0, 16)}…): restore the original; per-node timeouts belong in config.toml [consensus]`);
+  }
 }
 
 /** Evidence items a proposer puts in one block (the block format allows more). */
@@ -142,9 +163,12 @@ export class HallmarkNode implements RpcNode {
       const head = executor.head;
       if (head === undefined) {
         await executor.initGenesis(toGenesisState(genesis));
+        await db.put(META_KEY, encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis)]));
         log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
       } else if (head.chainId !== genesis.chainId) {
         throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
+      } else {
+        checkMeta(await db.get(META_KEY), genesis, dataDir);
       }
       let signer: PrivValidator | null = null;
       let nodeId = '';

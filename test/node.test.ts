@@ -92,15 +92,24 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
   await running.close();
 });
 
-t.test('a genesis for another chain is refused and the data directory is untouched', async (t) => {
+t.test('a genesis for another chain, or an edited one, is refused and the data directory is untouched', async (t) => {
   const home = t.testdir();
   const running = await startTestNode(home);
   await waitForHeight(running.rpcUrl, 2);
   await running.close();
   await t.rejects(startTestNode(home, { genesis: fastGenesis({ chainId: 'other-chain' }) }), /holds chain hallmark-nodetest, but genesis.json is for other-chain/);
+  const edited = fastGenesis();
+  edited.consensusParams.timeouts.proposeMs += 1;
+  await t.rejects(startTestNode(home, { genesis: edited }), /genesis.json has changed since .* was created from it/);
   const again = await startTestNode(home);
   await waitForHeight(again.rpcUrl, 4);
   await again.close();
+
+  // A data directory without the format marker (as an older Hallmark wrote them) is refused.
+  const chain = await openChain(join(home, 'data', 'chain'));
+  await chain.db.del(Uint8Array.of(0x76));
+  await chain.db.close();
+  await t.rejects(startTestNode(home), /has no format marker: it was written by an older Hallmark/);
 });
 
 t.test('a second node on the same home is refused with a clear error', async (t) => {
