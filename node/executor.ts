@@ -30,7 +30,6 @@ import {
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { encodeReceipt, receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
-import { verifyBatch } from '../chain/signature.ts';
 import { decodeSignedTransaction, signedMessage, type SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
@@ -256,9 +255,10 @@ export class Executor implements AccountReader {
         throw err;
       }
     });
-    // All signatures of the block in one batch call (same answers as one by one).
+    // All signatures of the block in one batch call (same answers as one by one); those the
+    // mempool admitted through the shared cache are not verified again.
     const sigItems = decoded.filter((d): d is SignedTransaction => !(d instanceof CodecError));
-    const sigOk = verifyBatch(sigItems.map((s) => ({
+    const sigOk = this.#sigCache.verify(sigItems.map((s) => ({
       publicKey: s.tx.sender,
       message: signedMessage(s),
       signature: s.signature,

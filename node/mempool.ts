@@ -16,7 +16,8 @@
  */
 import type { Address } from '../chain/address.ts';
 import { CodecError } from '../chain/codec.ts';
-import { decodeSignedTransaction, senderAddress, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
+import { decodeSignedTransaction, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
+import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from './account.ts';
 import {
   checkConfig, DEFAULT_MEMPOOL_CONFIG, MempoolError, type MempoolConfig, type MempoolCounters,
@@ -86,9 +87,15 @@ export class Mempool {
   #arrivals = 0;
   /** Adds and updates run one at a time in call order: each awaits the account reader. */
   #turn: Promise<unknown> = Promise.resolve();
+  readonly #sigCache: SignatureCache | undefined;
 
-  constructor(opts: { chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig> }) {
+  /**
+   * `sigCache`, when given, remembers the signatures admitted here, so the executor (sharing it)
+   * does not verify them again when the block that carries them is applied.
+   */
+  constructor(opts: { chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache }) {
     this.chainId = opts.chainId;
+    this.#sigCache = opts.sigCache;
     this.#accounts = opts.accounts;
     this.config = Object.freeze(checkConfig({ ...DEFAULT_MEMPOOL_CONFIG, ...opts.config }));
   }
@@ -201,7 +208,10 @@ export class Mempool {
       throw new MempoolError('wrong_chain', `transaction is for chain ${JSON.stringify(stx.tx.chainId)}; this node runs ${JSON.stringify(this.chainId)}`);
     }
     this.#checkNotDuplicate(stx);
-    if (!verifyTransactionSignature(stx)) {
+    const valid = this.#sigCache === undefined
+      ? verifyTransactionSignature(stx)
+      : this.#sigCache.verify([{ publicKey: stx.tx.sender, message: signedMessage(stx), signature: stx.signature }])[0];
+    if (!valid) {
       throw new MempoolError('invalid_signature', 'signature does not match the transaction and its sender key');
     }
     return stx;

@@ -126,7 +126,7 @@ export class HallmarkNode implements RpcNode {
     this.validators = parts.validators;
     this.validatorNames = new Map(genesis.validators.map((v) => [toHex(v.address), v.name]));
     this.validatorAddress = parts.signer?.address ?? null;
-    this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool });
+    this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
     this.driver = new ConsensusDriver({
       chainId: genesis.chainId,

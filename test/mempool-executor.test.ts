@@ -6,6 +6,8 @@ import t from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { TxStatus } from '../chain/receipt.ts';
 import { signTransaction } from '../chain/tx.ts';
+import { SignatureCache } from '../consensus/verify.ts';
+import { Executor } from '../node/executor.ts';
 import { Mempool } from '../node/mempool.ts';
 import { CHAIN_ID, nextBlock, openChain, seeded, testAccounts, testGenesis } from './fixtures/chain.ts';
 
@@ -51,4 +53,29 @@ t.test('reaped transactions execute, and update() keeps the mempool in step with
   const fill = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]!, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
   await mempool.add(fill.bytes);
   t.same(mempool.reap({ maxTxs: 10, maxBytes: 1 << 20 }).map((s) => s.tx.nonce), [next[0]!, next[0]! + 1]);
+});
+
+t.test('with a shared signature cache, the executor does not verify again what the mempool admitted', async (t) => {
+  const { db, tree } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  const cache = new SignatureCache();
+  const executor = await Executor.open(db, tree, { sigCache: cache });
+  const accounts = testAccounts(4);
+  await executor.initGenesis(testGenesis(accounts, 10_000n));
+  const mempool = new Mempool({ chainId: CHAIN_ID, accounts: executor, sigCache: cache });
+  const admitted = accounts.map((k, i) => signTransaction({
+    chainId: CHAIN_ID, sender: k.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000,
+    payload: { kind: 'transfer', to: addressOf(accounts[(i + 1) % accounts.length]!.publicKey), amount: 5n },
+  }, k.secretKey));
+  for (const stx of admitted) await mempool.add(stx.bytes);
+  // One more transaction the mempool never saw, and one with a broken signature.
+  const k = accounts[0]!;
+  const unseen = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 1, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, k.secretKey);
+  const forged = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 2, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, accounts[1]!.secretKey);
+  const before = cache.stats();
+  const { receipts } = await executor.applyBlock(nextBlock(executor, [...admitted.map((s) => s.bytes), unseen.bytes, forged.bytes]));
+  const after = cache.stats();
+  t.equal(after.hits - before.hits, admitted.length, 'admitted signatures are answered from the cache');
+  t.equal(after.misses - before.misses, 2, 'only the two unseen signatures are verified');
+  t.same(receipts.map((r) => r.status), [...admitted.map(() => TxStatus.ok), TxStatus.ok, TxStatus.invalid_signature], 'and the answers are the same as without the cache');
 });
