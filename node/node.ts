@@ -47,6 +47,9 @@ export interface StartNodeOptions {
 export interface RunningNode {
   readonly rpcUrl: string;
   readonly node: HallmarkNode;
+  /** Settles if consensus stops for good (a decided block could not be applied): exit and let a
+   * supervisor restart the node, which then replays the height from its WAL. */
+  readonly halted: Promise<Error>;
   close(): Promise<void>;
 }
 
@@ -105,6 +108,11 @@ export class HallmarkNode implements RpcNode {
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
   #rpc: { url: string; close(): Promise<void> } | null = null;
+  #halt: (err: Error) => void = () => {};
+  /** See RunningNode.halted. */
+  readonly halted = new Promise<Error>((resolve) => {
+    this.#halt = resolve;
+  });
   #metrics: { url: string; close(): Promise<void> } | null = null;
   readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
   #applying: Promise<unknown> = Promise.resolve();
@@ -236,7 +244,9 @@ export class HallmarkNode implements RpcNode {
       },
       commit: (height, bytes, commit) => {
         const run = this.#commit(height, decodeBlock(bytes), commit);
-        this.#applying = run.catch(() => {});
+        this.#applying = run.catch((err: unknown) => {
+          this.#halt(err instanceof Error ? err : new Error(String(err)));
+        });
         return run;
       },
     };
@@ -386,5 +396,5 @@ export async function startNode(opts: StartNodeOptions): Promise<RunningNode> {
     await node.close();
     throw err;
   }
-  return { rpcUrl, node, close: () => node.close() };
+  return { rpcUrl, node, halted: node.halted, close: () => node.close() };
 }
