@@ -6,7 +6,9 @@
  *
  * What it does between messages and the state machine:
  *   - proposals: checks the signature against proposer(height, round), keeps the block by hash,
- *     asks the app whether the block is valid (the paper's valid(v)), and feeds the first per round;
+ *     asks the app whether the block is valid (the paper's valid(v)), and feeds each distinct value
+ *     of a round, up to MAX_PROPOSALS_PER_ROUND: an equivocating proposer's other value may be the
+ *     one +2/3 decide (the state machine prevotes on the first only);
  *   - votes: verifies every vote of a delivery with one batch call (and a cache), counts them in a
  *     VoteKeeper, feeds the thresholds it reports, and reports equivocation as evidence;
  *   - effects: builds blocks through the app, signs through the double-sign guard, and writes every
@@ -28,7 +30,7 @@ import { PRECOMMIT, PREVOTE, type Vote, type VoteType } from '../chain/vote.ts';
 import { proposalSignBytes, type Proposal } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
-import { initialState, step, timeoutDuration, type ConsensusState, type Effect, type Input, type TimeoutConfig, type TimeoutKind } from './state-machine.ts';
+import { initialState, MAX_PROPOSALS_PER_ROUND, step, timeoutDuration, type ConsensusState, type Effect, type Input, type TimeoutConfig, type TimeoutKind } from './state-machine.ts';
 import type { ValidatorSet } from './validators.ts';
 import { VoteKeeper } from './vote-keeper.ts';
 import { verifyVotes, type SignatureCache } from './verify.ts';
@@ -112,8 +114,11 @@ export class ConsensusDriver {
   #keeper: VoteKeeper | null = null;
   /** Blocks of this height by hash hex: proposed by anyone, or built by us. */
   #blocks = new Map<string, Uint8Array>();
-  /** round -> the proposal that counts (first with a good signature). */
-  #proposals = new Map<number, Proposal>();
+  /**
+   * round -> the proposals taken (good signature, distinct block hashes), in arrival order. A repeat
+   * of a value already taken is dropped before anything else, so gossip re-delivering it costs a lookup.
+   */
+  #proposals = new Map<number, Proposal[]>();
   /** Our own proposals found in the WAL on replay, by round: proposed again, never rebuilt. */
   #ownFromWal = new Map<number, { proposal: Proposal; block: Uint8Array }>();
   /**
@@ -177,7 +182,8 @@ export class ConsensusDriver {
     if (mine.length > 0) this.#log.info('replaying the WAL', { height, entries: mine.length });
     const self = this.#o.signer?.address;
     for (const e of mine) {
-      if (e.kind === 'proposal' && this.#isOwn(e.proposal)) this.#ownFromWal.set(e.proposal.round, { proposal: e.proposal, block: e.block });
+      // The first own proposal of a round is the one we signed (any later one came back from the network).
+      if (e.kind === 'proposal' && this.#isOwn(e.proposal) && !this.#ownFromWal.has(e.proposal.round)) this.#ownFromWal.set(e.proposal.round, { proposal: e.proposal, block: e.block });
       if (e.kind === 'vote' && self !== undefined && equalBytes(e.vote.validator, self)) this.#ownVotesFromWal.set(`${e.vote.type}/${e.vote.round}`, e.vote);
       if (e.kind === 'value') this.#ownValuesFromWal.set(e.round, e.block);
     }
@@ -276,7 +282,11 @@ export class ConsensusDriver {
   #onProposal(p: Proposal, block: Uint8Array, log: boolean): void {
     const s = this.#state;
     if (p.height !== s.height || s.step === 'commit') return;
-    if (this.#proposals.has(p.round)) return; // the first per round counts
+    const taken = this.#proposals.get(p.round) ?? [];
+    // In our own rounds we take only the proposal we signed: another with our key is a forgery or an
+    // equivocator's echo, and must never be taken for ours on replay.
+    const limit = this.#isOwn(p) ? 1 : MAX_PROPOSALS_PER_ROUND;
+    if (taken.length >= limit || taken.some((q) => equalBytes(q.blockHash, p.blockHash))) return;
     const proposer = this.#o.validators.proposer(p.height, p.round);
     if (!verifySignature(proposer.publicKey, proposalSignBytes(this.#o.chainId, p), p.signature)) {
       this.#log.warn('proposal with a bad signature', { height: p.height, round: p.round });
@@ -288,7 +298,7 @@ export class ConsensusDriver {
       this.#log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
     }
     if (log) this.#o.wal.append({ kind: 'proposal', proposal: p, block }, { sync: false });
-    this.#proposals.set(p.round, p);
+    this.#proposals.set(p.round, [...taken, p]);
     if (valid) this.#blocks.set(toHex(p.blockHash), block);
     this.#feed({ kind: 'proposal', height: p.height, round: p.round, blockHash: p.blockHash, validRound: p.validRound, valid });
   }
@@ -384,7 +394,8 @@ export class ConsensusDriver {
         const again = logged !== undefined && logged.validRound === e.validRound && equalBytes(logged.blockHash, e.blockHash);
         const proposal = again ? logged : this.#sign(() => signer.signProposal({ height: e.height, round: e.round, validRound: e.validRound, blockHash: e.blockHash }));
         if (proposal === null) break;
-        this.#proposals.set(e.round, proposal);
+        const taken = this.#proposals.get(e.round) ?? [];
+        if (!taken.some((q) => equalBytes(q.blockHash, proposal.blockHash))) this.#proposals.set(e.round, [...taken, proposal]);
         // Synced before it leaves: after a crash we re-propose this block, never another.
         if (!again) this.#o.wal.append({ kind: 'proposal', proposal, block }, { sync: true });
         this.#o.outbox.proposal(proposal, block);

@@ -7,7 +7,13 @@
  * counts votes in VoteSets and reports thresholds as inputs, validates proposed blocks (the
  * paper's valid(v), sent as `valid` on a proposal input), signs and gossips the votes and
  * proposals named in effects, runs timers, and builds blocks when asked. A proposal input must
- * come from proposer(height, round); the first one per round counts.
+ * come from proposer(height, round).
+ *
+ * A faulty proposer may sign several values for one round and show each to different validators.
+ * The paper's rules range over every message received, so up to MAX_PROPOSALS_PER_ROUND distinct
+ * values per round are recorded: the first drives the prevote (L22, L28 act once, in step
+ * propose), and any of them can be locked (L36) or decided (L49) when +2/3 vote for it — else a
+ * validator shown another value first could never decide the one the others decided.
  *
  * The paper's rules are "upon <messages> while <condition>": they fire whenever their messages have
  * been seen and the condition holds, in whatever order things arrive. So threshold and proposal
@@ -34,6 +40,9 @@ export interface EngineConfig {
   timeouts: Readonly<Record<TimeoutKind, TimeoutConfig>>;
 }
 
+/** Distinct values recorded per round; more come only from a faulty proposer and are ignored. */
+export const MAX_PROPOSALS_PER_ROUND = 4;
+
 export interface ProposalFact {
   round: number;
   blockHash: Uint8Array;
@@ -58,7 +67,10 @@ export interface ConsensusState {
   readonly validValue: Uint8Array | null;
   readonly validRound: number;
   readonly decision: { round: number; blockHash: Uint8Array } | null;
-  /** Everything seen at this height that the rules read; kept across rounds (L28, L49 look back). */
+  /**
+   * Everything seen at this height that the rules read; kept across rounds (L28, L49 look back).
+   * Proposals in arrival order, one per (round, blockHash); the first of a round is the one L22/L28 read.
+   */
   readonly proposals: readonly ProposalFact[];
   readonly polkas: readonly RoundValue[];
   readonly precommitQuorums: readonly RoundValue[];
@@ -138,8 +150,7 @@ export function step(state: ConsensusState, input: Input): Transition {
       propose(w, input.blockHash, -1); // L19
       break;
     case 'proposal':
-      if (s.proposals.some((p) => p.round === input.round)) return { state, effects: [] };
-      s.proposals = [...s.proposals, { round: input.round, blockHash: input.blockHash, validRound: input.validRound, valid: input.valid }];
+      if (!recordProposal(s, { round: input.round, blockHash: input.blockHash, validRound: input.validRound, valid: input.valid })) return { state, effects: [] };
       break;
     case 'polka':
       if (!hasPolka(s, input.round, input.blockHash)) s.polkas = [...s.polkas, { round: input.round, blockHash: input.blockHash }];
@@ -206,7 +217,15 @@ function startRound(w: Work, round: number): void {
 function propose(w: Work, blockHash: Uint8Array, validRound: number): void {
   const { s } = w;
   w.fx.push({ kind: 'broadcast-proposal', height: s.height, round: s.round, blockHash, validRound });
-  if (!s.proposals.some((p) => p.round === s.round)) s.proposals = [...s.proposals, { round: s.round, blockHash, validRound, valid: true }];
+  recordProposal(s, { round: s.round, blockHash, validRound, valid: true });
+}
+
+/** Adds a proposal of a value not yet seen in its round, up to the bound; false if nothing changed. */
+function recordProposal(s: Work['s'], fact: ProposalFact): boolean {
+  const ofRound = s.proposals.filter((p) => p.round === fact.round);
+  if (ofRound.length >= MAX_PROPOSALS_PER_ROUND || ofRound.some((p) => sameValue(p.blockHash, fact.blockHash))) return false;
+  s.proposals = [...s.proposals, fact];
+  return true;
 }
 
 function vote(w: Work, type: VoteType, blockHash: Uint8Array | null): void {
@@ -227,13 +246,14 @@ function applyRules(w: Work): void {
 function applyOneRule(w: Work): boolean {
   const { s } = w;
   if (s.step === 'commit' || s.step === 'unstarted') return false;
+  // The round's first proposal: the one L22/L28 prevote on.
   const proposal = s.proposals.find((p) => p.round === s.round);
 
-  // L49: +2/3 precommits for a proposal of any round decide it, whatever our step.
+  // L49: +2/3 precommits for any valid proposal of any round decide it, whatever our step.
   if (s.decision === null) {
     for (const q of s.precommitQuorums) {
-      const p = s.proposals.find((x) => x.round === q.round);
-      if (p !== undefined && p.valid && sameValue(p.blockHash, q.blockHash)) {
+      const p = s.proposals.find((x) => x.round === q.round && x.valid && sameValue(x.blockHash, q.blockHash));
+      if (p !== undefined) {
         s.decision = { round: q.round, blockHash: p.blockHash };
         s.step = 'commit';
         w.fx.push({ kind: 'decide', height: s.height, round: q.round, blockHash: p.blockHash });
@@ -260,7 +280,7 @@ function applyOneRule(w: Work): boolean {
       }
       break;
     case 'prevote':
-      if (l36(w, proposal)) return true;
+      if (l36(w)) return true;
       if (hasPolka(s, s.round, null)) { // L44
         vote(w, PRECOMMIT, null);
         s.step = 'precommit';
@@ -273,7 +293,7 @@ function applyOneRule(w: Work): boolean {
       }
       break;
     case 'precommit':
-      if (l36(w, proposal)) return true;
+      if (l36(w)) return true;
       break;
   }
 
@@ -285,10 +305,15 @@ function applyOneRule(w: Work): boolean {
   return false;
 }
 
-/** L36: a polka for this round's valid proposal locks it (if still prevoting) and makes it valid. */
-function l36(w: Work, proposal: ProposalFact | undefined): boolean {
+/**
+ * L36: a polka for a valid proposal of this round — any of them, not only the first — locks it (if
+ * still prevoting) and makes it valid. With at most f faulty only one value of a round can have a polka.
+ */
+function l36(w: Work): boolean {
   const { s } = w;
-  if (s.validUpdated || proposal === undefined || !proposal.valid || !hasPolka(s, s.round, proposal.blockHash)) return false;
+  if (s.validUpdated) return false;
+  const proposal = s.proposals.find((p) => p.round === s.round && p.valid && hasPolka(s, s.round, p.blockHash));
+  if (proposal === undefined) return false;
   if (s.step === 'prevote') {
     s.lockedValue = proposal.blockHash;
     s.lockedRound = s.round;

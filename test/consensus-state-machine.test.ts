@@ -6,7 +6,7 @@
 import t, { type Test } from 'tap';
 import { PRECOMMIT, PREVOTE } from '../chain/vote.ts';
 import {
-  initialState, step, type ConsensusState, type Effect, type EngineConfig, type Input, type TimeoutKind,
+  initialState, MAX_PROPOSALS_PER_ROUND, step, type ConsensusState, type Effect, type EngineConfig, type Input, type TimeoutKind,
 } from '../consensus/state-machine.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 
@@ -16,6 +16,8 @@ const config = (tag: number): EngineConfig => ({ self: new Uint8Array(20).fill(t
 
 const A = new Uint8Array(32).fill(0xaa);
 const B = new Uint8Array(32).fill(0xbb);
+/** More values an equivocating proposer may sign, to fill the per-round bound. */
+const other = (i: number): Uint8Array => new Uint8Array(32).fill(0xc0 + i);
 const H = 1;
 
 // Inputs
@@ -37,7 +39,8 @@ const getValue = (round: number): Effect => ({ kind: 'get-value', height: H, rou
 const propose = (round: number, blockHash: Uint8Array, validRound = -1): Effect => ({ kind: 'broadcast-proposal', height: H, round, blockHash, validRound });
 const decide = (round: number, blockHash: Uint8Array): Effect => ({ kind: 'decide', height: H, round, blockHash });
 
-type StateFields = Partial<Pick<ConsensusState, 'height' | 'round' | 'step' | 'lockedValue' | 'lockedRound' | 'validValue' | 'validRound' | 'decision'>>;
+type StateFields = Partial<Pick<ConsensusState, 'height' | 'round' | 'step' | 'lockedValue' | 'lockedRound' | 'validValue' | 'validRound' | 'decision' | 'proposals'>>;
+const fact = (round: number, blockHash: Uint8Array, validRound = -1, valid = true) => ({ round, blockHash, validRound, valid });
 interface Row {
   input: Input;
   effects: Effect[];
@@ -253,5 +256,145 @@ t.test('start-height resets the height; older heights are ignored', (t) => {
   t.match(next.state, { height: 2, round: 0, step: 'propose', lockedRound: -1, validRound: -1, decision: null, proposals: [] });
   t.same(step(next.state, start(1)).effects, []);
   t.equal(step(next.state, start(1)).state, next.state);
+  t.end();
+});
+
+// An equivocating proposer signs several values for one round and shows each to different
+// validators. L22/L28 prevote on the first; L36 and L49 hold for any proposal received (the paper's
+// upon-rules range over all messages), so a validator shown B first still follows +2/3 for A.
+t.test('equivocating proposer: +2/3 precommits for its second value decide it (L49)', (t) => {
+  run(t, 2, [
+    { input: start(), effects: [schedule('propose', 0)] },
+    { input: proposal(0, B), effects: [prevote(0, B)], state: { step: 'prevote' } }, // L22 on the first
+    { input: proposal(0, A), effects: [], state: { step: 'prevote', proposals: [fact(0, B), fact(0, A)] } }, // recorded, no second prevote
+    { input: polkaAny(0), effects: [schedule('prevote', 0)] }, // L34
+    { input: timeout('prevote', 0), effects: [precommit(0, null)], state: { step: 'precommit' } }, // L61
+    { input: commitQuorum(0, A), effects: [decide(0, A)], state: { step: 'commit', decision: { round: 0, blockHash: A } } }, // L49
+  ]);
+  t.test('the quorum may come first, the second proposal after it', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: commitQuorum(0, A), effects: [schedule('precommit', 0)], state: { step: 'prevote', decision: null } }, // L47 only
+      { input: proposal(0, A), effects: [decide(0, A)], state: { step: 'commit', decision: { round: 0, blockHash: A } } }, // L49
+    ]);
+    t.end();
+  });
+  t.test('in a later round, for a past round\'s second value', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: proposal(0, A), effects: [] },
+      { input: precommitAny(0), effects: [schedule('precommit', 0)] },
+      { input: timeout('precommit', 0), effects: [getValue(1)], state: { round: 1 } }, // tag 2 proposes round 1
+      { input: commitQuorum(0, A), effects: [decide(0, A)], state: { round: 1, decision: { round: 0, blockHash: A } } },
+    ]);
+    t.end();
+  });
+  t.test('an invalid second value is not decided', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: proposal(0, A, -1, false), effects: [] },
+      { input: commitQuorum(0, A), effects: [schedule('precommit', 0)], state: { decision: null } },
+    ]);
+    t.end();
+  });
+  t.end();
+});
+
+t.test('equivocating proposer: a polka for its second value locks it and makes it valid (L36)', (t) => {
+  t.test('while prevoting: lock, precommit it, valid value', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: proposal(0, A), effects: [] },
+      { input: polka(0, A), effects: [precommit(0, A)], state: { step: 'precommit', lockedValue: A, lockedRound: 0, validValue: A, validRound: 0 } },
+      { input: commitQuorum(0, A), effects: [decide(0, A)] },
+    ]);
+    t.end();
+  });
+  t.test('the polka first, the second proposal after it', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: polka(0, A), effects: [schedule('prevote', 0)], state: { lockedRound: -1, validRound: -1 } }, // L34 only
+      { input: proposal(0, A), effects: [precommit(0, A)], state: { step: 'precommit', lockedValue: A, lockedRound: 0, validValue: A, validRound: 0 } },
+    ]);
+    t.end();
+  });
+  t.test('after precommitting nil: valid value only, and re-proposed in our round', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: proposal(0, A), effects: [] },
+      { input: polkaAny(0), effects: [schedule('prevote', 0)] },
+      { input: timeout('prevote', 0), effects: [precommit(0, null)] },
+      { input: polka(0, A), effects: [], state: { step: 'precommit', lockedValue: null, lockedRound: -1, validValue: A, validRound: 0 } },
+      { input: precommitAny(0), effects: [schedule('precommit', 0)] },
+      { input: timeout('precommit', 0), effects: [propose(1, A, 0), prevote(1, A)], state: { round: 1 } }, // L14-L16, then L28
+    ]);
+    t.end();
+  });
+  t.test('not for an invalid second value', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B), effects: [prevote(0, B)] },
+      { input: proposal(0, A, -1, false), effects: [] },
+      { input: polka(0, A), effects: [schedule('prevote', 0)], state: { step: 'prevote', lockedRound: -1, validRound: -1 } },
+    ]);
+    t.end();
+  });
+  t.end();
+});
+
+t.test('equivocating proposer: a repeated value and values beyond the bound are ignored', (t) => {
+  const values = [A, ...Array.from({ length: MAX_PROPOSALS_PER_ROUND - 1 }, (_, i) => other(i))];
+  const beyond = other(MAX_PROPOSALS_PER_ROUND);
+  const state = run(t, 2, [
+    { input: start(), effects: [schedule('propose', 0)] },
+    ...values.map((v, i): Row => ({ input: proposal(0, v), effects: i === 0 ? [prevote(0, A)] : [] })),
+    { input: proposal(0, A, 0), effects: [], state: { proposals: values.map((v) => fact(0, v)) } }, // a repeat, even with another validRound
+    { input: proposal(0, beyond), effects: [], state: { proposals: values.map((v) => fact(0, v)) } }, // beyond the bound
+    { input: proposal(1, beyond), effects: [], state: { proposals: [...values.map((v) => fact(0, v)), fact(1, beyond)] } }, // the bound is per round
+    { input: commitQuorum(0, beyond), effects: [schedule('precommit', 0)], state: { decision: null } },
+  ]);
+  const again = step(state, proposal(0, values[1]!));
+  t.equal(again.state, state, 'a repeat returns the state unchanged');
+  t.same(again.effects, []);
+  t.end();
+});
+
+t.test('equivocating proposer: the first proposal of a round still drives the prevote (L22, L28)', (t) => {
+  t.test('an invalid first value gets nil; a valid second one changes nothing', (t) => {
+    run(t, 2, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: proposal(0, B, -1, false), effects: [prevote(0, null)], state: { step: 'prevote' } },
+      { input: proposal(0, A), effects: [], state: { step: 'prevote' } },
+    ]);
+    t.end();
+  });
+  t.test('a first value waiting for its polka (L28) is not overtaken by a fresh second one', (t) => {
+    run(t, 4, [
+      { input: start(), effects: [schedule('propose', 0)] },
+      { input: timeout('propose', 0), effects: [prevote(0, null)] },
+      { input: polkaAny(0), effects: [schedule('prevote', 0)] },
+      { input: timeout('prevote', 0), effects: [precommit(0, null)] },
+      { input: precommitAny(0), effects: [schedule('precommit', 0)] },
+      { input: timeout('precommit', 0), effects: [schedule('propose', 1)], state: { round: 1 } },
+      { input: proposal(1, B, 0), effects: [], state: { step: 'propose' } },
+      { input: proposal(1, A), effects: [], state: { step: 'propose' } }, // no L22 for the second
+      { input: polka(0, B), effects: [prevote(1, B)], state: { step: 'prevote' } }, // L28 for the first
+    ]);
+    t.end();
+  });
+  t.test('the proposer records its own value once, as the first of its round', (t) => {
+    run(t, 1, [
+      { input: start(), effects: [getValue(0)] },
+      { input: valueReady(0, A), effects: [propose(0, A), prevote(0, A)], state: { proposals: [fact(0, A)] } },
+      { input: proposal(0, A), effects: [], state: { proposals: [fact(0, A)] } },
+    ]);
+    t.end();
+  });
   t.end();
 });
