@@ -64,9 +64,6 @@ export function createLogger(opts: LoggerOptions): Logger {
   return make({});
 }
 
-/** A logger that drops everything (tests, library callers that do not care). */
-export const silentLogger: Logger = createLogger({ level: 'silent', format: 'text', stream: { write: () => true } });
-
 // ---- formats -------------------------------------------------------------------------------------
 
 function textLine(time: string, level: Emitting, msg: string, fields: LogFields): string {

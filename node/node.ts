@@ -104,7 +104,7 @@ export class HallmarkNode implements RpcNode {
   readonly #genesis: Genesis;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
-  #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
+  readonly #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
   #rpc: { url: string; close(): Promise<void> } | null = null;
@@ -194,8 +194,8 @@ export class HallmarkNode implements RpcNode {
         }
       }
       const wal = new FileWal(join(dataDir, 'wal'));
-      // One cache for votes and commits: precommits checked as they arrive make the commit in the
-      // next block free to check.
+      // One signature cache for votes, commits and transactions: what was checked on arrival
+      // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
       const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeId, outbox: opts.outbox, sigCache });
       const h = executor.head!;
       if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
