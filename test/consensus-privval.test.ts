@@ -16,6 +16,7 @@ import { verifySignature } from '../chain/signature.ts';
 import { PRECOMMIT, PREVOTE, voteSignBytes, type VoteType } from '../chain/vote.ts';
 import { DoubleSignError, PrivValidator, SignStateError, type LastSignState, type SignStateStore } from '../consensus/privval.ts';
 import { FileSignStateStore } from '../node/privval-file.ts';
+import { errorCode } from './fixtures/errors.ts';
 
 const CHAIN = 'hallmark-test';
 const KEY = secretKeyFromSeed('privval-test');
@@ -92,15 +93,6 @@ class MemoryStore implements SignStateStore {
     this.saves.push(s);
     this.state = s;
   }
-}
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
 }
 
 t.test('signs a proposal, then prevote, then precommit, and the signatures verify', async (t) => {
@@ -188,10 +180,10 @@ t.test('a failed save releases no signature and stops signing', async (t) => {
     },
   };
   const v = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store });
-  t.equal(codeOf(() => v.signVote({ type: PREVOTE, height: 1, round: 0, blockHash: A })), 'store_failed');
+  t.equal(errorCode(() => v.signVote({ type: PREVOTE, height: 1, round: 0, blockHash: A })), 'store_failed');
   fail = false;
-  t.equal(codeOf(() => v.signVote({ type: PREVOTE, height: 1, round: 0, blockHash: B })), 'store_failed', 'still refused after the disk recovers');
-  t.equal(codeOf(() => v.signVote({ type: PREVOTE, height: 2, round: 0, blockHash: B })), 'store_failed');
+  t.equal(errorCode(() => v.signVote({ type: PREVOTE, height: 1, round: 0, blockHash: B })), 'store_failed', 'still refused after the disk recovers');
+  t.equal(errorCode(() => v.signVote({ type: PREVOTE, height: 2, round: 0, blockHash: B })), 'store_failed');
   t.ok(new PrivValidator({ chainId: CHAIN, secretKey: KEY, store }).signVote({ type: PREVOTE, height: 1, round: 0, blockHash: B }), 'a restart signs again');
 });
 
@@ -212,8 +204,8 @@ t.test('FileSignStateStore: missing is null, state survives reopening, a stray t
   const reopened = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
   t.same(reopened.lastSigned, v.lastSigned);
   t.same(reopened.signVote(prevote).signature, signed.signature, 'the same vote gives the same signature');
-  t.equal(codeOf(() => reopened.signVote({ ...prevote, blockHash: B })), 'double_sign', 'a conflicting vote is refused');
-  t.equal(codeOf(() => reopened.signVote({ ...prevote, round: 1 })), 'regression', 'an earlier round is refused');
+  t.equal(errorCode(() => reopened.signVote({ ...prevote, blockHash: B })), 'double_sign', 'a conflicting vote is refused');
+  t.equal(errorCode(() => reopened.signVote({ ...prevote, round: 1 })), 'regression', 'an earlier round is refused');
   t.ok(reopened.signVote({ ...prevote, type: PRECOMMIT }), 'the next step is signed');
   t.same(new FileSignStateStore(path).load()?.step, 3);
   t.throws(() => new FileSignStateStore(''), TypeError);
@@ -243,7 +235,7 @@ t.test('FileSignStateStore: a malformed file is an error, never a reset', async 
     writeFileSync(path, text);
     const store = new FileSignStateStore(path);
     t.throws(() => store.load(), SignStateError, `${name}: SignStateError`);
-    t.equal(codeOf(() => store.load()), 'malformed', `${name}: malformed`);
+    t.equal(errorCode(() => store.load()), 'malformed', `${name}: malformed`);
     t.throws(() => store.load(), message, `${name}: says what is wrong`);
     t.throws(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store }), /Refusing to start.*Restore the file from a backup/s, `${name}: the validator does not start`);
     t.equal(readFileSync(path, 'utf8'), text, `${name}: the file is left alone`);
@@ -255,14 +247,14 @@ t.test('a state that is not this key\'s or this chain\'s, or that contradicts it
   const path = join(dir, 'state.json');
   new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) }).signVote({ type: PRECOMMIT, height: 9, round: 1, blockHash: A });
   const store = new FileSignStateStore(path);
-  t.equal(codeOf(() => new PrivValidator({ chainId: CHAIN, secretKey: OTHER_KEY, store })), 'wrong_key');
-  t.equal(codeOf(() => new PrivValidator({ chainId: 'other-chain', secretKey: KEY, store })), 'wrong_chain');
+  t.equal(errorCode(() => new PrivValidator({ chainId: CHAIN, secretKey: OTHER_KEY, store })), 'wrong_key');
+  t.equal(errorCode(() => new PrivValidator({ chainId: 'other-chain', secretKey: KEY, store })), 'wrong_chain');
   const json = JSON.parse(readFileSync(path, 'utf8'));
   writeFileSync(path, JSON.stringify({ ...json, height: 3 }));
-  t.equal(codeOf(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store })), 'malformed', 'an edited height no longer matches its sign bytes');
+  t.equal(errorCode(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store })), 'malformed', 'an edited height no longer matches its sign bytes');
   const forged = sign(KEY, Uint8Array.from([1, 2, 3]));
   writeFileSync(path, JSON.stringify({ ...json, signBytes: '010203', signature: Buffer.from(forged).toString('hex') }));
-  t.equal(codeOf(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store })), 'malformed', 'sign bytes that are neither vote nor proposal');
+  t.equal(errorCode(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store })), 'malformed', 'sign bytes that are neither vote nor proposal');
 });
 
 /** Runs the child, which kills itself just before or after its k-th save; returns what it released. */
@@ -292,11 +284,11 @@ t.test('crash: killed around every save, a restarted validator never contradicts
       const v = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
       if (last > 0) {
         const r = SEQUENCE[last - 1]!;
-        t.equal(codeOf(() => signRequest(v, conflicting(r))), 'double_sign', `${name}: a conflicting ${r.kind} at the last signed step is refused`);
+        t.equal(errorCode(() => signRequest(v, conflicting(r))), 'double_sign', `${name}: a conflicting ${r.kind} at the last signed step is refused`);
         t.same(signRequest(v, r), sign(KEY, signBytesOf(r)), `${name}: the same ${r.kind} gives the same signature`);
       }
       for (let i = 0; i < last - 1; i++) {
-        t.equal(codeOf(() => signRequest(v, SEQUENCE[i]!)), 'regression', `${name}: step ${i + 1} is refused as a regression`);
+        t.equal(errorCode(() => signRequest(v, SEQUENCE[i]!)), 'regression', `${name}: step ${i + 1} is refused as a regression`);
       }
       if (last < SEQUENCE.length) t.ok(signRequest(v, SEQUENCE[last]!), `${name}: the next step is signed`);
     }

@@ -10,6 +10,7 @@ import { PRECOMMIT, PREVOTE, encodeVote, type Vote } from '../chain/vote.ts';
 import type { Proposal } from '../chain/proposal.ts';
 import { decodeWalEntry, encodeWalEntry, entriesToReplay, MemoryWal, WalError, type WalEntry } from '../consensus/wal.ts';
 import { FileWal, walFileName, WAL_RECORD_HEADER_BYTES } from '../node/wal-file.ts';
+import { errorCode } from './fixtures/errors.ts';
 
 const hash = (n: number) => new Uint8Array(32).fill(n);
 const sig = (n: number) => new Uint8Array(64).fill(n);
@@ -41,15 +42,6 @@ function heightEntries(h: number): WalEntry[] {
     { kind: 'vote', vote: vote(h, 0) },
     { kind: 'vote', vote: vote(h, 0, PRECOMMIT) },
   ];
-}
-
-function errorCode(fn: () => unknown): string | undefined {
-  try {
-    fn();
-  } catch (err) {
-    return (err as { code?: string }).code;
-  }
-  return undefined;
 }
 
 t.test('entry codec: every kind round-trips to the same bytes', async (t) => {
