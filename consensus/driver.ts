@@ -40,8 +40,12 @@ import { entriesToReplay, type WalEntry, type WalStore } from './wal.ts';
 export interface ConsensusApp {
   /** Builds the block this validator proposes at (height, round). */
   propose(height: number, round: number): { block: Uint8Array; hash: Uint8Array };
-  /** The paper's valid(v): the block's hash if it may be voted for, else a reason. Must not throw. */
-  validate(height: number, block: Uint8Array): { hash: Uint8Array } | { error: string };
+  /**
+   * The paper's valid(v): the block's hash if it may be voted for, else a reason. Must not throw.
+   * `proposal` says in which round it is proposed and its validRound: a fresh block (-1) was built
+   * by that round's proposer; a block re-proposed after a polka keeps the proposer that built it.
+   */
+  validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number }): { hash: Uint8Array } | { error: string };
   /** Applies a decided block with the commit that finalised it. The next height starts when it resolves. */
   commit(height: number, block: Uint8Array, commit: Commit): Promise<void>;
 }
@@ -292,7 +296,7 @@ export class ConsensusDriver {
       this.#log.warn('proposal with a bad signature', { height: p.height, round: p.round });
       return;
     }
-    const checked = this.#o.app.validate(p.height, block);
+    const checked = this.#o.app.validate(p.height, block, p);
     const valid = 'hash' in checked && equalBytes(checked.hash, p.blockHash);
     if (!valid) {
       this.#log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
@@ -372,7 +376,7 @@ export class ConsensusDriver {
         const own = this.#ownFromWal.get(e.round)?.block ?? this.#ownValuesFromWal.get(e.round);
         let value: { block: Uint8Array; hash: Uint8Array };
         if (own !== undefined) {
-          const checked = this.#o.app.validate(e.height, own);
+          const checked = this.#o.app.validate(e.height, own, { round: e.round, validRound: -1 });
           if (!('hash' in checked)) {
             this.#log.warn('the block built before the restart is no longer valid; not proposing this round', { height: e.height, round: e.round, reason: checked.error });
             break;

@@ -232,11 +232,13 @@ export class HallmarkNode implements RpcNode {
   #app(): ConsensusApp {
     return {
       propose: (height) => this.#buildBlock(height),
-      validate: (height, bytes) => {
+      validate: (height, bytes, { round, validRound }) => {
         try {
           const block = decodeBlock(bytes);
           if (block.header.height !== height) return { error: `block is for height ${block.header.height}` };
-          this.executor.validateBlock(block);
+          // A fresh block must name the round's proposer (who gets its fees); a re-proposed one
+          // keeps the proposer of the round that built it.
+          this.executor.validateBlock(block, validRound === -1 ? { round } : {});
           return { hash: blockHash(block.header) };
         } catch (err) {
           return { error: (err as Error).message };

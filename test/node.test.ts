@@ -7,12 +7,16 @@ import { join } from 'node:path';
 import t from 'tap';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
-import { generateKeyPair, sign } from '../chain/keys.ts';
+import { blockHash, encodeBlock } from '../chain/block.ts';
+import { generateKeyPair, keyPairFromSecret, secretKeyFromSeed, sign } from '../chain/keys.ts';
+import { proposalSignBytes } from '../chain/proposal.ts';
 import { PREVOTE, voteSignBytes, type Vote } from '../chain/vote.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
 import { Executor } from '../node/executor.ts';
+import { createLogger } from '../node/log.ts';
+import { startNode } from '../node/node.ts';
 import { openChain } from './fixtures/chain.ts';
 import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, VALIDATOR, waitForHeight } from './fixtures/node.ts';
 
@@ -165,4 +169,34 @@ t.test('equivocation seen by the node is reported, included in a block and liste
   t.ok(later > committed[0].height + 1, 'the chain goes on');
   t.equal((await rpc(url, 'consensus_evidence')).committed.length, 1, 'it is not included twice');
   await running.close();
+});
+
+t.test('a fresh proposal must name its round\'s proposer in the block header', async (t) => {
+  const other = keyPairFromSecret(secretKeyFromSeed('node-other-validator'));
+  const genesis = fastGenesis();
+  genesis.validators.push({ name: 'other', publicKey: other.publicKey, address: addressOf(other.publicKey), power: genesis.validators[0]!.power });
+  const set = new ValidatorSet(genesis.validators);
+  const round = [0, 1, 2].find((r) => equalBytes(set.proposer(1, r).address, addressOf(other.publicKey)))!;
+  const prevoteFor = async (headerProposer: Uint8Array): Promise<string> => {
+    const votes: Vote[] = [];
+    const running = await startNode({
+      home: t.testdir(), config: testConfig(), genesis, validatorKey: VALIDATOR,
+      log: createLogger({ level: 'silent', format: 'text' }), outbox: { proposal() {}, vote: (v) => votes.push(v) },
+    });
+    const node = running.node;
+    const header = node.executor.nextHeader({ txs: [], time: genesis.time + 1, proposer: headerProposer, lastCommit: null });
+    const block = encodeBlock({ header, txs: [], lastCommit: null, evidence: [] });
+    const unsigned = { height: 1, round, validRound: -1, blockHash: blockHash(header) };
+    node.driver.receiveProposal({ ...unsigned, signature: sign(other.secretKey, proposalSignBytes(genesis.chainId, unsigned)) }, block);
+    let vote: Vote | undefined;
+    for (let i = 0; i < 500 && vote === undefined; i++) {
+      vote = votes.find((v) => v.type === PREVOTE && v.round === round);
+      if (vote === undefined) await new Promise((r) => setTimeout(r, 10));
+    }
+    await running.close();
+    if (vote === undefined) throw new Error(`no prevote in round ${round}`);
+    return vote.blockHash === null ? 'nil' : toHex(vote.blockHash) === toHex(blockHash(header)) ? 'block' : 'other';
+  };
+  t.equal(await prevoteFor(addressOf(other.publicKey)), 'block', 'the round\'s proposer named: prevote for the block');
+  t.equal(await prevoteFor(addressOf(VALIDATOR.publicKey)), 'nil', 'another validator named: prevote nil');
 });
