@@ -19,6 +19,7 @@ import { encodeCanonical, U64_MAX, type CborValue } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import type { GenesisAccount, GenesisState } from '../chain/genesis.ts';
 import { sha256 } from '../chain/hash.ts';
+import { duplicateKeys } from '../chain/json-keys.ts';
 
 /** The block header's validatorsHash; it lives in chain/ (consensus and the executor use it too). */
 export { validatorsHash } from '../chain/validators-hash.ts';
@@ -312,12 +313,15 @@ function inDocumentOrder(problems: Problem[]): Problem[] {
 export function parseGenesis(json: string | unknown): Genesis {
   let doc: unknown = json;
   if (typeof json === 'string') {
+    // A byte-order mark (some editors add one) is not JSON, but it is not a mistake either.
+    const text = json.startsWith('\uFEFF') ? json.slice(1) : json;
     try {
-      // A byte-order mark (some editors add one) is not JSON, but it is not a mistake either.
-      doc = JSON.parse(json.startsWith('\uFEFF') ? json.slice(1) : json);
+      doc = JSON.parse(text);
     } catch (err) {
       throw new GenesisError([`(document): not valid JSON: ${(err as Error).message}`]);
     }
+    const repeated = duplicateKeys(text);
+    if (repeated.length > 0) throw new GenesisError(repeated.map((p) => `${formatPath(p)}: appears twice in its object (only one may be given)`));
   }
   const result = genesisSchema.safeParse(doc, { reportInput: true });
   const problems = inDocumentOrder([...(result.success ? [] : zodProblems(result.error.issues)), ...crossFieldProblems(doc)]);

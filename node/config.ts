@@ -9,6 +9,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
+import { duplicateKeys } from '../chain/json-keys.ts';
 import { z } from 'zod';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
@@ -378,11 +379,14 @@ export async function loadConfig(home: string): Promise<NodeConfig> {
   if (tomlText !== null) return parseConfig(tomlText, tomlPath);
   if (jsonText !== null) {
     let doc: unknown;
+    const text = jsonText.startsWith('\uFEFF') ? jsonText.slice(1) : jsonText;
     try {
-      doc = JSON.parse(jsonText.startsWith('\uFEFF') ? jsonText.slice(1) : jsonText);
+      doc = JSON.parse(text);
     } catch (err) {
       throw new ConfigError(jsonPath, [`not valid JSON: ${(err as Error).message}`]);
     }
+    const repeated = duplicateKeys(text);
+    if (repeated.length > 0) throw new ConfigError(jsonPath, repeated.map((p) => `${p.join('.')}: appears twice (only one may be given)`));
     return configFromDocument(doc, jsonPath);
   }
   return defaultConfig();

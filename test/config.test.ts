@@ -3,7 +3,7 @@
  * node/log.ts (the two line formats, levels, child fields).
  */
 import t from 'tap';
-import { writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
@@ -150,6 +150,10 @@ t.test('loadConfig: config.toml, config.json, neither, both', async (t) => {
   writeFileSync(join(dir, 'd', 'config.toml'), '');
   writeFileSync(join(dir, 'd', 'config.json'), '{}');
   await t.rejects(loadConfig(join(dir, 'd')), { code: 'config_invalid', message: /both config\.toml and config\.json exist/ });
+
+  rmSync(join(dir, 'd', 'config.toml'));
+  writeFileSync(join(dir, 'd', 'config.json'), '{"rpc": {"max_batch": 5, "max_batch": 6}}');
+  await t.rejects(loadConfig(join(dir, 'd')), { message: `${join(dir, 'd', 'config.json')}: rpc.max_batch: appears twice (only one may be given)` });
 
   writeFileSync(join(dir, 'e', 'config.toml'), '[rpc]\nmax_batch = "many"\n');
   await t.rejects(loadConfig(join(dir, 'e')), { message: `${join(dir, 'e', 'config.toml')}: rpc.max_batch: expected an integer, got string "many"` });

@@ -190,6 +190,19 @@ t.test('bad JSON text gives a parse error with its position', async (t) => {
   t.same(parseGenesis(`\uFEFF${JSON.stringify(doc())}`), parseGenesis(doc()), 'a byte-order mark is tolerated');
 });
 
+t.test('a key given twice in one object is refused, wherever it is', async (t) => {
+  const text = JSON.stringify(doc(), null, 2);
+  // The first validator's power given twice: JSON.parse would keep the last one without a word.
+  const twice = text.replace(/"power": ("[^"]*")/, '"power": "1",\n      "power": $1');
+  t.not(twice, text, 'fixture: the key was duplicated');
+  t.same(problems(t, twice), ['validators[0].power: appears twice in its object (only one may be given)']);
+  t.same(problems(t, `{"chain_id": "a", "chain_id": "b"}`), ['chain_id: appears twice in its object (only one may be given)']);
+  // Equal keys in different objects, and key-like text inside strings, are fine.
+  const names = doc();
+  names.validators.push({ ...names.validators[0], name: 'x", "name": "y', public_key: toHex(keyPairFromSecret(secretKeyFromSeed('dup-test')).publicKey) });
+  t.doesNotThrow(() => parseGenesis(JSON.stringify(names)));
+});
+
 t.test('a document that is not an object', async (t) => {
   t.same(problems(t, 'null'), ['(document): expected an object, got null']);
   t.same(problems(t, []), ['(document): expected an object, got an array']);
