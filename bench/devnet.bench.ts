@@ -17,7 +17,7 @@ import { signTransaction, type SignedTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
 import { Executor } from '../node/executor.ts';
-import { openChain } from '../test/fixtures/chain.ts';
+import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';
 import { report } from './harness.ts';
 
@@ -67,10 +67,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
   await executor.initGenesis(toGenesisState(genesis));
   const start = performance.now();
   for (let i = 0; i < saturation.length; i += 1000) {
-    const txs = saturation.slice(i, i + 1000).map((s) => s.bytes);
-    const lastCommit = executor.head!.height === 0 ? null : { height: executor.head!.height, round: 0, blockHash: executor.head!.blockHash, signatures: [] };
-    const header = executor.nextHeader({ txs, time: executor.head!.time + 1, proposer: validators.validators[0]!.address, lastCommit });
-    await executor.applyBlock({ header, txs, lastCommit, evidence: [] });
+    await executor.applyBlock(nextBlock(executor, saturation.slice(i, i + 1000).map((s) => s.bytes), validators.validators[0]!.address));
   }
   const baseline = (saturation.length * 1000) / (performance.now() - start);
   report({ bench: 'devnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s' });
