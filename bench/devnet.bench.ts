@@ -11,15 +11,14 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addressOf } from '../chain/address.ts';
-import { toHex } from '../chain/bytes.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
-import { signTransaction, type SignedTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
 import { Executor } from '../node/executor.ts';
 import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';
 import { report } from './harness.ts';
+import { broadcast, presignedTransfers } from './load.ts';
 
 const SENDERS = 2000;
 const SATURATION_NONCES = 10;
@@ -32,28 +31,7 @@ const senders = Array.from({ length: SENDERS }, (_, i) => keyPairFromSecret(secr
 genesis.accounts.push(...senders.map((k) => ({ address: addressOf(k.publicKey), balance: 1n << 40n })));
 const sink = addressOf(senders[0]!.publicKey);
 
-function transfers(fromNonce: number, nonces: number): SignedTransaction[] {
-  const out: SignedTransaction[] = [];
-  for (let nonce = fromNonce; nonce < fromNonce + nonces; nonce++) {
-    for (const k of senders) {
-      out.push(signTransaction({
-        chainId: genesis.chainId, sender: k.publicKey, nonce, fee: 1n, gasLimit: 21_000,
-        payload: { kind: 'transfer', to: sink, amount: 1n },
-      }, k.secretKey));
-    }
-  }
-  return out;
-}
-
-let id = 1;
-async function broadcast(url: string, txs: SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
-  const body = txs.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const out = await res.json() as { error?: { message: string } }[];
-  if (!Array.isArray(out)) throw new Error(`tx_broadcast batch refused: ${JSON.stringify(out)}`);
-  const bad = out.find((r) => r.error);
-  if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
-}
+const transfers = (fromNonce: number, nonces: number) => presignedTransfers(genesis.chainId, senders, sink, fromNonce, nonces);
 
 const saturation = transfers(0, SATURATION_NONCES);
 const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);

@@ -53,11 +53,11 @@ export function voteSignBytes(
   );
 }
 
-function voteTuple(v: Vote): CborValue {
+export function voteTuple(v: Vote): CborValue {
   return [v.type, checkUint(v.height, 'vote.height'), checkUint(v.round, 'vote.round'), v.blockHash, v.validator, v.signature];
 }
 
-function readVote(value: CborValue | undefined): Vote {
+export function readVote(value: CborValue | undefined): Vote {
   const [type, height, round, blockHash, validator, signature] = tuple(value!, 6, 'vote');
   if (type !== PREVOTE && type !== PRECOMMIT) throw new CodecError('schema', `vote.type: expected ${PREVOTE} or ${PRECOMMIT}`);
   return {

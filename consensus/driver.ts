@@ -148,6 +148,8 @@ export class ConsensusDriver {
   #future: Message[] = [];
   #stopped = false;
   #startTimer: (() => void) | null = null;
+  /** Bumped by start and stop: a commit that settles after either belongs to a past life. */
+  #epoch = 0;
 
   constructor(opts: DriverOptions) {
     this.#o = opts;
@@ -181,6 +183,12 @@ export class ConsensusDriver {
    * so a restarted validator continues where it was (and signs nothing that conflicts).
    */
   start(height: number, replay: readonly WalEntry[] = []): void {
+    // Also how a stopped driver resumes, at any height (after block sync applied the ones between).
+    this.#stopped = false;
+    this.#committing = false;
+    this.#startTimer?.();
+    this.#startTimer = null;
+    this.#epoch++;
     this.#enterHeight(height);
     const mine = entriesToReplay(replay, height);
     if (mine.length > 0) this.#log.info('replaying the WAL', { height, entries: mine.length });
@@ -230,6 +238,7 @@ export class ConsensusDriver {
   /** Stops timers and ignores everything after; the WAL and app are the caller's to close. */
   stop(): void {
     this.#stopped = true;
+    this.#epoch++;
     this.#clearTimers();
     this.#startTimer?.();
     this.#startTimer = null;
@@ -466,20 +475,21 @@ export class ConsensusDriver {
     this.#clearTimers();
     this.#o.onDecide?.(height, round, blockHash);
     this.#log.debug('decided', { height, round, hash: toHex(blockHash) });
+    const epoch = this.#epoch;
     this.#o.app.commit(height, block, commit).then(
       () => {
-        if (this.#stopped) return;
+        if (this.#stopped || epoch !== this.#epoch) return;
         this.#o.wal.endHeight(height);
         this.#startTimer = this.#o.timers.schedule(this.#o.commitTimeoutMs, () => {
           this.#startTimer = null;
-          if (this.#stopped) return;
-          this.#committing = false;
+          if (this.#stopped || epoch !== this.#epoch) return;
           this.start(height + 1);
         });
       },
       (err: unknown) => {
         // A decided block the app cannot apply is a fault of this node (disk, bug), not of the
         // network: stop rather than vote on a state we do not have.
+        if (epoch !== this.#epoch) return;
         this.#log.warn('could not apply the decided block; consensus stopped', { height, error: String(err) });
         this.stop();
       },

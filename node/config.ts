@@ -15,6 +15,7 @@ import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
 import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from './mempool-config.ts';
+import { DEFAULT_P2P_CONFIG, type P2PConfig, type PenaltyReason, type ProtocolLimits, type ProtocolName } from '../p2p/config.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFormat = 'text' | 'json';
@@ -25,7 +26,7 @@ export interface NodeConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
   rpc: { host: string; port: number; maxBodyBytes: number; maxBatch: number; maxConcurrent: number; timeoutMs: number };
-  p2p: { host: string; port: number; persistentPeers: string[] };
+  p2p: P2PConfig;
   metrics: { enabled: boolean; host: string; port: number };
   consensus: {
     /** Pause after a commit before the next height; null: the genesis consensus_params.timeouts.commit_ms. */
@@ -49,7 +50,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   logLevel: 'info',
   logFormat: 'text',
   rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, maxConcurrent: 64, timeoutMs: 10_000 },
-  p2p: { host: '127.0.0.1', port: 26656, persistentPeers: [] },
+  p2p: structuredClone(DEFAULT_P2P_CONFIG) as P2PConfig,
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
   consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
@@ -113,6 +114,39 @@ function feeProblem(v: string | number | bigint): string | null {
   return BigInt(s) > U64_MAX ? 'exceeds 2^64-1' : null;
 }
 
+/** [p2p] integer keys: name, field, least and greatest value. */
+const P2P_KEYS: readonly (readonly [string, P2PIntField, number, number?])[] = [
+  ['max_connections', 'maxConnections', 1], ['max_incoming_pending_connections', 'maxIncomingPendingConnections', 1],
+  ['inbound_connection_threshold', 'inboundConnectionThreshold', 1], ['max_connections_per_ip', 'maxConnectionsPerIp', 1],
+  ['dial_timeout_ms', 'dialTimeoutMs', 1], ['upgrade_timeout_ms', 'upgradeTimeoutMs', 1], ['negotiation_timeout_ms', 'negotiationTimeoutMs', 1],
+  ['max_streams_per_connection', 'maxStreamsPerConnection', 1], ['max_stream_buffer_bytes', 'maxStreamBufferBytes', 1024],
+  ['reconnect_base_ms', 'reconnectBaseMs', 1], ['reconnect_max_ms', 'reconnectMaxMs', 1], ['rebroadcast_ms', 'rebroadcastMs', 10],
+];
+type P2PIntField = 'maxConnections' | 'maxIncomingPendingConnections' | 'inboundConnectionThreshold' | 'maxConnectionsPerIp' | 'dialTimeoutMs'
+  | 'upgradeTimeoutMs' | 'negotiationTimeoutMs' | 'maxStreamsPerConnection' | 'maxStreamBufferBytes' | 'reconnectBaseMs' | 'reconnectMaxMs' | 'rebroadcastMs';
+const PROTOCOLS: readonly ProtocolName[] = ['consensus', 'txs', 'sync'];
+/** [p2p.limits.<protocol>] keys and where each goes. */
+const LIMIT_KEYS: readonly (readonly [string, (l: ProtocolLimits) => number, (l: ProtocolLimits, v: number) => void])[] = [
+  ['messages_per_s', (l) => l.messages.perSecond, (l, v) => { l.messages.perSecond = v; }],
+  ['messages_burst', (l) => l.messages.burst, (l, v) => { l.messages.burst = v; }],
+  ['bytes_per_s', (l) => l.bytes.perSecond, (l, v) => { l.bytes.perSecond = v; }],
+  ['bytes_burst', (l) => l.bytes.burst, (l, v) => { l.bytes.burst = v; }],
+  ['max_streams', (l) => l.maxStreams, (l, v) => { l.maxStreams = v; }],
+  ['max_message_bytes', (l) => l.maxMessageBytes, (l, v) => { l.maxMessageBytes = v; }],
+];
+const PENALTIES: readonly PenaltyReason[] = ['invalid_message', 'oversized_message', 'rate_limited', 'bad_sync_response', 'stream_limit', 'wrong_chain'];
+
+function peerAddressProblem(s: string): string | null {
+  if (!/^\/(ip4|ip6|dns|dns4|dns6)\/[^/\s]+\/tcp\/[0-9]{1,5}\/p2p\/[1-9A-HJ-NP-Za-km-z]+$/.test(s)) {
+    return `must be a multiaddr such as "/ip4/127.0.0.1/tcp/26656/p2p/12D3KooW...", got ${JSON.stringify(s)}`;
+  }
+  return null;
+}
+
+function peerIdProblem(s: string): string | null {
+  return /^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(s) ? null : `must be a peer id such as "12D3KooW...", got ${JSON.stringify(s)}`;
+}
+
 const configSchema = z.strictObject({
   log: z.strictObject({ level: oneOf(LOG_LEVELS), format: oneOf(LOG_FORMATS) }).optional(),
   rpc: z.strictObject({
@@ -124,8 +158,31 @@ const configSchema = z.strictObject({
   }).optional(),
   p2p: z.strictObject({
     listen,
-    persistent_peers: z.array(z.string().superRefine(check((s: string) =>
-      s.length === 0 || /\s/.test(s) ? `must be a peer address without spaces, got ${JSON.stringify(s)}` : null))).optional(),
+    persistent_peers: z.array(z.string().superRefine(check(peerAddressProblem))).optional(),
+    allow_peers: z.array(z.string().superRefine(check(peerIdProblem))).optional(),
+    ...Object.fromEntries(P2P_KEYS.map(([key, , min, max]) => [key, int(min, max)])),
+    limits: z.strictObject(Object.fromEntries(PROTOCOLS.map((name) => [name, z.strictObject(
+      Object.fromEntries(LIMIT_KEYS.map(([key]) => [key, int(1)])),
+    ).optional()]))).optional(),
+    score: z.strictObject({
+      decay_half_life_ms: int(1),
+      disconnect_threshold: int(-1_000_000, -1),
+      ban_threshold: int(-1_000_000, -1),
+      ban_duration_ms: int(0),
+      penalties: z.strictObject(Object.fromEntries(PENALTIES.map((r) => [r, int(0, 1_000_000)]))).optional(),
+    }).optional(),
+    memory: z.strictObject({
+      shed_sync_percent: int(1, 100),
+      shed_inbound_percent: int(1, 100),
+      hysteresis_percent: int(0, 99),
+      check_interval_ms: int(10),
+    }).optional(),
+    sync: z.strictObject({
+      blocks_per_request: int(1, 100),
+      max_inflight_requests: int(1, 256),
+      request_timeout_ms: int(1),
+      behind_threshold: int(1),
+    }).optional(),
   }).optional(),
   metrics: z.strictObject({ enabled: z.boolean().optional(), listen }).optional(),
   consensus: z.strictObject({
@@ -220,6 +277,24 @@ function crossFieldProblems(c: NodeConfig): string[] {
   if (c.mempool.maxTxBytes > c.mempool.maxBytes) {
     out.push(`mempool.max_tx_bytes: must not exceed mempool.max_bytes (${c.mempool.maxBytes})`);
   }
+  const p = c.p2p;
+  if (p.score.banThreshold >= p.score.disconnectThreshold) {
+    out.push(`p2p.score.ban_threshold: must be below p2p.score.disconnect_threshold (${p.score.disconnectThreshold})`);
+  }
+  if (p.memory.shedSyncPercent > p.memory.shedInboundPercent) {
+    out.push(`p2p.memory.shed_sync_percent: must not exceed p2p.memory.shed_inbound_percent (${p.memory.shedInboundPercent}): serving block sync is shed first`);
+  }
+  if (p.memory.hysteresisPercent >= p.memory.shedSyncPercent) out.push('p2p.memory.hysteresis_percent: must be below p2p.memory.shed_sync_percent');
+  if (p.reconnectBaseMs > p.reconnectMaxMs) out.push(`p2p.reconnect_base_ms: must not exceed p2p.reconnect_max_ms (${p.reconnectMaxMs})`);
+  for (const name of PROTOCOLS) {
+    const l = p.limits[name];
+    if (l.maxMessageBytes > p.maxStreamBufferBytes) {
+      out.push(`p2p.limits.${name}.max_message_bytes: must not exceed p2p.max_stream_buffer_bytes (${p.maxStreamBufferBytes})`);
+    }
+    if (l.bytes.burst < l.maxMessageBytes) {
+      out.push(`p2p.limits.${name}.bytes_burst: must be at least max_message_bytes (${l.maxMessageBytes}), or the largest message could never pass`);
+    }
+  }
   const bound: [string, { host: string; port: number }][] = [['rpc.listen', c.rpc], ['p2p.listen', c.p2p]];
   if (c.metrics.enabled) bound.push(['metrics.listen', c.metrics]);
   for (let i = 0; i < bound.length; i++) {
@@ -279,6 +354,40 @@ function build(d: ConfigDocument): NodeConfig {
   if (d.p2p) {
     if (d.p2p.listen !== undefined) Object.assign(c.p2p, parseListen(d.p2p.listen));
     c.p2p.persistentPeers = pick(d.p2p.persistent_peers, c.p2p.persistentPeers);
+    c.p2p.allowPeers = pick(d.p2p.allow_peers, c.p2p.allowPeers);
+    for (const [key, field] of P2P_KEYS) {
+      const v = (d.p2p as Record<string, unknown>)[key] as number | undefined;
+      if (v !== undefined) c.p2p[field] = v;
+    }
+    for (const name of PROTOCOLS) {
+      const t = d.p2p.limits?.[name] as Record<string, number | undefined> | undefined;
+      for (const [key, , set] of LIMIT_KEYS) if (t?.[key] !== undefined) set(c.p2p.limits[name], t[key]);
+    }
+    const sc = d.p2p.score;
+    if (sc) {
+      c.p2p.score.decayHalfLifeMs = pick(sc.decay_half_life_ms, c.p2p.score.decayHalfLifeMs);
+      c.p2p.score.disconnectThreshold = pick(sc.disconnect_threshold, c.p2p.score.disconnectThreshold);
+      c.p2p.score.banThreshold = pick(sc.ban_threshold, c.p2p.score.banThreshold);
+      c.p2p.score.banDurationMs = pick(sc.ban_duration_ms, c.p2p.score.banDurationMs);
+      for (const r of PENALTIES) {
+        const v = (sc.penalties as Record<string, number | undefined> | undefined)?.[r];
+        if (v !== undefined) c.p2p.score.penalties[r] = v;
+      }
+    }
+    const m = d.p2p.memory;
+    if (m) {
+      c.p2p.memory.shedSyncPercent = pick(m.shed_sync_percent, c.p2p.memory.shedSyncPercent);
+      c.p2p.memory.shedInboundPercent = pick(m.shed_inbound_percent, c.p2p.memory.shedInboundPercent);
+      c.p2p.memory.hysteresisPercent = pick(m.hysteresis_percent, c.p2p.memory.hysteresisPercent);
+      c.p2p.memory.checkIntervalMs = pick(m.check_interval_ms, c.p2p.memory.checkIntervalMs);
+    }
+    const y = d.p2p.sync;
+    if (y) {
+      c.p2p.sync.blocksPerRequest = pick(y.blocks_per_request, c.p2p.sync.blocksPerRequest);
+      c.p2p.sync.maxInflightRequests = pick(y.max_inflight_requests, c.p2p.sync.maxInflightRequests);
+      c.p2p.sync.requestTimeoutMs = pick(y.request_timeout_ms, c.p2p.sync.requestTimeoutMs);
+      c.p2p.sync.behindThreshold = pick(y.behind_threshold, c.p2p.sync.behindThreshold);
+    }
   }
   if (d.metrics) {
     c.metrics.enabled = pick(d.metrics.enabled, c.metrics.enabled);
@@ -333,9 +442,40 @@ max_concurrent = ${c.rpc.maxConcurrent}
 timeout_ms = ${c.rpc.timeoutMs}
 
 [p2p]
+# libp2p over TCP with Noise and Yamux. Reference for every key below: docs/operator.md
 listen = ${str(formatListen(c.p2p.host, c.p2p.port))}
-# Peers to stay connected to
+# Peers to stay connected to, redialled with backoff and never pruned: /ip4/HOST/tcp/PORT/p2p/PEER_ID
 persistent_peers = [${c.p2p.persistentPeers.map(str).join(', ')}]
+# More peer ids to protect (never pruned, banned or capped)
+allow_peers = [${c.p2p.allowPeers.map(str).join(', ')}]
+${P2P_KEYS.map(([key, field]) => `${key} = ${c.p2p[field]}`).join('\n')}
+${PROTOCOLS.map((name) => `
+[p2p.limits.${name}]
+${LIMIT_KEYS.map(([key, get]) => `${key} = ${get(c.p2p.limits[name])}`).join('\n')}`).join('\n')}
+
+[p2p.score]
+# Penalties fade: a score halves toward 0 every decay_half_life_ms
+decay_half_life_ms = ${c.p2p.score.decayHalfLifeMs}
+disconnect_threshold = ${c.p2p.score.disconnectThreshold}
+ban_threshold = ${c.p2p.score.banThreshold}
+ban_duration_ms = ${c.p2p.score.banDurationMs}
+
+[p2p.score.penalties]
+${PENALTIES.map((r) => `${r} = ${c.p2p.score.penalties[r]}`).join('\n')}
+
+[p2p.memory]
+# Heap use (percent of the V8 heap limit) at which the node stops serving block sync, then refuses new inbound connections
+shed_sync_percent = ${c.p2p.memory.shedSyncPercent}
+shed_inbound_percent = ${c.p2p.memory.shedInboundPercent}
+hysteresis_percent = ${c.p2p.memory.hysteresisPercent}
+check_interval_ms = ${c.p2p.memory.checkIntervalMs}
+
+[p2p.sync]
+blocks_per_request = ${c.p2p.sync.blocksPerRequest}
+max_inflight_requests = ${c.p2p.sync.maxInflightRequests}
+request_timeout_ms = ${c.p2p.sync.requestTimeoutMs}
+# Heights behind the best peer at which the node leaves consensus to block-sync at once
+behind_threshold = ${c.p2p.sync.behindThreshold}
 
 [metrics]
 # Prometheus metrics at http://<listen>/metrics

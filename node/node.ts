@@ -1,9 +1,8 @@
 /**
  * The validator process: the composition root. Opens the chain database, applies genesis on first
  * start, and wires the executor, mempool, consensus driver (with its WAL and double-sign guard) and
- * the JSON-RPC server together. Consensus messages go nowhere yet (the p2p layer is the next
- * step), so a node produces blocks on its own only when its validator holds more than 2/3 of the
- * power — the single-validator devnet.
+ * the JSON-RPC server and the peer-to-peer network (p2p/network.ts, with node/network-service.ts
+ * saying what its messages mean here) together.
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
@@ -33,6 +32,12 @@ import { FileSignStateStore } from './privval-file.ts';
 import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from './rpc/node-api.ts';
 import { startRpcServer } from './rpc/server.ts';
 import { FileWal } from './wal-file.ts';
+import { loadOrCreateNodeKey, type NodeKey } from '../p2p/identity.ts';
+import { Network, type PeerInfo } from '../p2p/network.ts';
+import { NetworkService } from './network-service.ts';
+
+/** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
+export const NODE_KEY_FILE = 'node_key.json';
 
 export interface StartNodeOptions {
   home: string;
@@ -40,7 +45,7 @@ export interface StartNodeOptions {
   genesis: Genesis;
   validatorKey: { secretKey: Uint8Array; publicKey: Uint8Array } | null;
   log: Logger;
-  /** Where consensus messages go; nowhere until the p2p layer exists (tests observe them here). */
+  /** Also told of every consensus message the node sends (tests observe them here). */
   outbox?: ConsensusOutbox;
 }
 
@@ -116,10 +121,13 @@ export class HallmarkNode implements RpcNode {
   #metrics: { url: string; close(): Promise<void> } | null = null;
   readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
   #applying: Promise<unknown> = Promise.resolve();
+  readonly #nodeKey: NodeKey;
+  readonly service: NetworkService;
+  #network: Network | null = null;
 
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
-    validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeId: string; outbox?: ConsensusOutbox;
+    validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeKey: NodeKey; outbox?: ConsensusOutbox;
     sigCache: SignatureCache;
   }) {
     const { genesis, config, log } = parts;
@@ -128,7 +136,8 @@ export class HallmarkNode implements RpcNode {
     this.#wal = parts.wal;
     this.#log = log;
     this.chainId = genesis.chainId;
-    this.nodeId = parts.nodeId;
+    this.nodeId = parts.nodeKey.peerId;
+    this.#nodeKey = parts.nodeKey;
     this.tree = parts.tree;
     this.executor = parts.executor;
     this.validators = parts.validators;
@@ -136,6 +145,18 @@ export class HallmarkNode implements RpcNode {
     this.validatorAddress = parts.signer?.address ?? null;
     this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
+    this.service = new NetworkService({
+      chainId: genesis.chainId, validators: parts.validators, sigCache: parts.sigCache, executor: parts.executor, mempool: this.mempool,
+      wal: parts.wal, rebroadcastMs: config.p2p.rebroadcastMs, behindThreshold: config.p2p.sync.behindThreshold,
+      applyBlock: (block, commit) => this.#track(this.#commit(block.header.height, block, commit)),
+      applied: () => this.#applying,
+      halt: (err) => this.#halt(err),
+      log: log.child({ module: 'p2p' }),
+    });
+    const outbox = parts.outbox === undefined ? this.service.outbox : {
+      proposal: (p: Parameters<ConsensusOutbox['proposal']>[0], b: Uint8Array) => { this.service.outbox.proposal(p, b); parts.outbox!.proposal(p, b); },
+      vote: (v: Parameters<ConsensusOutbox['vote']>[0]) => { this.service.outbox.vote(v); parts.outbox!.vote(v); },
+    };
     this.driver = new ConsensusDriver({
       chainId: genesis.chainId,
       validators: parts.validators,
@@ -143,7 +164,7 @@ export class HallmarkNode implements RpcNode {
       app: this.#app(),
       wal: parts.wal,
       timers: { schedule: (ms, fn) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); } },
-      outbox: parts.outbox ?? { proposal() {}, vote() {} },
+      outbox,
       timeouts: engineTimeouts(timeouts),
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
       sigCache: parts.sigCache,
@@ -179,9 +200,7 @@ export class HallmarkNode implements RpcNode {
         checkMeta(await db.get(META_KEY), genesis, dataDir);
       }
       let signer: PrivValidator | null = null;
-      let nodeId = '';
       if (opts.validatorKey !== null) {
-        nodeId = toHex(opts.validatorKey.publicKey);
         const address = addressOf(opts.validatorKey.publicKey);
         if (validators.byAddress(address) !== undefined) {
           signer = new PrivValidator({
@@ -193,10 +212,11 @@ export class HallmarkNode implements RpcNode {
           log.warn('the validator key is not in the genesis validator set; following only', { address: formatAddress(address) });
         }
       }
+      const nodeKey = await loadOrCreateNodeKey(join(home, NODE_KEY_FILE));
       const wal = new FileWal(join(dataDir, 'wal'));
       // One signature cache for votes, commits and transactions: what was checked on arrival
       // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
-      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeId, outbox: opts.outbox, sigCache });
+      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache });
       const h = executor.head!;
       if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
@@ -211,17 +231,24 @@ export class HallmarkNode implements RpcNode {
     const head = this.executor.head!;
     this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }) });
     if (config.metrics.enabled) this.#metrics = await startMetricsServer(() => this.metrics(), config.metrics);
+    this.#network = await Network.start({
+      config: config.p2p, nodeKey: this.#nodeKey, genesisHash: genesisHash(this.#genesis), maxTxBytes: config.mempool.maxTxBytes,
+      handlers: this.service.handlers(), log: this.#log.child({ module: 'p2p' }),
+    });
     this.#log.info('node started', {
       chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metrics?.url ?? 'off',
-      validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
+      p2p: this.#network.multiaddrs[0]?.toString() ?? '', validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
     });
     this.driver.start(head.height + 1, this.#wal.readAll());
+    this.service.attach(this.driver, this.#network);
     return this.#rpc.url;
   }
 
   async close(): Promise<void> {
     this.driver.stop();
+    this.service.close();
     await this.#rpc?.close();
+    await this.#network?.close();
     await this.#metrics?.close();
     await this.#applying.catch(() => {});
     this.#wal.close();
@@ -245,13 +272,19 @@ export class HallmarkNode implements RpcNode {
         }
       },
       commit: (height, bytes, commit) => {
-        const run = this.#commit(height, decodeBlock(bytes), commit);
-        this.#applying = run.catch((err: unknown) => {
+        const run = this.#track(this.#commit(height, decodeBlock(bytes), commit));
+        run.catch((err: unknown) => {
           this.#halt(err instanceof Error ? err : new Error(String(err)));
         });
         return run;
       },
     };
+  }
+
+  /** Remembers an apply in flight, so close() and block sync wait for it. */
+  #track<T>(run: Promise<T>): Promise<T> {
+    this.#applying = run.catch(() => {});
+    return run;
   }
 
   #buildBlock(height: number): { block: Uint8Array; hash: Uint8Array } {
@@ -291,7 +324,13 @@ export class HallmarkNode implements RpcNode {
       if (stx !== undefined) committed.push(stx);
     });
     await this.mempool.update(committed);
+    this.service.committed(height);
     this.#log.info('committed block', { height, txs: block.txs.length, hash: toHex(applied.blockHash).slice(0, 16), round: commit.round });
+  }
+
+  /** The p2p layer, once started. */
+  get network(): Network | null {
+    return this.#network;
   }
 
   /** Where metrics are served, or null when they are off. */
@@ -322,13 +361,60 @@ export class HallmarkNode implements RpcNode {
         values: Object.entries(m.removed).map(([reason, value]) => ({ labels: { reason }, value })),
       },
       { name: 'hallmark_evidence_pending', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.#pendingEvidence.size },
+      ...this.#networkMetrics(),
+    ];
+  }
+
+  /** The p2p layer's counters (docs/operator.md lists them). */
+  #networkMetrics(): MetricSample[] {
+    const net = this.#network;
+    const sync = this.service.syncCounters;
+    const out: MetricSample[] = [
+      { name: 'hallmark_catching_up', help: '1 while the node block-syncs instead of taking part in consensus.', type: 'gauge', values: this.service.syncing ? 1 : 0 },
+      { name: 'hallmark_blocksync_runs_total', help: 'Times the node left consensus to block-sync.', type: 'counter', values: sync.runs },
+      { name: 'hallmark_blocksync_blocks_total', help: 'Blocks applied by block sync.', type: 'counter', values: sync.blocksApplied },
+    ];
+    if (net === null) return out;
+    const c = net.counters;
+    const byProtocol = (r: Record<string, number>) => Object.entries(r).map(([protocol, value]) => ({ labels: { protocol }, value }));
+    const drops = Object.entries(net.limiter.drops).flatMap(([protocol, d]) =>
+      Object.entries(d).map(([kind, value]) => ({ labels: { protocol, kind }, value })));
+    const g = net.gater.counters;
+    const m = net.memory.counters;
+    const level = net.memory.level;
+    return [
+      ...out,
+      { name: 'hallmark_p2p_peers', help: 'Connected peers.', type: 'gauge', values: net.peers().length },
+      { name: 'hallmark_p2p_messages_received_total', help: 'Inbound messages, by protocol.', type: 'counter', values: byProtocol(c.messagesIn) },
+      { name: 'hallmark_p2p_messages_sent_total', help: 'Outbound messages queued, by protocol.', type: 'counter', values: byProtocol(c.messagesOut) },
+      { name: 'hallmark_p2p_send_dropped_total', help: "Outbound messages dropped because a peer's queue was full.", type: 'counter', values: c.sendDropped },
+      { name: 'hallmark_p2p_rate_limited_total', help: 'Inbound messages or streams refused by quota.', type: 'counter', values: drops },
+      { name: 'hallmark_p2p_invalid_messages_total', help: 'Inbound messages that were malformed, oversized or forged.', type: 'counter', values: c.invalidMessages },
+      {
+        name: 'hallmark_p2p_penalties_total', help: 'Peer score penalties, by reason.', type: 'counter',
+        values: Object.entries(net.scores.counters.penalties).map(([reason, value]) => ({ labels: { reason }, value })),
+      },
+      { name: 'hallmark_p2p_disconnects_total', help: 'Peers disconnected for their score.', type: 'counter', values: net.scores.counters.disconnects },
+      { name: 'hallmark_p2p_bans_total', help: 'Peers banned.', type: 'counter', values: net.scores.counters.bans },
+      { name: 'hallmark_p2p_banned_peers', help: 'Bans in force.', type: 'gauge', values: net.scores.banned().length },
+      {
+        name: 'hallmark_p2p_refused_connections_total', help: 'Inbound connections the gater refused, by reason.', type: 'counter',
+        values: [{ labels: { reason: 'ip_cap' }, value: g.ipCapRefused }, { labels: { reason: 'banned' }, value: g.bannedRefused }, { labels: { reason: 'memory' }, value: g.memoryRefused }],
+      },
+      { name: 'hallmark_p2p_dial_failures_total', help: 'Failed dials to persistent peers.', type: 'counter', values: c.dialFailures },
+      { name: 'hallmark_p2p_sync_served_total', help: 'Block sync requests answered.', type: 'counter', values: c.syncServed },
+      { name: 'hallmark_memory_pressure_level', help: '0 normal, 1 shedding block sync, 2 also refusing inbound connections.', type: 'gauge', values: level === 'normal' ? 0 : level === 'shed_sync' ? 1 : 2 },
+      {
+        name: 'hallmark_p2p_shed_total', help: 'Work refused under memory pressure.', type: 'counter',
+        values: [{ labels: { work: 'sync' }, value: m.syncRefused }, { labels: { work: 'inbound' }, value: m.inboundRefused }],
+      },
     ];
   }
 
   // ---- RpcNode -------------------------------------------------------------------------------
 
   catchingUp(): boolean {
-    return false;
+    return this.service.syncing;
   }
 
   consensusState(): ConsensusSnapshot {
@@ -342,7 +428,9 @@ export class HallmarkNode implements RpcNode {
   }
 
   async submitTx(bytes: Uint8Array): Promise<SignedTransaction> {
-    return this.mempool.add(bytes);
+    const stx = await this.mempool.add(bytes);
+    this.service.gossip([{ hash: stx.hash, bytes }]);
+    return stx;
   }
 
   async waitForTx(hash: Uint8Array, timeoutMs: number): Promise<TxInclusion> {
@@ -379,12 +467,12 @@ export class HallmarkNode implements RpcNode {
     return { committed, pending: [...this.#pendingEvidence.values()] };
   }
 
-  peers(): { id: string; address: string }[] {
-    return [];
+  peers(): PeerInfo[] {
+    return this.#network?.peers() ?? [];
   }
 
   listenAddresses(): { rpc: string; p2p: string | null } {
-    return { rpc: this.#rpc?.url ?? '', p2p: null };
+    return { rpc: this.#rpc?.url ?? '', p2p: this.#network?.multiaddrs[0]?.toString() ?? null };
   }
 }
 

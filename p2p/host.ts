@@ -10,7 +10,7 @@
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { identify, type Identify } from '@libp2p/identify';
-import type { ConnectionGater, Ed25519PrivateKey, Libp2p, Stream } from '@libp2p/interface';
+import type { ConnectionGater, Ed25519PrivateKey, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { lpStream } from '@libp2p/utils';
@@ -40,6 +40,15 @@ export interface HostOptions {
   maxStreamBufferBytes?: number;
   /** Decides which peers and addresses may connect; see @libp2p/interface ConnectionGater. */
   connectionGater?: ConnectionGater;
+  /** Inbound connections still upgrading (Noise, Yamux) at once. */
+  maxIncomingPendingConnections?: number;
+  /** New inbound connections accepted per IP per second. */
+  inboundConnectionThreshold?: number;
+  dialTimeoutMs?: number;
+  /** Time an inbound connection has to finish its upgrade. */
+  upgradeTimeoutMs?: number;
+  /** Time to agree on a protocol for a new stream, either way. */
+  negotiationTimeoutMs?: number;
 }
 
 export const DEFAULT_MAX_CONNECTIONS = 64;
@@ -61,6 +70,11 @@ function positiveInteger(name: string, value: number | undefined, fallback?: num
   if (value === undefined && fallback !== undefined) return fallback;
   if (value === undefined || !Number.isSafeInteger(value) || value <= 0) throw new P2PError('host_options_invalid', `${name}: expected a positive integer, got ${value}`);
   return value;
+}
+
+/** `{ [name]: value }` for a value given (checked positive), `{}` for one left to libp2p's default. */
+function optional(name: string, value: number | undefined): Record<string, number> {
+  return value === undefined ? {} : { [name]: positiveInteger(name, value) };
 }
 
 /** Creates and starts a host listening on `opts.listen`. */
@@ -85,7 +99,15 @@ export async function createHost(opts: HostOptions): Promise<Host> {
       // Default is Infinity: a peer that never reads would make us buffer without bound.
       streamOptions: { maxReadBufferLength: maxBuffer, maxWriteBufferLength: maxBuffer },
     })],
-    connectionManager: { maxConnections },
+    connectionManager: {
+      maxConnections,
+      ...optional('maxIncomingPendingConnections', opts.maxIncomingPendingConnections),
+      ...optional('inboundConnectionThreshold', opts.inboundConnectionThreshold),
+      ...optional('dialTimeout', opts.dialTimeoutMs),
+      ...optional('inboundUpgradeTimeout', opts.upgradeTimeoutMs),
+      ...optional('inboundStreamProtocolNegotiationTimeout', opts.negotiationTimeoutMs),
+      ...optional('outboundStreamProtocolNegotiationTimeout', opts.negotiationTimeoutMs),
+    },
     ...(opts.connectionGater === undefined ? {} : { connectionGater: opts.connectionGater }),
     services: { identify: identify(), ping: ping() },
   });
@@ -103,6 +125,8 @@ export interface MessageOptions {
   maxMessageBytes: number;
   /** How long one exchange may take, start to finish. */
   timeoutMs?: number;
+  /** Ends the exchange early (a requester that gave up). */
+  signal?: AbortSignal;
 }
 
 export interface HandlerOptions extends MessageOptions {
@@ -145,8 +169,11 @@ function lengthDecoder(maxMessageBytes: number): (data: { byteLength: number; ge
   };
 }
 
-function messageStream(stream: Stream, maxMessageBytes: number) {
-  return lpStream(stream, { maxDataLength: maxMessageBytes, lengthDecoder: lengthDecoder(maxMessageBytes) });
+/** Length-prefixed messages on a stream, each at most `maxMessageBytes` (refused from its prefix). */
+export function messageStream(stream: Stream, maxMessageBytes: number) {
+  // The byte stream under lpStream buffers 4 MiB by default: a whole message (and the start of the
+  // next) must fit, and the length check must see the prefix before the buffer limit trips.
+  return lpStream(stream, { maxDataLength: maxMessageBytes, lengthDecoder: lengthDecoder(maxMessageBytes), maxBufferSize: Math.max(4 << 20, 2 * maxMessageBytes) });
 }
 
 /** Answers a request; `undefined` closes the stream without a response (the requester sees an error). */
@@ -193,13 +220,13 @@ export async function handleMessages(host: Host, protocol: string, opts: Handler
   });
 }
 
-/** Sends `message` to the peer at `peer` (a multiaddr ending in /p2p/<id>) and returns its response. */
-export async function request(host: Host, peer: Multiaddr | string, protocol: string, message: Uint8Array, opts: MessageOptions): Promise<Uint8Array> {
+/** Sends `message` to `peer` (a connected peer's id, or a multiaddr ending in /p2p/<id>) and returns its response. */
+export async function request(host: Host, peer: PeerId | Multiaddr | string, protocol: string, message: Uint8Array, opts: MessageOptions): Promise<Uint8Array> {
   const { maxMessageBytes, timeoutMs } = checkMessageOptions(host, opts);
   if (message.byteLength > maxMessageBytes) {
     throw new P2PError('message_too_large', `${protocol}: request of ${message.byteLength} bytes exceeds ${maxMessageBytes}`);
   }
-  const signal = AbortSignal.timeout(timeoutMs);
+  const signal = opts.signal === undefined ? AbortSignal.timeout(timeoutMs) : AbortSignal.any([AbortSignal.timeout(timeoutMs), opts.signal]);
   let stream: Stream | undefined;
   try {
     stream = await host.libp2p.dialProtocol(typeof peer === 'string' ? multiaddr(peer) : peer, protocol, { signal });

@@ -173,7 +173,7 @@ const chainStatus = method({
   params: NoParams,
   result: z.object({
     chain_id: z.string(),
-    node_id: z.string().describe("hex of the node's identity public key"),
+    node_id: z.string().describe("the node's libp2p peer id (12D3KooW...)"),
     validator_address: AddressOut.nullable().describe('this node as a validator, or null if it does not validate'),
     latest_height: Uint.describe('0 before the first block'),
     latest_block_hash: Hash32.describe('all zeros before the first block'),
@@ -465,12 +465,21 @@ const netInfo = method({
   result: z.object({
     listening: z.boolean(),
     listen_addresses: z.object({ rpc: z.string(), p2p: z.string().nullable() }),
-    peers: z.array(z.object({ id: z.string(), address: z.string() })),
+    peers: z.array(z.object({
+      id: z.string().describe('libp2p peer id'),
+      address: z.string().describe('multiaddr of the connection'),
+      direction: z.enum(['inbound', 'outbound']),
+      head: Uint.nullable().describe('last committed height the peer reported; null before its status arrived'),
+      score: z.number().describe('peer score: penalties lower it, it decays back toward 0'),
+      protected: z.boolean().describe('a persistent or allow-listed peer: never pruned or banned'),
+    })),
     n_peers: Uint,
   }),
   errors: [],
   async handler(node) {
-    const peers = node.peers().map((p) => ({ id: p.id, address: p.address }));
+    const peers = node.peers().map((p) => ({
+      id: p.id, address: p.address, direction: p.direction, head: p.head, score: Math.round(p.score * 100) / 100, protected: p.protected,
+    }));
     const addrs = node.listenAddresses();
     return { listening: true, listen_addresses: { rpc: addrs.rpc, p2p: addrs.p2p }, peers, n_peers: peers.length };
   },

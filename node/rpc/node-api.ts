@@ -3,6 +3,7 @@
  * RPC methods (node/rpc/methods.ts) read and write only through it, so the server can be tested
  * against any real composition of executor, mempool and block producer.
  */
+import type { PeerInfo } from '../../p2p/network.ts';
 import type { Address } from '../../chain/address.ts';
 import type { DuplicateVoteEvidence } from '../../consensus/vote-set.ts';
 import type { Receipt } from '../../chain/receipt.ts';
@@ -40,7 +41,7 @@ export interface CommittedEvidence {
 
 export interface RpcNode {
   readonly chainId: string;
-  /** Hex of the node's identity public key. */
+  /** The node's libp2p peer id. */
   readonly nodeId: string;
   /** This node's validator address, or null if it does not validate. */
   readonly validatorAddress: Address | null;
@@ -59,7 +60,7 @@ export interface RpcNode {
   waitForTx(hash: Uint8Array, timeoutMs: number): Promise<TxInclusion>;
   /** Evidence included in blocks, newest first, and evidence seen but not yet included. */
   evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }>;
-  /** Connected peers (empty until the p2p layer exists). */
-  peers(): { id: string; address: string }[];
+  /** Connected peers. */
+  peers(): PeerInfo[];
   listenAddresses(): { rpc: string; p2p: string | null };
 }

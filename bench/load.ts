@@ -1,0 +1,31 @@
+/** Load for the node benchmarks: transfers signed ahead of time, sent as JSON-RPC batches. */
+import type { Address } from '../chain/address.ts';
+import { toHex } from '../chain/bytes.ts';
+import type { KeyPair } from '../chain/keys.ts';
+import { signTransaction, type SignedTransaction } from '../chain/tx.ts';
+
+/** For each nonce in [fromNonce, fromNonce + nonces), one transfer of 1 from every sender to `sink`. */
+export function presignedTransfers(chainId: string, senders: readonly KeyPair[], sink: Address, fromNonce: number, nonces: number): SignedTransaction[] {
+  const out: SignedTransaction[] = [];
+  for (let nonce = fromNonce; nonce < fromNonce + nonces; nonce++) {
+    for (const k of senders) {
+      out.push(signTransaction({
+        chainId, sender: k.publicKey, nonce, fee: 1n, gasLimit: 21_000,
+        payload: { kind: 'transfer', to: sink, amount: 1n },
+      }, k.secretKey));
+    }
+  }
+  return out;
+}
+
+let id = 1;
+
+/** One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused. */
+export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
+  const body = txs.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
+  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const out = await res.json() as { error?: { message: string } }[];
+  if (!Array.isArray(out)) throw new Error(`tx_broadcast batch refused: ${JSON.stringify(out)}`);
+  const bad = out.find((r) => r.error);
+  if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
+}

@@ -1,0 +1,133 @@
+/**
+ * A 4-validator testnet on this machine: four node processes (`hallmark testnet` homes) joined by
+ * libp2p over loopback TCP, 10 ms block time.
+ *   - empty blocks: heights per second with no load;
+ *   - saturation: transfers signed ahead of time sent to all four nodes' tx_broadcast (JSON-RPC
+ *     batches), committed transfers per second, against the executor alone applying the same
+ *     transfers in blocks of 1,000 in this process (the ceiling any one node can reach);
+ *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), median and p99.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { addressOf } from '../chain/address.ts';
+import { toHex } from '../chain/bytes.ts';
+import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
+import { formatGenesis, parseGenesis, toGenesisState } from '../genesis/schema.ts';
+import { formatConfig, loadConfig } from '../node/config.ts';
+import { Executor } from '../node/executor.ts';
+import { writeTestnet } from '../node/testnet.ts';
+import { nextBlock, openChain } from '../test/fixtures/chain.ts';
+import { rpc } from '../test/fixtures/node.ts';
+import { freeBasePort, spawnNode, type NodeProcess } from '../test/fixtures/processes.ts';
+import { report } from './harness.ts';
+import { broadcast, presignedTransfers } from './load.ts';
+
+const VALIDATORS = 4;
+const SENDERS = 2000;
+const SATURATION_NONCES = 10;
+const LATENCY_NONCES = 4;
+const BATCH = 100;
+
+const dir = mkdtempSync(join(tmpdir(), 'hallmark-testnet-bench-'));
+const layout = await writeTestnet({ dir: join(dir, 'tn'), validators: VALIDATORS, basePort: await freeBasePort(VALIDATORS) });
+const senders = Array.from({ length: SENDERS }, (_, i) => keyPairFromSecret(secretKeyFromSeed(`testnet-bench/${i}`)));
+const genesis = parseGenesis(readFileSync(join(layout.nodes[0]!.home, 'genesis.json'), 'utf8'));
+genesis.accounts.push(...senders.map((k) => ({ address: addressOf(k.publicKey), balance: 1n << 40n })));
+const genesisText = formatGenesis(genesis);
+for (const n of layout.nodes) {
+  writeFileSync(join(n.home, 'genesis.json'), genesisText);
+  const c = await loadConfig(n.home);
+  c.logLevel = 'warn';
+  c.metrics.enabled = false;
+  c.consensus.blockTimeMs = 10;
+  c.consensus.timeouts = { proposeMs: 1000, prevoteMs: 500, precommitMs: 500 };
+  c.mempool.maxTxs = 50_000;
+  writeFileSync(join(n.home, 'config.toml'), formatConfig(c));
+}
+const sink = addressOf(senders[0]!.publicKey);
+
+const transfers = (fromNonce: number, nonces: number) => presignedTransfers(genesis.chainId, senders, sink, fromNonce, nonces);
+
+const height = async (url: string) => (await rpc(url, 'chain_status')).latest_height as number;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const saturation = transfers(0, SATURATION_NONCES);
+const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);
+
+// Baseline: the executor alone, same transfers, blocks of 1,000, in this process.
+let baseline: number;
+{
+  const { db, tree } = await openChain(join(dir, 'baseline'));
+  const executor = await Executor.open(db, tree);
+  await executor.initGenesis(toGenesisState(genesis));
+  const start = performance.now();
+  for (let i = 0; i < saturation.length; i += 1000) {
+    await executor.applyBlock(nextBlock(executor, saturation.slice(i, i + 1000).map((s) => s.bytes), genesis.validators[0]!.address));
+  }
+  baseline = (saturation.length * 1000) / (performance.now() - start);
+  report({ bench: 'testnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s' });
+  await db.close();
+}
+
+const procs: NodeProcess[] = [];
+try {
+  for (const n of layout.nodes) procs.push(await spawnNode(n.home, n.logPath));
+  const urls = layout.nodes.map((n) => n.rpcUrl);
+  for (let i = 0; i < 600; i++) {
+    if (procs.some((p) => p.done)) throw new Error(`a node exited; see ${dir}`);
+    const hs = await Promise.all(urls.map((u) => height(u).catch(() => 0)));
+    if (hs.every((h) => h >= 3)) break;
+    await sleep(100);
+  }
+
+  // Empty blocks.
+  const h0 = await height(urls[0]!);
+  const e0 = performance.now();
+  await sleep(5000);
+  const emptyRate = ((await height(urls[0]!)) - h0) * 1000 / (performance.now() - e0);
+  report({ bench: 'testnet', name: 'empty blocks', value: emptyRate, unit: 'blocks/s', validators: VALIDATORS });
+
+  // Saturation: batches to the four nodes in turn, a few in flight per node.
+  const t0 = performance.now();
+  const inflight: Promise<void>[] = [];
+  for (let i = 0, k = 0; i < saturation.length; i += BATCH, k++) {
+    inflight.push(broadcast(urls[k % urls.length]!, saturation.slice(i, i + BATCH), 'checked'));
+    if (inflight.length >= 8) await inflight.shift();
+  }
+  await Promise.all(inflight);
+  // Done when the last transfer of every 50th sender is committed (each sender's nonces go in order).
+  const lastRound = saturation.slice(-SENDERS);
+  for (let s = 0; s < SENDERS; s += 50) {
+    for (let i = 0; ; i++) {
+      if (await rpc(urls[0]!, 'tx_get', { hash: toHex(lastRound[s]!.hash) }).then(() => true, () => false)) break;
+      if (i > 12_000 || procs.some((p) => p.done)) throw new Error('saturation load was not committed');
+      await sleep(10);
+    }
+  }
+  const satRate = (saturation.length * 1000) / (performance.now() - t0);
+  report({ bench: 'testnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: Number((satRate / baseline).toPrecision(3)), validators: VALIDATORS });
+
+  // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
+  const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));
+  const latencies: number[] = [];
+  const pending: Promise<void>[] = [];
+  for (let i = 0, k = 0; i < latencyTxs.length; i += perTick, k++) {
+    const batch = latencyTxs.slice(i, i + perTick);
+    const sentAt = performance.now();
+    pending.push(broadcast(urls[k % urls.length]!, batch, 'committed').then(() => {
+      const ms = performance.now() - sentAt;
+      for (let j = 0; j < batch.length; j++) latencies.push(ms);
+    }));
+    await sleep(20);
+  }
+  await Promise.all(pending);
+  latencies.sort((a, b) => a - b);
+  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
+  report({ bench: 'testnet', name: 'broadcast to commit at half load, median', value: at(0.5), unit: 'ms', load_tx_s: perTick * 50 });
+  report({ bench: 'testnet', name: 'broadcast to commit at half load, p99', value: at(0.99), unit: 'ms', load_tx_s: perTick * 50 });
+} finally {
+  for (const p of procs) p.kill('SIGINT');
+  await Promise.all(procs.map((p) => p.exited));
+  rmSync(dir, { recursive: true, force: true });
+}

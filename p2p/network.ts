@@ -1,0 +1,588 @@
+/**
+ * The validator network: one libp2p host, the peers it keeps, and the protocols it speaks.
+ *
+ *   - consensus (/hallmark/consensus/1.0.0): status, proposals and votes over one long-lived
+ *     stream each way per peer. The first message on a stream must be a status naming our genesis;
+ *     a peer on another chain is banned.
+ *   - txs (/hallmark/txs/1.0.0): batches of admitted transactions, each sent to a peer at most once
+ *     (a bounded set per peer remembers what it has sent us and what we sent it).
+ *   - sync (/hallmark/sync/1.0.0): request/response, blocks with their commits by height range.
+ *
+ * Every inbound message passes the peer's quota for its protocol (rate-limit.ts) before it is
+ * decoded; a refusal, a bad message or an oversized one costs the peer score (peer-score.ts), and a
+ * low score disconnects, then bans it (the gater refuses its reconnects). Outbound queues are
+ * bounded: a peer that does not read loses messages, not our memory. What messages mean is the
+ * node's business (`NetworkHandlers`); this module moves bytes and keeps peers honest.
+ */
+import type { Connection, PeerId, Stream } from '@libp2p/interface';
+import { peerIdFromString } from '@libp2p/peer-id';
+import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import { equalBytes, toHex } from '../chain/bytes.ts';
+import { CodecError } from '../chain/codec.ts';
+import { sha256 } from '../chain/hash.ts';
+import type { Proposal } from '../chain/proposal.ts';
+import type { Vote } from '../chain/vote.ts';
+import type { P2PConfig, P2PLog, PenaltyReason, ProtocolName } from './config.ts';
+import { createGater, type HallmarkGater } from './gater.ts';
+import { createHost, messageStream, P2PError, request, type Host } from './host.ts';
+import type { NodeKey } from './identity.ts';
+import { MemoryMonitor } from './memory.ts';
+import { PeerScores } from './peer-score.ts';
+import { PeerRateLimiter } from './rate-limit.ts';
+import { decodeSyncRequest, encodeSyncResponse, serveSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
+import { CONSENSUS_PROTOCOL, decodeConsensusMessage, decodeTxs, encodeConsensusMessage, encodeTxs, TXS_PROTOCOL, type ConsensusMessage } from './wire.ts';
+
+export interface NetworkHandlers {
+  /** A peer's status: the last height it committed. */
+  onStatus(peerId: string, head: number): void;
+  /** A proposal; returns a penalty if it was provably bad (a bad signature), else null. */
+  onProposal(peerId: string, proposal: Proposal, block: Uint8Array): PenaltyReason | null;
+  /** Votes, to be verified as one batch; returns a penalty if any was provably bad. */
+  onVotes(peerId: string, votes: Vote[]): PenaltyReason | null;
+  /** Gossiped transactions; returns a penalty if any was provably bad (a bad signature, malformed). */
+  onTxs(peerId: string, txs: Uint8Array[]): Promise<PenaltyReason | null>;
+  /** A peer whose status named our chain: send it what it may have missed. */
+  onPeerReady(peerId: string): void;
+  onPeerGone(peerId: string): void;
+  /** Blocks and commits served to peers that sync from us. */
+  syncSource: SyncSource;
+}
+
+export interface NetworkOptions {
+  config: P2PConfig;
+  nodeKey: NodeKey;
+  genesisHash: Uint8Array;
+  /** Largest transaction a gossip message may carry (the mempool's limit). */
+  maxTxBytes: number;
+  handlers: NetworkHandlers;
+  log: P2PLog;
+}
+
+export interface PeerInfo {
+  id: string;
+  address: string;
+  direction: 'inbound' | 'outbound';
+  /** Last committed height the peer reported; null before its status arrived. */
+  head: number | null;
+  score: number;
+  protected: boolean;
+}
+
+/** Counters for metrics, by what happened. */
+export interface NetworkCounters {
+  messagesIn: Record<ProtocolName, number>;
+  messagesOut: Record<'consensus' | 'txs', number>;
+  /** Outbound messages dropped because a peer's queue was full. */
+  sendDropped: number;
+  invalidMessages: number;
+  disconnects: number;
+  dialFailures: number;
+  syncServed: number;
+}
+
+/** Outbound bytes queued per peer and protocol before new messages are dropped. */
+const MAX_QUEUE_BYTES = 32 * 1024 * 1024;
+const MAX_QUEUE_MESSAGES = 20_000;
+/** Transaction hashes remembered per peer (sent to it or received from it). */
+const KNOWN_TXS_PER_PEER = 65_536;
+/** Transactions gossiped in one message, and how long a batch waits to fill. */
+const TX_BATCH = 512;
+const TX_FLUSH_MS = 5;
+
+/** One outbound long-lived stream: a bounded queue drained by one writer. */
+class Outbound {
+  readonly #lp: ReturnType<typeof messageStream>;
+  readonly #stream: Stream;
+  #queue: Uint8Array[] = [];
+  #bytes = 0;
+  #writing = false;
+  closed = false;
+  readonly #onDropped: () => void;
+  readonly #onError: (err: Error) => void;
+
+  constructor(stream: Stream, maxMessageBytes: number, onDropped: () => void, onError: (err: Error) => void) {
+    this.#stream = stream;
+    this.#lp = messageStream(stream, maxMessageBytes);
+    this.#onDropped = onDropped;
+    this.#onError = onError;
+  }
+
+  send(message: Uint8Array): void {
+    if (this.closed) return;
+    if (this.#bytes + message.byteLength > MAX_QUEUE_BYTES || this.#queue.length >= MAX_QUEUE_MESSAGES) {
+      this.#onDropped();
+      return;
+    }
+    this.#queue.push(message);
+    this.#bytes += message.byteLength;
+    if (!this.#writing) void this.#drain();
+  }
+
+  async #drain(): Promise<void> {
+    this.#writing = true;
+    try {
+      while (this.#queue.length > 0 && !this.closed) {
+        const batch = this.#queue;
+        this.#queue = [];
+        this.#bytes = 0;
+        await this.#lp.writeV(batch);
+      }
+    } catch (err) {
+      this.close(err as Error);
+      this.#onError(err as Error);
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  close(err?: Error): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.#queue = [];
+    if (err) this.#stream.abort(err);
+    else void this.#stream.close().catch(() => {});
+  }
+}
+
+/** A set that forgets its oldest entries past `max`. */
+class RecentSet {
+  readonly #max: number;
+  readonly #set = new Set<string>();
+
+  constructor(max: number) {
+    this.#max = max;
+  }
+
+  has(key: string): boolean {
+    return this.#set.has(key);
+  }
+
+  add(key: string): void {
+    if (this.#set.has(key)) return;
+    this.#set.add(key);
+    if (this.#set.size > this.#max) this.#set.delete(this.#set.values().next().value!);
+  }
+}
+
+interface PersistentPeer {
+  id: string;
+  addr: Multiaddr;
+  delay: number;
+  timer: NodeJS.Timeout | null;
+}
+
+interface Peer {
+  id: string;
+  peerId: PeerId;
+  head: number | null;
+  /** Its status named our genesis. */
+  ready: boolean;
+  consensus: Outbound | null;
+  txs: Outbound | null;
+  knownTxs: RecentSet;
+  pendingTxs: Uint8Array[];
+}
+
+export class Network {
+  readonly host: Host;
+  readonly peerId: string;
+  readonly scores: PeerScores;
+  readonly limiter: PeerRateLimiter;
+  readonly memory: MemoryMonitor;
+  readonly gater: HallmarkGater;
+  readonly counters: NetworkCounters = {
+    messagesIn: { consensus: 0, txs: 0, sync: 0 },
+    messagesOut: { consensus: 0, txs: 0 },
+    sendDropped: 0, invalidMessages: 0, disconnects: 0, dialFailures: 0, syncServed: 0,
+  };
+  readonly #o: NetworkOptions;
+  readonly #peers = new Map<string, Peer>();
+  readonly #protected: Set<string>;
+  readonly #persistent: PersistentPeer[];
+  #status: Uint8Array;
+  #txFlush: NodeJS.Timeout | null = null;
+  #closed = false;
+
+  private constructor(o: NetworkOptions, host: Host, parts: { scores: PeerScores; limiter: PeerRateLimiter; memory: MemoryMonitor; gater: HallmarkGater; protectedPeers: Set<string>; persistent: { id: string; addr: Multiaddr }[] }) {
+    this.#o = o;
+    this.host = host;
+    this.peerId = host.peerId;
+    this.scores = parts.scores;
+    this.limiter = parts.limiter;
+    this.memory = parts.memory;
+    this.gater = parts.gater;
+    this.#protected = parts.protectedPeers;
+    this.#persistent = parts.persistent.map((p) => ({ ...p, delay: o.config.reconnectBaseMs, timer: null }));
+    this.#status = encodeConsensusMessage({ kind: 'status', genesisHash: o.genesisHash, head: 0 });
+  }
+
+  /** Starts the host, registers the protocols and dials the persistent peers. */
+  static async start(o: NetworkOptions): Promise<Network> {
+    const c = o.config;
+    const persistent = c.persistentPeers.map((text) => {
+      let addr: Multiaddr;
+      try {
+        addr = multiaddr(text);
+      } catch (err) {
+        throw new P2PError('host_options_invalid', `persistent peer ${JSON.stringify(text)} is not a multiaddr: ${(err as Error).message}`);
+      }
+      const id = addr.getComponents().findLast((x) => x.name === 'p2p')?.value;
+      if (id === undefined) throw new P2PError('host_options_invalid', `persistent peer ${text} must end in /p2p/<peer id>`);
+      return { id, addr };
+    });
+    const protectedPeers = new Set([...persistent.map((p) => p.id), ...c.allowPeers]);
+    const isProtected = (id: string) => protectedPeers.has(id);
+    const scores = new PeerScores(c.score, { isProtected });
+    const limiter = new PeerRateLimiter(c.limits, {});
+    const memory = new MemoryMonitor(c.memory, {});
+    const gater = createGater({ scores, memory, isProtected, maxConnectionsPerIp: c.maxConnectionsPerIp });
+    const host = await createHost({
+      privateKey: o.nodeKey.privateKey,
+      listen: `/ip4/${c.host}/tcp/${c.port}`,
+      maxConnections: c.maxConnections,
+      maxIncomingPendingConnections: c.maxIncomingPendingConnections,
+      inboundConnectionThreshold: c.inboundConnectionThreshold,
+      dialTimeoutMs: c.dialTimeoutMs,
+      upgradeTimeoutMs: c.upgradeTimeoutMs,
+      negotiationTimeoutMs: c.negotiationTimeoutMs,
+      maxStreamsPerConnection: c.maxStreamsPerConnection,
+      maxStreamBufferBytes: c.maxStreamBufferBytes,
+      connectionGater: gater,
+    });
+    const net = new Network(o, host, { scores, limiter, memory, gater, protectedPeers, persistent });
+    try {
+      await net.#register();
+    } catch (err) {
+      await host.close();
+      throw err;
+    }
+    memory.start();
+    for (const p of net.#persistent) net.#connect(p);
+    return net;
+  }
+
+  get config(): P2PConfig {
+    return this.#o.config;
+  }
+
+  get multiaddrs(): Multiaddr[] {
+    return this.host.libp2p.getMultiaddrs();
+  }
+
+  // ---- sending -------------------------------------------------------------------------------
+
+  /** Our last committed height, told to every peer now and to each new one. */
+  setHead(head: number): void {
+    this.#status = encodeConsensusMessage({ kind: 'status', genesisHash: this.#o.genesisHash, head });
+    for (const p of this.#peers.values()) this.#sendConsensus(p, this.#status);
+  }
+
+  /** A consensus message to every ready peer (encoded once). */
+  broadcast(m: Exclude<ConsensusMessage, { kind: 'status' }>): void {
+    const bytes = encodeConsensusMessage(m);
+    for (const p of this.#peers.values()) if (p.ready) this.#sendConsensus(p, bytes);
+  }
+
+  /** A consensus message to one ready peer. */
+  sendTo(peerId: string, m: Exclude<ConsensusMessage, { kind: 'status' }>): void {
+    const p = this.#peers.get(peerId);
+    if (p?.ready) this.#sendConsensus(p, encodeConsensusMessage(m));
+  }
+
+  /**
+   * Admitted transactions to every ready peer that has not sent or been sent them. `from` is the
+   * peer they came from (it has them). Batched for a few ms.
+   */
+  gossipTxs(txs: readonly { hash: Uint8Array; bytes: Uint8Array }[], from?: string): void {
+    for (const p of this.#peers.values()) {
+      if (!p.ready || p.id === from || p.txs === null) continue;
+      for (const tx of txs) {
+        const key = toHex(tx.hash);
+        if (p.knownTxs.has(key)) continue;
+        p.knownTxs.add(key);
+        p.pendingTxs.push(tx.bytes);
+      }
+    }
+    if (this.#txFlush === null) this.#txFlush = setTimeout(() => this.#flushTxs(), TX_FLUSH_MS);
+  }
+
+  #flushTxs(): void {
+    this.#txFlush = null;
+    for (const p of this.#peers.values()) {
+      while (p.pendingTxs.length > 0 && p.txs !== null) {
+        const batch = p.pendingTxs.splice(0, TX_BATCH);
+        p.txs.send(encodeTxs(batch));
+        this.counters.messagesOut.txs++;
+      }
+      p.pendingTxs = [];
+    }
+  }
+
+  #sendConsensus(p: Peer, bytes: Uint8Array): void {
+    if (p.consensus === null) return;
+    p.consensus.send(bytes);
+    this.counters.messagesOut.consensus++;
+  }
+
+  /** Asks `peerId` for blocks from..from+count-1; resolves with the raw response (sync-wire.ts). */
+  async requestBlocks(peerId: string, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+    const limits = this.#o.config.limits.sync;
+    return request(this.host, peerIdFromString(peerId), SYNC_PROTOCOL, bytes, {
+      maxMessageBytes: limits.maxMessageBytes, timeoutMs: this.#o.config.sync.requestTimeoutMs, signal,
+    });
+  }
+
+  // ---- peers ---------------------------------------------------------------------------------
+
+  peers(): PeerInfo[] {
+    return [...this.#peers.values()].map((p) => {
+      const conn = this.host.libp2p.getConnections(p.peerId)[0];
+      return {
+        id: p.id,
+        address: conn?.remoteAddr.toString() ?? '',
+        direction: conn?.direction ?? 'outbound',
+        head: p.head,
+        score: this.scores.score(p.id),
+        protected: this.#protected.has(p.id),
+      };
+    });
+  }
+
+  /** Peers whose status named our chain, with the heights they reported. */
+  readyPeers(): { id: string; height: number }[] {
+    return [...this.#peers.values()].filter((p) => p.ready && p.head !== null).map((p) => ({ id: p.id, height: p.head! }));
+  }
+
+  /** Lowers a peer's score; disconnects or bans it when a threshold is crossed. */
+  penalize(peerId: string, reason: PenaltyReason): void {
+    const action = this.scores.penalize(peerId, reason);
+    if (action === 'none') return;
+    this.#o.log.warn(action === 'ban' ? 'banning peer' : 'disconnecting peer', { peer: peerId, reason, score: Math.round(this.scores.score(peerId)) });
+    this.counters.disconnects++;
+    void this.host.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {});
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.memory.stop();
+    if (this.#txFlush !== null) clearTimeout(this.#txFlush);
+    for (const p of this.#persistent) if (p.timer !== null) clearTimeout(p.timer);
+    for (const p of this.#peers.values()) {
+      p.consensus?.close();
+      p.txs?.close();
+    }
+    await this.host.close();
+  }
+
+  /** Dials a persistent peer unless connected; a failure retries with jittered exponential backoff. */
+  #connect(p: PersistentPeer): void {
+    p.timer = null;
+    if (this.#closed || this.host.libp2p.getConnections(peerIdFromString(p.id)).length > 0) return;
+    this.host.libp2p.dial(p.addr, { signal: AbortSignal.timeout(this.#o.config.dialTimeoutMs) }).then(() => {
+      p.delay = this.#o.config.reconnectBaseMs;
+    }, (err: unknown) => {
+      this.counters.dialFailures++;
+      this.#o.log.debug('dial failed', { peer: p.addr.toString(), error: (err as Error).message, retry_ms: Math.round(p.delay) });
+      this.#retry(p);
+    });
+  }
+
+  #retry(p: PersistentPeer): void {
+    if (this.#closed || p.timer !== null) return;
+    // Jittered, so restarted nodes do not redial each other in lockstep.
+    const wait = p.delay * (0.75 + Math.random() * 0.5);
+    p.delay = Math.min(p.delay * 2, this.#o.config.reconnectMaxMs);
+    p.timer = setTimeout(() => this.#connect(p), wait);
+    p.timer.unref();
+  }
+
+  // ---- protocols -----------------------------------------------------------------------------
+
+  async #register(): Promise<void> {
+    // libp2p's own per-connection cap is only a backstop, above ours: a stream past our cap reaches
+    // #readLoop, which refuses it and charges the peer for it.
+    const backstop = (n: number) => 2 * n;
+    const libp2p = this.host.libp2p;
+    const c = this.#o.config;
+    libp2p.addEventListener('peer:connect', (e) => this.#onConnect(e.detail));
+    libp2p.addEventListener('peer:disconnect', (e) => this.#onDisconnect(e.detail.toString()));
+    await libp2p.handle(CONSENSUS_PROTOCOL, (stream, conn) => this.#readLoop('consensus', stream, conn), { maxInboundStreams: backstop(c.limits.consensus.maxStreams) });
+    await libp2p.handle(TXS_PROTOCOL, (stream, conn) => this.#readLoop('txs', stream, conn), { maxInboundStreams: backstop(c.limits.txs.maxStreams) });
+    await libp2p.handle(SYNC_PROTOCOL, (stream, conn) => this.#serveSync(stream, conn), { maxInboundStreams: backstop(c.limits.sync.maxStreams) });
+  }
+
+  #onConnect(peerId: PeerId): void {
+    const id = peerId.toString();
+    if (this.#closed || this.#peers.has(id)) return;
+    const peer: Peer = { id, peerId, head: null, ready: false, consensus: null, txs: null, knownTxs: new RecentSet(KNOWN_TXS_PER_PEER), pendingTxs: [] };
+    this.#peers.set(id, peer);
+    if (this.#protected.has(id)) {
+      // Connection pruning drops the lowest-valued peers first: ours never go.
+      void this.host.libp2p.peerStore.merge(peerId, { tags: { 'hallmark-protected': { value: 100 } } }).catch(() => {});
+    }
+    void this.#openOutbound(peer);
+  }
+
+  async #openOutbound(peer: Peer): Promise<void> {
+    const c = this.#o.config;
+    const open = async (protocol: string, maxMessageBytes: number): Promise<Outbound | null> => {
+      try {
+        const stream = await this.host.libp2p.dialProtocol(peer.peerId, protocol, { signal: AbortSignal.timeout(c.negotiationTimeoutMs) });
+        return new Outbound(stream, maxMessageBytes, () => this.counters.sendDropped++, (err) => {
+          this.#o.log.debug('send failed', { peer: peer.id, protocol, error: err.message });
+        });
+      } catch (err) {
+        this.#o.log.debug('could not open a stream', { peer: peer.id, protocol, error: (err as Error).message });
+        return null;
+      }
+    };
+    const [consensus, txs] = await Promise.all([open(CONSENSUS_PROTOCOL, c.limits.consensus.maxMessageBytes), open(TXS_PROTOCOL, c.limits.txs.maxMessageBytes)]);
+    if (this.#peers.get(peer.id) !== peer) {
+      consensus?.close();
+      txs?.close();
+      return;
+    }
+    if (consensus === null) {
+      // Not a Hallmark node (or not one of this version): it has nothing for us.
+      txs?.close();
+      void this.host.libp2p.hangUp(peer.peerId).catch(() => {});
+      return;
+    }
+    peer.consensus = consensus;
+    peer.txs = txs;
+    this.#sendConsensus(peer, this.#status);
+  }
+
+  #onDisconnect(id: string): void {
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return;
+    this.#peers.delete(id);
+    peer.consensus?.close();
+    peer.txs?.close();
+    this.limiter.forget(id);
+    this.#o.handlers.onPeerGone(id);
+    const p = this.#persistent.find((x) => x.id === id);
+    if (p !== undefined) this.#retry(p);
+  }
+
+  /** Reads one inbound long-lived stream until it ends; nothing a peer sends escapes as an exception. */
+  async #readLoop(protocol: 'consensus' | 'txs', stream: Stream, conn: Connection): Promise<void> {
+    const id = conn.remotePeer.toString();
+    const limits = this.#o.config.limits[protocol];
+    if (!this.limiter.openStream(id, protocol)) {
+      stream.abort(new Error(`too many ${protocol} streams`));
+      this.penalize(id, 'stream_limit');
+      return;
+    }
+    try {
+      const lp = messageStream(stream, limits.maxMessageBytes);
+      for (;;) {
+        const data = (await lp.read()).subarray();
+        this.counters.messagesIn[protocol]++;
+        const admitted = this.limiter.admit(id, protocol, data.byteLength);
+        if (!admitted.ok) {
+          this.penalize(id, 'rate_limited');
+          continue;
+        }
+        const penalty = protocol === 'consensus' ? this.#onConsensus(id, data) : await this.#onTxs(id, data);
+        if (penalty !== null) {
+          this.counters.invalidMessages++;
+          this.penalize(id, penalty);
+          if (penalty === 'wrong_chain') break;
+        }
+      }
+    } catch (err) {
+      const e = err as Error & { code?: string; name?: string };
+      if (e.name === 'InvalidDataLengthError' || e.code === 'message_malformed' || e.name === 'InvalidDataLengthLengthError') {
+        this.counters.invalidMessages++;
+        this.penalize(id, 'oversized_message');
+      }
+      stream.abort(e);
+    } finally {
+      this.limiter.closeStream(id, protocol);
+    }
+  }
+
+  #onConsensus(id: string, data: Uint8Array): PenaltyReason | null {
+    const peer = this.#peers.get(id);
+    if (peer === undefined) return null;
+    let m: ConsensusMessage;
+    try {
+      m = decodeConsensusMessage(data, this.#o.config.limits.consensus.maxMessageBytes);
+    } catch (err) {
+      if (err instanceof CodecError) return 'invalid_message';
+      throw err;
+    }
+    if (m.kind === 'status') {
+      if (!equalBytes(m.genesisHash, this.#o.genesisHash)) return 'wrong_chain';
+      peer.head = m.head;
+      const first = !peer.ready;
+      peer.ready = true;
+      if (first) this.#o.handlers.onPeerReady(id);
+      this.#o.handlers.onStatus(id, m.head);
+      return null;
+    }
+    // Nothing but a status is taken before the peer has shown it is on our chain.
+    if (!peer.ready) return 'invalid_message';
+    return m.kind === 'proposal' ? this.#o.handlers.onProposal(id, m.proposal, m.block) : this.#o.handlers.onVotes(id, m.votes);
+  }
+
+  async #onTxs(id: string, data: Uint8Array): Promise<PenaltyReason | null> {
+    const peer = this.#peers.get(id);
+    if (peer === undefined || !peer.ready) return null;
+    let txs: Uint8Array[];
+    try {
+      txs = decodeTxs(data, this.#o.config.limits.txs.maxMessageBytes, this.#o.maxTxBytes);
+    } catch (err) {
+      if (err instanceof CodecError) return 'invalid_message';
+      throw err;
+    }
+    for (const tx of txs) peer.knownTxs.add(toHex(sha256(tx)));
+    return this.#o.handlers.onTxs(id, txs);
+  }
+
+  async #serveSync(stream: Stream, conn: Connection): Promise<void> {
+    const id = conn.remotePeer.toString();
+    const c = this.#o.config;
+    if (!this.limiter.openStream(id, 'sync')) {
+      stream.abort(new Error('too many sync streams'));
+      this.penalize(id, 'stream_limit');
+      return;
+    }
+    const signal = AbortSignal.timeout(c.sync.requestTimeoutMs);
+    try {
+      const lp = messageStream(stream, c.limits.sync.maxMessageBytes);
+      const data = (await lp.read({ signal })).subarray();
+      this.counters.messagesIn.sync++;
+      let response: Uint8Array;
+      const admitted = this.limiter.admit(id, 'sync', data.byteLength);
+      if (!admitted.ok) {
+        this.penalize(id, 'rate_limited');
+        response = encodeSyncResponse({ kind: 'error', code: 'rate_limited', retryAfterMs: Math.ceil(admitted.retryAfterMs) });
+      } else if (this.memory.shedsSync()) {
+        // Under memory pressure, serving others is the first work to go.
+        this.memory.countSyncRefused();
+        response = encodeSyncResponse({ kind: 'error', code: 'busy', retryAfterMs: 1_000 });
+      } else {
+        let req;
+        try {
+          req = decodeSyncRequest(data);
+        } catch (err) {
+          this.counters.invalidMessages++;
+          this.penalize(id, 'invalid_message');
+          throw err;
+        }
+        response = await serveSyncRequest(req, this.#o.handlers.syncSource, c.limits.sync.maxMessageBytes);
+        this.counters.syncServed++;
+      }
+      await lp.write(response, { signal });
+      await stream.close({ signal });
+    } catch (err) {
+      const e = err as Error & { name?: string };
+      if (e.name === 'InvalidDataLengthError' || (e as { code?: string }).code === 'message_malformed') this.penalize(id, 'oversized_message');
+      stream.abort(e);
+    } finally {
+      this.limiter.closeStream(id, 'sync');
+    }
+  }
+}
