@@ -70,6 +70,7 @@ export class NetworkService {
   #own: { height: number; proposal: { proposal: Proposal; block: Uint8Array } | null; votes: Map<string, Vote> } = { height: 0, proposal: null, votes: new Map() };
   #ticker: NodeJS.Timeout | null = null;
   #lastTickHeight = -1;
+  #lastRebroadcast = 0;
   #laggingSince: number | null = null;
   /** The last head each peer reported. */
   readonly #peerHeads = new Map<string, number>();
@@ -195,8 +196,6 @@ export class NetworkService {
     this.#checkSync();
   }
 
-  #lastRebroadcast = 0;
-
   #checkSync(): void {
     const network = this.#network;
     if (this.#syncing || this.#closed || network === null) return;
@@ -247,7 +246,6 @@ export class NetworkService {
         const head = this.#o.executor.head!.height;
         if (head >= from) this.#o.wal.endHeight(head);
         driver.start(head + 1, this.#o.wal.readAll());
-        this.#syncing = false;
         network.setHead(head);
       }
       this.#syncing = false;

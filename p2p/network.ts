@@ -75,7 +75,6 @@ export interface NetworkCounters {
   /** Outbound messages dropped because a peer's queue was full. */
   sendDropped: number;
   invalidMessages: number;
-  disconnects: number;
   dialFailures: number;
   syncServed: number;
 }
@@ -193,7 +192,7 @@ export class Network {
   readonly counters: NetworkCounters = {
     messagesIn: { consensus: 0, txs: 0, sync: 0 },
     messagesOut: { consensus: 0, txs: 0 },
-    sendDropped: 0, invalidMessages: 0, disconnects: 0, dialFailures: 0, syncServed: 0,
+    sendDropped: 0, invalidMessages: 0, dialFailures: 0, syncServed: 0,
   };
   readonly #o: NetworkOptions;
   readonly #peers = new Map<string, Peer>();
@@ -358,7 +357,6 @@ export class Network {
     const action = this.scores.penalize(peerId, reason);
     if (action === 'none') return;
     this.#o.log.warn(action === 'ban' ? 'banning peer' : 'disconnecting peer', { peer: peerId, reason, score: Math.round(this.scores.score(peerId)) });
-    this.counters.disconnects++;
     void this.host.libp2p.hangUp(peerIdFromString(peerId)).catch(() => {});
   }
 
