@@ -11,6 +11,7 @@
  * value once.
  */
 import type { Level } from 'level';
+import { toHex } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
 import { decodeLeafRecord, leafKey, nodeKey } from './codec.ts';
 import type { NodeRef } from './codec.ts';
@@ -35,11 +36,18 @@ export class NodeStore {
   readonly db: Level<Uint8Array, Uint8Array>;
   readonly prefix: number;
   readonly #cache: LruCache<number, PackedNode>;
+  /**
+   * Leaf records by their database key. A leaf of (version, keyHash) never changes once written, so
+   * a cached one is never stale; every account read (mempool admission, execution) would otherwise
+   * cost a LevelDB get.
+   */
+  readonly #leaves: LruCache<string, Uint8Array>;
 
   constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, cacheNodes: number) {
     this.db = db;
     this.prefix = prefix;
     this.#cache = new LruCache<number, PackedNode>(cacheNodes);
+    this.#leaves = new LruCache<string, Uint8Array>(cacheNodes);
   }
 
   /** The node if it is cached, without touching the database. */
@@ -85,9 +93,19 @@ export class NodeStore {
   /** The key and value of the leaf (version, keyHash): views of a fresh array, the caller's to keep. */
   async readLeaf(version: number, keyHash: Uint8Array): Promise<{ key: Uint8Array; value: Uint8Array }> {
     const key = leafKey(this.prefix, version, keyHash);
+    const id = toHex(key);
+    const cached = this.#leaves.get(id);
+    // A copy: the record's views are the caller's to keep, and the cached bytes must not change.
+    if (cached !== undefined) return decodeLeafRecord(cached.slice());
     const bytes = await this.db.get(key);
     if (bytes === undefined) throw new MissingNodeError(key);
+    this.#leaves.set(id, bytes.slice());
     return decodeLeafRecord(bytes);
+  }
+
+  /** Caches a leaf record just committed, under its database key. */
+  rememberLeaf(key: Uint8Array, bytes: Uint8Array): void {
+    this.#leaves.set(toHex(key), bytes.slice());
   }
 
   /** Caches a node just committed (or read). */

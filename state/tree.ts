@@ -85,6 +85,7 @@ interface Staged {
   readonly base: number; // latestVersion when prepared
   readonly rootRef: RootRef | null;
   readonly newNodes: readonly NewNode[];
+  readonly newLeaves: readonly { key: Uint8Array; bytes: Uint8Array }[];
   readonly replaced: readonly StaleRecord[];
   readonly oldest: number;
   readonly first: number;
@@ -356,7 +357,7 @@ export class StateTree {
       throw new StateError('version_out_of_order', `state version ${this.#latest} was committed while preparing ${version}`);
     }
     const prepared: PreparedVersion = { version, root: (rootRef ? rootRef.hash : EMPTY_HASH).slice(), ops };
-    this.#staged.set(prepared, { base, rootRef, newNodes: builder.newNodes, replaced: builder.stale, oldest, first });
+    this.#staged.set(prepared, { base, rootRef, newNodes: builder.newNodes, newLeaves: builder.newLeaves, replaced: builder.stale, oldest, first });
     return prepared;
   }
 
@@ -377,6 +378,7 @@ export class StateTree {
     // The replaced nodes serve only older versions now; make room for the latest one's.
     for (const n of s.replaced) if (n.kind === 'node') this.#store.forget(n);
     for (const n of s.newNodes) this.#store.remember(n.node);
+    for (const l of s.newLeaves) this.#store.rememberLeaf(l.key, l.bytes);
   }
 
   /** prepare + db.batch + markCommitted, for callers with nothing else to write atomically. */
