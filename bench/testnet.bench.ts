@@ -1,6 +1,6 @@
 /**
  * A 4-validator testnet on this machine: four node processes (`hallmark testnet` homes) joined by
- * libp2p over loopback TCP, 10 ms block time.
+ * libp2p over loopback TCP, 10 ms block time (BLOCK_TIME_MS=… to try another).
  *   - empty blocks: heights per second with no load;
  *   - saturation: transfers signed ahead of time sent to all four nodes' tx_broadcast (JSON-RPC
  *     batches), committed transfers per second, against the executor alone applying the same
@@ -40,7 +40,7 @@ for (const n of layout.nodes) {
   const c = await loadConfig(n.home);
   c.logLevel = 'warn';
   c.metrics.enabled = false;
-  c.consensus.blockTimeMs = 10;
+  c.consensus.blockTimeMs = Number(process.env.BLOCK_TIME_MS ?? 10);
   c.consensus.timeouts = { proposeMs: 1000, prevoteMs: 500, precommitMs: 500 };
   c.mempool.maxTxs = 50_000;
   writeFileSync(join(n.home, 'config.toml'), formatConfig(c));
