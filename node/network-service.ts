@@ -298,10 +298,12 @@ export class NetworkService {
     return good.length < current.length ? 'invalid_message' : null;
   }
 
-  async #onTxs(peer: string, txs: readonly Uint8Array[]): Promise<PenaltyReason | null> {
+  async #onTxs(peer: string, txs: readonly { hash: Uint8Array; bytes: Uint8Array }[]): Promise<PenaltyReason | null> {
     let penalty: PenaltyReason | null = null;
     const admitted: { hash: Uint8Array; bytes: Uint8Array }[] = [];
-    for (const bytes of txs) {
+    for (const { hash, bytes } of txs) {
+      // Another peer got it to us first: the common case, and not worth a decode and a refusal.
+      if (this.#o.mempool.get(hash) !== undefined) continue;
       try {
         const stx = await this.#o.mempool.add(bytes);
         admitted.push({ hash: stx.hash, bytes });

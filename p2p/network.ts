@@ -40,7 +40,7 @@ export interface NetworkHandlers {
   /** Votes, to be verified as one batch; returns a penalty if any was provably bad. */
   onVotes(peerId: string, votes: Vote[]): PenaltyReason | null;
   /** Gossiped transactions; returns a penalty if any was provably bad (a bad signature, malformed). */
-  onTxs(peerId: string, txs: Uint8Array[]): Promise<PenaltyReason | null>;
+  onTxs(peerId: string, txs: { hash: Uint8Array; bytes: Uint8Array }[]): Promise<PenaltyReason | null>;
   /** A peer whose status named our chain: send it what it may have missed. */
   onPeerReady(peerId: string): void;
   onPeerGone(peerId: string): void;
@@ -535,8 +535,9 @@ export class Network {
       if (err instanceof CodecError) return 'invalid_message';
       throw err;
     }
-    for (const tx of txs) peer.knownTxs.add(toHex(sha256(tx)));
-    return this.#o.handlers.onTxs(id, txs);
+    const hashed = txs.map((bytes) => ({ hash: sha256(bytes), bytes }));
+    for (const tx of hashed) peer.knownTxs.add(toHex(tx.hash));
+    return this.#o.handlers.onTxs(id, hashed);
   }
 
   async #serveSync(stream: Stream, conn: Connection): Promise<void> {
