@@ -17,6 +17,7 @@
  *     at the height after the new head.
  */
 import { decodeBlock, type Block } from '../chain/block.ts';
+import { toHex } from '../chain/bytes.ts';
 import { CodecError } from '../chain/codec.ts';
 import { proposalSignBytes, type Proposal } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
@@ -33,6 +34,8 @@ import type { Logger } from './log.ts';
 import { MempoolError, type Mempool } from './mempool.ts';
 import type { FileWal } from './wal-file.ts';
 
+/** Transactions remembered as recently committed. */
+const RECENTLY_COMMITTED = 100_000;
 /** Rounds ahead of ours whose proposals are looked at (finding a far round's proposer costs work). */
 const MAX_PROPOSAL_ROUND_AHEAD = 64;
 /** Refusals that prove the sender passed on a transaction it should have refused itself. */
@@ -72,6 +75,8 @@ export class NetworkService {
   #lastTickHeight = -1;
   #lastRebroadcast = 0;
   #laggingSince: number | null = null;
+  /** Hashes of transactions in recent blocks, oldest first: gossip still carries them for a while. */
+  readonly #recentlyCommitted = new Set<string>();
   /** The last head each peer reported. */
   readonly #peerHeads = new Map<string, number>();
   #syncing = false;
@@ -114,7 +119,13 @@ export class NetworkService {
   }
 
   /** A block was committed: tell the peers our new head (once at the end of a block sync). */
-  committed(height: number): void {
+  committed(height: number, txHashes: readonly Uint8Array[]): void {
+    for (const h of txHashes) this.#recentlyCommitted.add(toHex(h));
+    // Insertion order is age: the oldest go first.
+    for (const h of this.#recentlyCommitted) {
+      if (this.#recentlyCommitted.size <= RECENTLY_COMMITTED) break;
+      this.#recentlyCommitted.delete(h);
+    }
     if (!this.#syncing) this.#network?.setHead(height);
   }
 
@@ -302,8 +313,9 @@ export class NetworkService {
     let penalty: PenaltyReason | null = null;
     const admitted: { hash: Uint8Array; bytes: Uint8Array }[] = [];
     for (const { hash, bytes } of txs) {
-      // Another peer got it to us first: the common case, and not worth a decode and a refusal.
-      if (this.#o.mempool.get(hash) !== undefined) continue;
+      // Another peer got it to us first, or it is already in a block: the common cases, not worth a
+      // decode, an account read and a refusal.
+      if (this.#o.mempool.get(hash) !== undefined || this.#recentlyCommitted.has(toHex(hash))) continue;
       try {
         const stx = await this.#o.mempool.add(bytes);
         admitted.push({ hash: stx.hash, bytes });

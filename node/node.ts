@@ -324,7 +324,7 @@ export class HallmarkNode implements RpcNode {
       if (stx !== undefined) committed.push(stx);
     });
     await this.mempool.update(committed);
-    this.service.committed(height);
+    this.service.committed(height, applied.txHashes);
     this.#log.info('committed block', { height, txs: block.txs.length, hash: toHex(applied.blockHash).slice(0, 16), round: commit.round });
   }
 
