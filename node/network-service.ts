@@ -28,7 +28,7 @@ import { verifyVotes, type SignatureCache } from '../consensus/verify.ts';
 import { BlockSync, SyncRejected } from '../p2p/block-sync.ts';
 import type { PenaltyReason } from '../p2p/config.ts';
 import type { Network, NetworkHandlers } from '../p2p/network.ts';
-import { encodeSyncRequest } from '../p2p/sync-wire.ts';
+import { RecentSet } from '../p2p/recent-set.ts';
 import { BlockError, type Executor } from './executor.ts';
 import type { Logger } from './log.ts';
 import { MempoolError, type Mempool } from './mempool.ts';
@@ -76,7 +76,7 @@ export class NetworkService {
   #lastRebroadcast = 0;
   #laggingSince: number | null = null;
   /** Hashes of transactions in recent blocks, oldest first: gossip still carries them for a while. */
-  readonly #recentlyCommitted = new Set<string>();
+  readonly #recentlyCommitted = new RecentSet(RECENTLY_COMMITTED);
   /** The last head each peer reported. */
   readonly #peerHeads = new Map<string, number>();
   #syncing = false;
@@ -121,11 +121,6 @@ export class NetworkService {
   /** A block was committed: tell the peers our new head (once at the end of a block sync). */
   committed(height: number, txHashes: readonly Uint8Array[]): void {
     for (const h of txHashes) this.#recentlyCommitted.add(toHex(h));
-    // Insertion order is age: the oldest go first.
-    for (const h of this.#recentlyCommitted) {
-      if (this.#recentlyCommitted.size <= RECENTLY_COMMITTED) break;
-      this.#recentlyCommitted.delete(h);
-    }
     if (!this.#syncing) this.#network?.setHead(height);
   }
 
@@ -236,7 +231,7 @@ export class NetworkService {
       this.#log.info('behind the network: block sync', { from: this.#o.executor.head!.height + 1, peers_best: best });
       const sync = new BlockSync({
         config: network.config.sync,
-        request: (peer, start, count, signal) => network.requestBlocks(peer, encodeSyncRequest({ from: start, count }), signal),
+        request: (peer, start, count, signal) => network.requestBlocks(peer, start, count, signal),
         apply: (height, blockBytes, commitBytes) => this.#applySynced(height, blockBytes, commitBytes),
         penalize: (peer) => network.penalize(peer, 'bad_sync_response'),
         maxResponseBytes: network.config.limits.sync.maxMessageBytes,

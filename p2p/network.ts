@@ -29,7 +29,8 @@ import type { NodeKey } from './identity.ts';
 import { MemoryMonitor } from './memory.ts';
 import { PeerScores } from './peer-score.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
-import { decodeSyncRequest, encodeSyncResponse, serveSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
+import { RecentSet } from './recent-set.ts';
+import { decodeSyncRequest, encodeSyncRequest, encodeSyncResponse, serveSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
 import { CONSENSUS_PROTOCOL, decodeConsensusMessage, decodeTxs, encodeConsensusMessage, encodeTxs, TXS_PROTOCOL, type ConsensusMessage } from './wire.ts';
 
 export interface NetworkHandlers {
@@ -140,26 +141,6 @@ class Outbound {
     this.#queue = [];
     if (err) this.#stream.abort(err);
     else void this.#stream.close().catch(() => {});
-  }
-}
-
-/** A set that forgets its oldest entries past `max`. */
-class RecentSet {
-  readonly #max: number;
-  readonly #set = new Set<string>();
-
-  constructor(max: number) {
-    this.#max = max;
-  }
-
-  has(key: string): boolean {
-    return this.#set.has(key);
-  }
-
-  add(key: string): void {
-    if (this.#set.has(key)) return;
-    this.#set.add(key);
-    if (this.#set.size > this.#max) this.#set.delete(this.#set.values().next().value!);
   }
 }
 
@@ -324,9 +305,9 @@ export class Network {
   }
 
   /** Asks `peerId` for blocks from..from+count-1; resolves with the raw response (sync-wire.ts). */
-  async requestBlocks(peerId: string, bytes: Uint8Array, signal: AbortSignal): Promise<Uint8Array> {
+  async requestBlocks(peerId: string, from: number, count: number, signal: AbortSignal): Promise<Uint8Array> {
     const limits = this.#o.config.limits.sync;
-    return request(this.host, peerIdFromString(peerId), SYNC_PROTOCOL, bytes, {
+    return request(this.host, peerIdFromString(peerId), SYNC_PROTOCOL, encodeSyncRequest({ from, count }), {
       maxMessageBytes: limits.maxMessageBytes, timeoutMs: this.#o.config.sync.requestTimeoutMs, signal,
     });
   }
