@@ -8,7 +8,7 @@
  *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), median and p99.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addressOf } from '../chain/address.ts';
 import { toHex } from '../chain/bytes.ts';
@@ -51,6 +51,15 @@ const transfers = (fromNonce: number, nonces: number) => presignedTransfers(gene
 
 const height = async (url: string) => (await rpc(url, 'chain_status')).latest_height as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; 100 ticks/s). */
+const cpuMsOf = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+};
+const ownCpuMs = () => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
 
 const saturation = transfers(0, SATURATION_NONCES);
 const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);
@@ -89,6 +98,8 @@ try {
   report({ bench: 'testnet', name: 'empty blocks', value: emptyRate, unit: 'blocks/s', validators: VALIDATORS });
 
   // Saturation: batches to the four nodes in turn, a few in flight per node.
+  const cpu0 = procs.map((p) => cpuMsOf(p.pid));
+  const own0 = ownCpuMs();
   const t0 = performance.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0, k = 0; i < saturation.length; i += BATCH, k++) {
@@ -105,8 +116,25 @@ try {
       await sleep(10);
     }
   }
-  const satRate = (saturation.length * 1000) / (performance.now() - t0);
+  const satMs = performance.now() - t0;
+  const satRate = (saturation.length * 1000) / satMs;
   report({ bench: 'testnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: Number((satRate / baseline).toPrecision(3)), validators: VALIDATORS });
+  // Where the machine's time went: CPU per committed transfer in each node and in this load
+  // generator, against the executor alone's cost per transfer (the floor each node pays).
+  const nodeCpuMs = procs.map((p, i) => cpuMsOf(p.pid) - cpu0[i]!);
+  const loadCpuMs = ownCpuMs() - own0;
+  const perTxUs = (ms: number) => Number(((ms * 1000) / saturation.length).toPrecision(3));
+  report({
+    bench: 'testnet', name: 'CPU per committed transfer, mean of the nodes', unit: 'us',
+    value: perTxUs(nodeCpuMs.reduce((a, b) => a + b, 0) / VALIDATORS),
+    nodes_us: nodeCpuMs.map(perTxUs), load_generator_us: perTxUs(loadCpuMs),
+    executor_alone_us: Number((1e6 / baseline).toPrecision(3)),
+  });
+  report({
+    bench: 'testnet', name: 'CPU busy during saturation', unit: 'fraction of all cores',
+    value: Number(((nodeCpuMs.reduce((a, b) => a + b, 0) + loadCpuMs) / (satMs * availableParallelism())).toPrecision(3)),
+    cores: availableParallelism(),
+  });
 
   // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
   const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));
