@@ -1,0 +1,201 @@
+import t, { type Test } from 'tap';
+import { sha256 } from '../chain/hash.ts';
+import { prepareCode } from '../vm/code.ts';
+import { EXPORT_GAS } from '../vm/host-abi.ts';
+import { GAS, LIMITS } from '../vm/limits.ts';
+import { runCall, type CallResult } from '../vm/runtime.ts';
+import { ModuleError } from '../vm/wasm.ts';
+import { addr, compile, MemoryEnv, wat } from './fixtures/vm.ts';
+import { FORWARDER, STORE } from './fixtures/vm-contracts.ts';
+
+const BLOCK = { chainId: 'hallmark-test', height: 42, time: 1_700_000_000_000, origin: addr(9) };
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+
+function call(env: MemoryEnv, at: Uint8Array, method: string, input = new Uint8Array(0), gasLimit = 1_000_000): Promise<CallResult> {
+  const contract = env.contracts.get(Buffer.from(at).toString('hex'))!;
+  return runCall(env, BLOCK, { contract, address: at, method, input, caller: addr(7), value: 0n, gasLimit });
+}
+
+function refused(t: Test, bytes: Uint8Array, reason: RegExp, what: string): void {
+  try {
+    prepareCode(bytes);
+    t.fail(`${what}: accepted`);
+  } catch (err) {
+    t.ok(err instanceof ModuleError && reason.test(err.message), `${what}: ${(err as Error).message}`);
+  }
+}
+
+const MEM = '(memory (export "memory") 1 1)';
+
+t.test('deploy validation refuses what is not on the allow-list, each with its reason', async (t) => {
+  refused(t, new Uint8Array([1, 2, 3]), /bad magic|not a WebAssembly/, 'garbage');
+  refused(t, STORE.subarray(0, STORE.length - 7), /past|end|disagree/, 'truncated module');
+  refused(t, wat(`(module ${MEM} (func (export "f") (drop (f32.add (f32.const 1) (f32.const 2)))))`), /float/, 'a float instruction');
+  refused(t, wat(`(module ${MEM} (func (export "f") (param f64)))`), /f64.*floats/, 'a float parameter');
+  refused(t, wat(`(module ${MEM} (func (export "f") (local f32)))`), /f32.*floats/, 'a float local');
+  refused(t, wat(`(module ${MEM} (global f64 (f64.const 0)))`), /floats/, 'a float global');
+  refused(t, wat(`(module ${MEM} (func (drop (i32.trunc_sat_f32_s (f32.const 1)))))`, { sat_float_to_int: true }), /float/, 'saturating truncation');
+  refused(t, wat(`(module ${MEM} (func (drop (v128.const i32x4 0 0 0 0))))`, { simd: true }), /SIMD|v128/, 'SIMD');
+  refused(t, wat(`(module (memory (export "memory") 1 1 shared))`, { threads: true }), /shared memory/, 'shared memory');
+  refused(t, wat(`(module ${MEM} (func (drop (i32.atomic.load (i32.const 0)))))`, { threads: true }), /atomics/, 'atomics');
+  refused(t, wat(`(module ${MEM} (func $f (return_call $f)))`, { tail_call: true }), /tail calls/, 'tail calls');
+  refused(t, wat(`(module (memory (export "memory") i64 1 1))`, { memory64: true }), /memory64/, 'memory64');
+  refused(t, wat(`(module ${MEM} (memory 1 1))`, { multi_memory: true }), /multi-memory/, 'two memories');
+  refused(t, wat(`(module ${MEM} (func (result i32 i32) (i32.const 1) (i32.const 2)))`), /multi-value/, 'two results');
+  refused(t, wat(`(module (import "env" "abort" (func)) ${MEM})`), /env\.abort is not a host function/, 'an unknown import');
+  refused(t, wat(`(module (import "hallmark" "input_size" (func (result i64))) ${MEM})`), /wrong signature/, 'a host function with the wrong signature');
+  refused(t, wat(`(module (import "hallmark" "mem" (memory 1)))`), /only functions may be imported/, 'an imported memory');
+  refused(t, wat(`(module (memory (export "memory") 1))`), /no declared maximum/, 'memory without a maximum');
+  refused(t, wat(`(module (memory (export "memory") 1 ${LIMITS.maxMemoryPages + 1}))`), /over the cap/, 'memory above the cap');
+  refused(t, wat(`(module (memory 1 1))`), /exported as "memory"/, 'memory not exported');
+  refused(t, wat(`(module ${MEM} (func (export "__hallmark_gas")))`), /reserved/, 'a reserved export name');
+  refused(t, wat(`(module ${MEM} (func ${'(local i64)'.repeat(LIMITS.maxLocals + 1)}))`), /locals/, 'too many locals');
+  refused(t, wat(`(module ${MEM} ${'(global i32 (i32.const 0))'.repeat(LIMITS.maxGlobals + 1)})`), /too many globals/, 'too many globals');
+  refused(t, wat(`(module ${MEM} (data (i32.const 65530) "0123456789"))`), /does not fit/, 'a data segment past memory');
+  const big = new Uint8Array(10 * 1024 * 1024);
+  big.set(STORE);
+  refused(t, big, /over the limit/, 'a 10 MB module');
+  const code = prepareCode(STORE);
+  t.same(code.methods, ['boom', 'div0', 'echo', 'fail', 'fill', 'grow', 'increment', 'keys', 'oob', 'recurse', 'spin', 'sum', 'whoami', 'bad_pointer'].sort(),
+    'methods are the () -> () exports not starting with _');
+  t.same(prepareCode(STORE).instrumented, code.instrumented, 'instrumentation is deterministic');
+  t.ok(WebAssembly.validate(code.instrumented), 'the instrumented module validates');
+});
+
+t.test('host functions: storage, events, input and return data, context; reads may suspend (JSPI)', async (t) => {
+  for (const async of [false, true]) {
+    const env = new MemoryEnv({ async });
+    const at = addr(1);
+    env.deploy(at, STORE);
+    const first = await call(env, at, 'increment');
+    const second = await call(env, at, 'increment');
+    const third = await call(env, at, 'increment');
+    t.ok(first.ok && second.ok, `increment succeeds (async reads: ${async})`);
+    t.equal(u64(second.returnData), 2n, 'the count persists between calls');
+    t.equal(third.gasUsed, second.gasUsed, 'the same path costs the same gas');
+    t.not(first.gasUsed, second.gasUsed, 'a different path (no count yet) costs different gas');
+    t.same(second.events[0]!.topics[0], sha256(new TextEncoder().encode('count')), 'event topic');
+    t.equal(u64(second.events[0]!.data), 2n, 'event data');
+    t.equal(u64(third.returnData), 3n);
+
+    const failed = await call(env, at, 'fail');
+    t.equal(failed.failure?.kind, 'revert');
+    t.equal(failed.failure?.message, 'no way', 'the revert reason is the contract\'s');
+    t.ok(failed.gasUsed > 0 && failed.gasUsed < 1_000_000, 'a revert charges only the gas used');
+
+    const keys = await call(env, at, 'keys');
+    t.same(new TextDecoder().decode(keys.returnData.subarray(0, 6)), 'k/ak/b', 'storage_next walks keys in order');
+    t.same([...keys.returnData.subarray(6)], [0xff, 1], 'then answers -1; has(k/a) is 1');
+    t.equal(env.get(at, 'count'), undefined, 'storage_remove removed the key');
+
+    const who = await call(env, at, 'whoami');
+    t.same(who.returnData.subarray(0, 20), addr(7), 'caller');
+    t.equal(u64(who.returnData.subarray(20)), 42n, 'block height');
+    const echo = await call(env, at, 'echo', new Uint8Array([1, 2, 3]));
+    t.same([...echo.returnData], [1, 2, 3], 'input in, return data out');
+  }
+});
+
+t.test('gas: exact, deterministic per path, checked before it is spent', async (t) => {
+  const env = new MemoryEnv();
+  const at = addr(1);
+  env.deploy(at, STORE);
+  const a = await call(env, at, 'sum', u32(100));
+  const b = await call(env, at, 'sum', u32(200));
+  const c = await call(env, at, 'sum', u32(300));
+  t.equal(u64(a.returnData), 5050n);
+  t.equal(c.gasUsed - b.gasUsed, b.gasUsed - a.gasUsed, 'each loop iteration costs the same');
+  t.equal((b.gasUsed - a.gasUsed) % 100, 0, 'a whole number of gas per iteration');
+  const exact = await call(env, at, 'sum', u32(100), a.gasUsed);
+  t.ok(exact.ok, 'a call given exactly the gas it uses succeeds');
+  const short = await call(env, at, 'sum', u32(100), a.gasUsed - 1);
+  t.equal(short.failure?.kind, 'out_of_gas', 'one gas less runs out');
+  t.equal(short.gasUsed, a.gasUsed - 1, 'out of gas uses the whole limit');
+
+  const spin = await call(env, at, 'spin', undefined, 5_000_000);
+  t.equal(spin.failure?.kind, 'out_of_gas', 'an infinite loop stops at the gas limit');
+  t.equal(spin.gasUsed, 5_000_000);
+});
+
+t.test('traps are classified by mechanism and cost the whole limit', async (t) => {
+  const env = new MemoryEnv();
+  const at = addr(1);
+  env.deploy(at, STORE);
+  const kinds: Record<string, string> = { boom: 'unreachable', oob: 'trap', div0: 'trap', bad_pointer: 'host_error' };
+  for (const [method, kind] of Object.entries(kinds)) {
+    const r = await call(env, at, method, undefined, 100_000);
+    t.equal(r.failure?.kind, kind, `${method} is ${kind}`);
+    t.equal(r.gasUsed, 100_000);
+  }
+  t.equal((await call(env, at, '_hidden')).failure?.kind, 'no_method', 'an export starting with _ cannot be called');
+  t.equal((await call(env, at, 'nope')).failure?.kind, 'no_method');
+  t.equal((await call(env, at, EXPORT_GAS)).failure?.kind, 'no_method');
+  const stack = await call(env, at, 'recurse', u32(1_000_000), 1_000_000_000);
+  t.equal(stack.failure?.kind, 'stack_overflow', 'deep recursion hits the injected stack limit, not V8\'s');
+  t.ok((await call(env, at, 'recurse', u32(1000), 1_000_000_000)).ok, 'moderate recursion is fine');
+});
+
+t.test('memory: growth is charged per page and capped by the declared maximum', async (t) => {
+  const env = new MemoryEnv();
+  const at = addr(1);
+  env.deploy(at, STORE);
+  const grown = await call(env, at, 'grow', undefined, 10_000_000);
+  t.ok(grown.ok);
+  t.equal(new DataView(grown.returnData.buffer).getUint32(0, true), 4, 'memory stops at its declared maximum');
+  t.ok(grown.gasUsed >= 4 * GAS.memoryGrowPage, 'each page asked for was charged, the refused one too');
+  t.equal((await call(env, at, 'grow', undefined, 3 * GAS.memoryGrowPage)).failure?.kind, 'out_of_gas', 'a memory bomb runs out of gas');
+  const fill = await call(env, at, 'fill', undefined, 1_000_000);
+  t.ok(fill.ok && fill.gasUsed >= 65_536 * GAS.bulkByte, 'memory.fill is charged per byte');
+  t.equal((await call(env, at, 'fill', undefined, 60_000)).failure?.kind, 'out_of_gas');
+  const bomb = wat(`(module (memory (export "memory") 1 ${LIMITS.maxMemoryPages})
+    (func (export "bomb") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))))`);
+  env.deploy(addr(2), bomb);
+  t.equal((await call(env, addr(2), 'bomb', undefined, 100_000)).failure?.kind, 'out_of_gas');
+});
+
+t.test('a start function runs metered on every call; one that loops runs out of gas', async (t) => {
+  const env = new MemoryEnv();
+  env.deploy(addr(3), wat(`(module ${MEM} (start $s) (func $s (loop $l (br $l))) (func (export "m")))`));
+  const r = await call(env, addr(3), 'm', undefined, 200_000);
+  t.equal(r.failure?.kind, 'out_of_gas');
+  t.equal(r.gasUsed, 200_000);
+});
+
+t.test('cross-contract calls: return data, all-or-nothing inner state, no re-entry', async (t) => {
+  const env = new MemoryEnv({ async: true });
+  const store = addr(1);
+  const fwd = addr(2);
+  env.deploy(store, STORE);
+  env.deploy(fwd, FORWARDER);
+  const ok = await call(env, fwd, 'poke', store);
+  t.ok(ok.ok);
+  t.equal(ok.returnData[0], 0, 'the inner call succeeded');
+  t.equal(u64(ok.returnData.subarray(1)), 1n, 'its return data came back');
+  t.equal(ok.events.length, 1, 'its event is part of the outer result');
+  t.same(ok.events[0]!.address, store, 'and names the emitting contract');
+
+  const before = env.get(store, 'count');
+  const failed = await call(env, fwd, 'poke_fail', store);
+  t.ok(failed.ok, 'the outer call goes on after a failed inner call');
+  t.equal(failed.returnData[0], 1, 'the inner call reports failure');
+  t.equal(new TextDecoder().decode(failed.returnData.subarray(1)), 'no way', 'with the inner revert reason');
+  t.equal(env.get(store, 'count'), before, 'the inner call\'s write was rolled back');
+  t.equal(env.get(fwd, 'mark'), 'mark', 'the outer call\'s own write stands');
+
+  const re = await call(env, fwd, 'reenter');
+  t.equal(re.returnData[0], 1);
+  t.match(new TextDecoder().decode(re.returnData.subarray(1)), /re-entrant call refused/);
+});
+
+t.test('the compiled-module cache is bounded and keyed by code hash', async (t) => {
+  const { ModuleCache } = await import('../vm/code.ts');
+  const cache = new ModuleCache(2);
+  const codes = [STORE, FORWARDER, wat(`(module ${MEM})`)].map(prepareCode);
+  for (const c of codes) cache.get(c.codeHash, () => c.instrumented, () => c.methods);
+  t.equal(cache.size, 2);
+  cache.get(codes[2]!.codeHash, () => { throw new Error('should be cached'); }, () => []);
+  t.equal(cache.hits, 1);
+  t.throws(() => new ModuleCache(0), RangeError);
+  t.ok(compile(STORE).methods.has('increment'));
+});

@@ -1,0 +1,385 @@
+/**
+ * Running a contract call: a fresh instance of the instrumented module per call, the host
+ * functions of docs/contracts.md, gas kept in the module's __hallmark_gas global, and failures
+ * classified by mechanism.
+ *
+ * Storage lives in LevelDB behind async reads, while WebAssembly host calls are synchronous. The
+ * bridge is JSPI (WebAssembly.Suspending / WebAssembly.promising, unflagged since V8 13.6 / Node
+ * 24): host functions that may need a read are Suspending imports, and the contract's stack is
+ * suspended while the read completes. Re-running calls after each missing read would cost
+ * quadratic time in the number of keys a call touches, and a worker thread blocking on
+ * Atomics.wait would put a thread hop on every host call.
+ */
+import { CodedError } from '../chain/errors.ts';
+import { sha256 } from '../chain/hash.ts';
+import { verifySignature } from '../chain/signature.ts';
+import type { CompiledContract } from './code.ts';
+import {
+  EXPORT_GAS, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, HOST_MODULE, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+} from './host-abi.ts';
+import { GAS, MAX_CALL_DEPTH } from './limits.ts';
+
+export const MAX_KEY_BYTES = 256;
+export const MAX_VALUE_BYTES = 64 * 1024;
+export const MAX_REVERT_BYTES = 256;
+export const MAX_TOPICS = 4;
+export const ADDRESS_BYTES = 20;
+
+/** A value that may be ready now (a cache hit) or later (a LevelDB read). */
+export type Maybe<T> = T | Promise<T>;
+
+/** The contract storage and state the runtime works on; the executor backs it with a state overlay. */
+export interface ContractEnv {
+  /** Storage of contract `address`. */
+  read(address: Uint8Array, key: Uint8Array): Maybe<Uint8Array | undefined>;
+  write(address: Uint8Array, key: Uint8Array, value: Uint8Array): void;
+  remove(address: Uint8Array, key: Uint8Array): void;
+  /** The smallest key of `address` starting with `prefix` and greater than `after`. */
+  next(address: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): Maybe<Uint8Array | undefined>;
+  /** The compiled code of the contract at `address`, or undefined if there is none. */
+  contract(address: Uint8Array): Maybe<CompiledContract | undefined>;
+  /** Moves `value` base units; throws HostError when `from` cannot pay. */
+  transfer(from: Uint8Array, to: Uint8Array, value: bigint): Maybe<void>;
+  /** Undo marks for all-or-nothing inner calls. */
+  checkpoint(): number;
+  revert(mark: number): void;
+}
+
+export interface BlockContext {
+  chainId: string;
+  height: number;
+  /** ms since the Unix epoch. */
+  time: number;
+  /** The account that signed the transaction. */
+  origin: Uint8Array;
+}
+
+export interface CallRequest {
+  contract: CompiledContract;
+  address: Uint8Array;
+  method: string;
+  input: Uint8Array;
+  caller: Uint8Array;
+  value: bigint;
+  gasLimit: number;
+}
+
+export interface ContractEvent {
+  address: Uint8Array;
+  topics: Uint8Array[];
+  data: Uint8Array;
+}
+
+export type FailureKind = 'revert' | 'out_of_gas' | 'unreachable' | 'trap' | 'stack_overflow' | 'host_error' | 'no_method';
+
+export interface CallResult {
+  ok: boolean;
+  gasUsed: number;
+  returnData: Uint8Array;
+  events: ContractEvent[];
+  /** Why it failed: a kind and a message of our own (deterministic: it goes into the receipt). */
+  failure?: { kind: FailureKind; message: string };
+}
+
+/** A host function refused its arguments; the call fails as `host_error`. */
+export class HostError extends CodedError<'host_error'> {
+  constructor(message: string) {
+    super('host_error', message);
+  }
+}
+class RevertSignal extends Error {
+  readonly reason: string;
+  constructor(reason: string) {
+    super(reason);
+    this.reason = reason;
+  }
+}
+class OutOfGas extends Error {}
+
+export interface RuntimeOptions {
+  /** Where debug_log lines go; undefined drops them (they never affect consensus). */
+  debugLog?: (address: Uint8Array, line: string) => void;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: false });
+
+/** Runs one top-level call (a transaction's, or a read-only query's). */
+export function runCall(env: ContractEnv, block: BlockContext, req: CallRequest, opts: RuntimeOptions = {}): Promise<CallResult> {
+  return new Call(env, block, opts, [], 0).run(req);
+}
+
+/** One call frame: an instance and its host functions. Inner calls make their own Call. */
+class Call {
+  readonly #env: ContractEnv;
+  readonly #block: BlockContext;
+  readonly #opts: RuntimeOptions;
+  /** Addresses on the call stack, outermost first (re-entry is refused). */
+  readonly #stack: Uint8Array[];
+  readonly #startSlots: number;
+  #gas!: WebAssembly.Global;
+  #trap!: WebAssembly.Global;
+  #slots!: WebAssembly.Global;
+  #memory!: WebAssembly.Memory;
+  #req!: CallRequest;
+  #returnData: Uint8Array = new Uint8Array(0);
+  #lastReturn: Uint8Array = new Uint8Array(0);
+  #events: ContractEvent[] = [];
+
+  constructor(env: ContractEnv, block: BlockContext, opts: RuntimeOptions, stack: Uint8Array[], startSlots: number) {
+    this.#env = env;
+    this.#block = block;
+    this.#opts = opts;
+    this.#stack = stack;
+    this.#startSlots = startSlots;
+  }
+
+  async run(req: CallRequest): Promise<CallResult> {
+    this.#req = req;
+    const limit = BigInt(req.gasLimit);
+    const fail = (kind: FailureKind, message: string, gasUsed: number): CallResult => ({
+      ok: false, gasUsed, returnData: new Uint8Array(0), events: [], failure: { kind, message },
+    });
+    if (!req.contract.methods.has(req.method)) return fail('no_method', `the contract has no method ${JSON.stringify(req.method)}`, 0);
+    const instance = new WebAssembly.Instance(req.contract.module, { [HOST_MODULE]: this.#imports() });
+    const x = instance.exports;
+    this.#gas = x[EXPORT_GAS] as WebAssembly.Global;
+    this.#trap = x[EXPORT_TRAP] as WebAssembly.Global;
+    this.#slots = x[EXPORT_STACK] as WebAssembly.Global;
+    this.#memory = x.memory as WebAssembly.Memory;
+    this.#gas.value = limit;
+    this.#slots.value = this.#startSlots;
+    const stackBefore = this.#stack.length;
+    this.#stack.push(req.address);
+    try {
+      const start = x[EXPORT_START];
+      if (typeof start === 'function') await WebAssembly.promising(start as () => unknown)();
+      await WebAssembly.promising(x[req.method] as () => unknown)();
+      const gasUsed = Number(limit - (this.#gas.value as bigint));
+      return { ok: true, gasUsed, returnData: this.#returnData, events: this.#events };
+    } catch (err) {
+      const gasLeft = this.#gas.value as bigint;
+      if (err instanceof RevertSignal) return fail('revert', err.reason, Number(limit - gasLeft));
+      if (err instanceof OutOfGas) return fail('out_of_gas', 'out of gas', req.gasLimit);
+      if (err instanceof HostError) return fail('host_error', err.message, req.gasLimit);
+      if (err instanceof WebAssembly.RuntimeError) {
+        switch (this.#trap.value as number) {
+          case TRAP_OUT_OF_GAS: return fail('out_of_gas', 'out of gas', req.gasLimit);
+          case TRAP_STACK: return fail('stack_overflow', 'stack limit exceeded', req.gasLimit);
+          case TRAP_UNREACHABLE: return fail('unreachable', 'the contract executed unreachable', req.gasLimit);
+          default: return fail('trap', 'trap: memory out of bounds, division by zero, integer overflow or bad indirect call', req.gasLimit);
+        }
+      }
+      // Not the contract's doing (a storage read failed, or a bug here): the block must not be
+      // applied with a made-up receipt, so it propagates.
+      throw err;
+    } finally {
+      this.#stack.length = stackBefore;
+    }
+  }
+
+  #charge(n: number): void {
+    const left = this.#gas.value as bigint;
+    const cost = BigInt(n);
+    if (left < cost) {
+      this.#gas.value = 0n;
+      throw new OutOfGas();
+    }
+    this.#gas.value = left - cost;
+  }
+
+  /** A view of `len` bytes at `ptr`, or a host error; re-derived on every use (memory may grow). */
+  #view(ptr: number, len: number): Uint8Array {
+    const p = ptr >>> 0;
+    const n = len >>> 0;
+    const buf = this.#memory.buffer;
+    if (p + n > buf.byteLength) throw new HostError(`memory range ${p}+${n} is out of bounds`);
+    return new Uint8Array(buf, p, n);
+  }
+
+  #copyIn(ptr: number, len: number, perByte: number = GAS.host.byte): Uint8Array {
+    this.#charge(GAS.host.base + perByte * (len >>> 0));
+    return this.#view(ptr, len).slice();
+  }
+
+  #copyOut(dst: number, bytes: Uint8Array, cap = bytes.length): void {
+    const n = Math.min(bytes.length, cap >>> 0);
+    this.#charge(GAS.host.byte * n);
+    this.#view(dst, n).set(bytes.subarray(0, n));
+  }
+
+  #key(ptr: number, len: number): Uint8Array {
+    if (len >>> 0 > MAX_KEY_BYTES) throw new HostError(`storage key of ${len >>> 0} bytes is over ${MAX_KEY_BYTES}`);
+    return this.#copyIn(ptr, len, GAS.host.byte);
+  }
+
+  #imports(): Record<string, WebAssembly.ImportValue> {
+    const address = () => this.#req.address;
+    const suspending = (f: (...args: number[]) => Maybe<number>) => new WebAssembly.Suspending(f);
+    const then = <T, R>(v: Maybe<T>, f: (t: T) => R): Maybe<R> => (v instanceof Promise ? v.then(f) : f(v));
+    return {
+      input_size: () => {
+        this.#charge(GAS.host.base);
+        return this.#req.input.length;
+      },
+      input_read: (dst: number) => {
+        this.#charge(GAS.host.base);
+        this.#copyOut(dst, this.#req.input);
+      },
+      return_data: (ptr: number, len: number) => {
+        this.#returnData = this.#copyIn(ptr, len);
+      },
+      revert: (ptr: number, len: number) => {
+        const bytes = this.#copyIn(ptr, Math.min(len >>> 0, MAX_REVERT_BYTES));
+        throw new RevertSignal(utf8.decode(bytes));
+      },
+      debug_log: (ptr: number, len: number) => {
+        const bytes = this.#copyIn(ptr, len);
+        this.#opts.debugLog?.(address(), utf8.decode(bytes));
+      },
+      storage_read: suspending((k: number, kl: number, dst: number, cap: number) => {
+        this.#charge(GAS.host.storageRead);
+        const key = this.#key(k, kl);
+        return then(this.#env.read(address(), key), (value) => {
+          if (value === undefined) return -1;
+          this.#copyOut(dst, value, cap);
+          return value.length;
+        });
+      }),
+      storage_write: (k: number, kl: number, v: number, vl: number) => {
+        if (vl >>> 0 > MAX_VALUE_BYTES) throw new HostError(`storage value of ${vl >>> 0} bytes is over ${MAX_VALUE_BYTES}`);
+        this.#charge(GAS.host.storageWrite + GAS.host.storageByte * ((kl >>> 0) + (vl >>> 0)));
+        const key = this.#key(k, kl);
+        this.#env.write(address(), key, this.#copyIn(v, vl));
+      },
+      storage_remove: suspending((k: number, kl: number) => {
+        this.#charge(GAS.host.storageRemove);
+        const key = this.#key(k, kl);
+        return then(this.#env.read(address(), key), (value) => {
+          if (value === undefined) return 0;
+          this.#env.remove(address(), key);
+          return 1;
+        });
+      }),
+      storage_has: suspending((k: number, kl: number) => {
+        this.#charge(GAS.host.storageRead);
+        const key = this.#key(k, kl);
+        return then(this.#env.read(address(), key), (value) => (value === undefined ? 0 : 1));
+      }),
+      storage_next: suspending((p: number, pl: number, a: number, al: number, dst: number, cap: number) => {
+        this.#charge(GAS.host.storageNext);
+        const prefix = this.#key(p, pl);
+        const after = (al >>> 0) === 0 ? undefined : this.#key(a, al);
+        return then(this.#env.next(address(), prefix, after), (key) => {
+          if (key === undefined) return -1;
+          this.#copyOut(dst, key, cap);
+          return key.length;
+        });
+      }),
+      caller: (dst: number) => this.#context(dst, this.#req.caller),
+      self_address: (dst: number) => this.#context(dst, this.#req.address),
+      origin: (dst: number) => this.#context(dst, this.#block.origin),
+      block_height: () => {
+        this.#charge(GAS.host.base);
+        return BigInt(this.#block.height);
+      },
+      block_time: () => {
+        this.#charge(GAS.host.base);
+        return BigInt(this.#block.time);
+      },
+      chain_id: (dst: number, cap: number) => {
+        const id = new TextEncoder().encode(this.#block.chainId);
+        this.#charge(GAS.host.base);
+        this.#copyOut(dst, id, cap);
+        return id.length;
+      },
+      gas_left: () => {
+        this.#charge(GAS.host.base);
+        return this.#gas.value as bigint;
+      },
+      value: () => {
+        this.#charge(GAS.host.base);
+        return BigInt.asIntN(64, this.#req.value);
+      },
+      emit: (t: number, count: number, d: number, dl: number) => {
+        if (count >>> 0 > MAX_TOPICS) throw new HostError(`an event has at most ${MAX_TOPICS} topics`);
+        this.#charge(GAS.host.emit + GAS.host.emitByte * (32 * (count >>> 0) + (dl >>> 0)));
+        const topicBytes = this.#copyIn(t, 32 * (count >>> 0));
+        const topics = Array.from({ length: count >>> 0 }, (_, i) => topicBytes.slice(32 * i, 32 * i + 32));
+        this.#events.push({ address: address(), topics, data: this.#copyIn(d, dl) });
+      },
+      sha256: (ptr: number, len: number, dst: number) => {
+        this.#charge(GAS.host.sha256);
+        this.#copyOut(dst, sha256(this.#copyIn(ptr, len)));
+      },
+      ed25519_verify: (pk: number, msg: number, ml: number, sig: number) => {
+        this.#charge(GAS.host.ed25519Verify);
+        return verifySignature(this.#copyIn(pk, 32), this.#copyIn(msg, ml), this.#copyIn(sig, 64)) ? 1 : 0;
+      },
+      groth16_verify: () => {
+        this.#charge(GAS.host.base);
+        throw new HostError('groth16_verify is not available yet');
+      },
+      call: suspending((...args: number[]) => this.#innerCall(args)),
+      returndata_size: () => {
+        this.#charge(GAS.host.base);
+        return this.#lastReturn.length;
+      },
+      returndata_read: (dst: number) => {
+        this.#charge(GAS.host.base);
+        this.#copyOut(dst, this.#lastReturn);
+      },
+    };
+  }
+
+  #context(dst: number, value: Uint8Array): void {
+    this.#charge(GAS.host.base);
+    this.#copyOut(dst, value);
+  }
+
+  /** `call(addr, input, input_len, method, method_len, value: i64, gas: i64) -> i32`. */
+  async #innerCall(args: unknown[]): Promise<number> {
+    const [a, i, il, m, ml] = args as number[];
+    const value = BigInt.asUintN(64, args[5] as bigint);
+    const gasAsked = BigInt.asUintN(64, args[6] as bigint);
+    this.#charge(GAS.host.call);
+    const target = this.#copyIn(a!, ADDRESS_BYTES);
+    const input = this.#copyIn(i!, il!);
+    const method = utf8.decode(this.#copyIn(m!, Math.min(ml! >>> 0, 256)));
+    const failWith = (reason: string) => {
+      this.#lastReturn = new TextEncoder().encode(reason);
+      return 1;
+    };
+    if (this.#stack.length >= MAX_CALL_DEPTH) return failWith(`call depth limit of ${MAX_CALL_DEPTH} reached`);
+    if (this.#stack.some((s) => equal(s, target))) return failWith('re-entrant call refused: the contract is already on the call stack');
+    const contract = await this.#env.contract(target);
+    if (contract === undefined) return failWith('no contract at that address');
+    if (method.startsWith('_') || !contract.methods.has(method)) return failWith(`the contract has no method ${JSON.stringify(method)}`);
+    const left = this.#gas.value as bigint;
+    const forwarded = gasAsked < left ? gasAsked : left;
+    this.#gas.value = left - forwarded;
+    const mark = this.#env.checkpoint();
+    const caller = this.#req.address;
+    try {
+      if (value > 0n) await this.#env.transfer(caller, target, value);
+    } catch (err) {
+      if (!(err instanceof HostError)) throw err;
+      this.#gas.value = (this.#gas.value as bigint) + forwarded;
+      this.#env.revert(mark);
+      return failWith(err.message);
+    }
+    const inner = new Call(this.#env, this.#block, this.#opts, this.#stack, this.#slots.value as number);
+    const result = await inner.run({ contract, address: target, method, input, caller, value, gasLimit: Number(forwarded) });
+    this.#gas.value = (this.#gas.value as bigint) + forwarded - BigInt(result.gasUsed);
+    if (!result.ok) {
+      this.#env.revert(mark);
+      return failWith(result.failure!.message);
+    }
+    this.#events.push(...result.events);
+    this.#lastReturn = result.returnData;
+    return 0;
+  }
+}
+
+function equal(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
