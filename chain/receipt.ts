@@ -2,9 +2,9 @@
  * Receipts: what executing one transaction did. Status codes are stable numbers that clients may
  * switch on; the error message is for people.
  *
- * Wire shape: [status, gasUsed, [[type, [[key, value], ...]], ...], error]
+ * Wire shape: [status, gasUsed, [[type, [[key, value], ...]], ...], error, returnData]
  */
-import { checkUint, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint, type CborValue } from './codec.ts';
+import { bytes, checkUint, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint, type CborValue } from './codec.ts';
 import { merkleRoot } from './merkle.ts';
 
 /** Stable receipt status codes. 0 is success; the rest say why nothing but the fee was applied. */
@@ -19,6 +19,10 @@ export const TxStatus = {
   insufficient_funds: 5,
   out_of_gas: 6,
   malformed: 7,
+  /** Fee paid and nonce used; the contract call failed (the error says how) and was reverted. */
+  contract_failed: 8,
+  /** Fee paid and nonce used; the module was refused at deploy (the error says why). */
+  invalid_contract: 9,
 } as const;
 export type TxStatusCode = (typeof TxStatus)[keyof typeof TxStatus];
 const STATUS_CODES = new Set<number>(Object.values(TxStatus));
@@ -34,6 +38,8 @@ export interface Receipt {
   events: Event[];
   /** Empty on success. */
   error: string;
+  /** A contract call's return data, a deploy's contract address; empty otherwise. */
+  returnData: Uint8Array;
 }
 
 const MAX_EVENTS = 256;
@@ -41,7 +47,7 @@ const MAX_ATTRIBUTES = 64;
 const MAX_TEXT = 4096;
 
 function receiptTuple(r: Receipt): CborValue {
-  return [r.status, checkUint(r.gasUsed, 'receipt.gasUsed'), r.events.map((e) => [e.type, e.attributes.map(([k, v]) => [k, v])]), r.error];
+  return [r.status, checkUint(r.gasUsed, 'receipt.gasUsed'), r.events.map((e) => [e.type, e.attributes.map(([k, v]) => [k, v])]), r.error, r.returnData];
 }
 
 export function encodeReceipt(r: Receipt): Uint8Array {
@@ -49,7 +55,7 @@ export function encodeReceipt(r: Receipt): Uint8Array {
 }
 
 export function decodeReceipt(encoded: Uint8Array): Receipt {
-  const [status, gasUsed, events, error] = tuple(decodeCanonical(encoded, 'receipt', 1 << 20), 4, 'receipt');
+  const [status, gasUsed, events, error, returnData] = tuple(decodeCanonical(encoded, 'receipt', 1 << 20), 5, 'receipt');
   const code = uint(status, 'receipt.status');
   if (!STATUS_CODES.has(code)) throw new CodecError('schema', `receipt.status: unknown code ${code}`);
   return {
@@ -66,6 +72,7 @@ export function decodeReceipt(encoded: Uint8Array): Receipt {
       };
     }),
     error: text(error, 'receipt.error', MAX_TEXT),
+    returnData: bytes(returnData, 'receipt.returnData', { max: 1 << 19 }),
   };
 }
 

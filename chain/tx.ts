@@ -7,13 +7,15 @@
  *   signed  = [unsigned, signature(64)]
  *   unsigned = [1, chainId, sender publicKey(32), nonce, fee, gasLimit, payload]
  *   payload = [0, to(20), amount]                       transfer
- * Payload kinds are numbered; deploy and call will take the next numbers.
+ *           | [1, code, args]                             deploy a contract (WebAssembly module)
+ *           | [2, contract(20), method, args, value]      call a contract method
+ * Payload kinds are numbered; new kinds take the next numbers.
  */
 import { ADDRESS_LENGTH, addressOf, type Address } from './address.ts';
 import { concatBytes, utf8 } from './bytes.ts';
 import { checkChainId, readChainId } from './chain-id.ts';
 import {
-  amount, bytes, checkAmount, checkUint, CodecError, decodeCanonical, encodeCanonical, tuple, uint,
+  amount, bytes, checkAmount, checkUint, CodecError, decodeCanonical, encodeCanonical, text, tuple, uint,
   type CborValue,
 } from './codec.ts';
 import { sha256 } from './hash.ts';
@@ -26,13 +28,32 @@ export const TX_SIGN_DOMAIN = utf8('hallmark/tx/v1\n');
 export const MAX_TX_BYTES = 1 << 20;
 
 export const PAYLOAD_TRANSFER = 0;
+export const PAYLOAD_DEPLOY = 1;
+export const PAYLOAD_CALL = 2;
+/** Longest contract method name. */
+export const MAX_METHOD_LENGTH = 128;
 
 export interface TransferPayload {
   kind: 'transfer';
   to: Address;
   amount: bigint;
 }
-export type Payload = TransferPayload;
+export interface DeployPayload {
+  kind: 'deploy';
+  /** The WebAssembly module as written (the node validates and instruments it). */
+  code: Uint8Array;
+  /** Arguments for the module's `init`, in the contract ABI's encoding. */
+  args: Uint8Array;
+}
+export interface CallPayload {
+  kind: 'call';
+  contract: Address;
+  method: string;
+  args: Uint8Array;
+  /** Base units moved from the sender to the contract with the call. */
+  value: bigint;
+}
+export type Payload = TransferPayload | DeployPayload | CallPayload;
 
 export interface Transaction {
   chainId: string;
@@ -57,6 +78,16 @@ function payloadTuple(p: Payload): CborValue {
     case 'transfer':
       if (!(p.to instanceof Uint8Array) || p.to.length !== ADDRESS_LENGTH) throw new TypeError('transfer.to: expected a 20-byte address');
       return [PAYLOAD_TRANSFER, p.to, checkAmount(p.amount, 'transfer.amount')];
+    case 'deploy':
+      if (!(p.code instanceof Uint8Array) || !(p.args instanceof Uint8Array)) throw new TypeError('deploy: code and args must be bytes');
+      return [PAYLOAD_DEPLOY, p.code, p.args];
+    case 'call':
+      if (!(p.contract instanceof Uint8Array) || p.contract.length !== ADDRESS_LENGTH) throw new TypeError('call.contract: expected a 20-byte address');
+      if (typeof p.method !== 'string' || p.method.length === 0 || p.method.length > MAX_METHOD_LENGTH) {
+        throw new TypeError(`call.method: expected a name of 1 to ${MAX_METHOD_LENGTH} characters`);
+      }
+      if (!(p.args instanceof Uint8Array)) throw new TypeError('call.args: expected bytes');
+      return [PAYLOAD_CALL, p.contract, p.method, p.args, checkAmount(p.value, 'call.value')];
     default:
       throw new TypeError(`unknown payload kind ${JSON.stringify((p as { kind: unknown }).kind)}`);
   }
@@ -98,6 +129,16 @@ function readPayload(v: CborValue | undefined): Payload {
   if (kind === PAYLOAD_TRANSFER) {
     const [, to, amt] = tuple(v, 3, 'tx.payload(transfer)');
     return { kind: 'transfer', to: bytes(to, 'transfer.to', ADDRESS_LENGTH), amount: amount(amt, 'transfer.amount') };
+  }
+  if (kind === PAYLOAD_DEPLOY) {
+    const [, code, args] = tuple(v, 3, 'tx.payload(deploy)');
+    return { kind: 'deploy', code: bytes(code, 'deploy.code', { max: MAX_TX_BYTES }), args: bytes(args, 'deploy.args', { max: MAX_TX_BYTES }) };
+  }
+  if (kind === PAYLOAD_CALL) {
+    const [, contract, method, args, value] = tuple(v, 5, 'tx.payload(call)');
+    const name = text(method, 'call.method', MAX_METHOD_LENGTH);
+    if (name.length === 0) throw new CodecError('schema', 'call.method: empty');
+    return { kind: 'call', contract: bytes(contract, 'call.contract', ADDRESS_LENGTH), method: name, args: bytes(args, 'call.args', { max: MAX_TX_BYTES }), value: amount(value, 'call.value') };
   }
   throw new CodecError('schema', `tx.payload: unknown kind ${JSON.stringify(kind)}`);
 }

@@ -4,13 +4,16 @@
  * is one line on stderr, `error: <what to fix>`, and exit status 1; never a stack trace
  * (HALLMARK_DEBUG=1 adds one, for bugs).
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import { addressOf, AddressError, formatAddress, parseAddress } from '../chain/address.ts';
 import { toHex } from '../chain/bytes.ts';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
-import { signTransaction, type Transaction } from '../chain/tx.ts';
+import { signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
+import { AbiError, decodeValues, encodeValues, formatValue, parseCliValue } from '../vm/abi.ts';
+import { contractAddress } from './contracts.ts';
 import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from './config.ts';
 import { initHome, isInitialized, loadHome, resolveHome } from './home.ts';
 import { addKey, FAUCET_KEY, getKey, hasKey, KEY_NAME, listKeys, showKey, type KeyInfo } from './keystore.ts';
@@ -23,6 +26,8 @@ import {
 export const DEFAULT_RPC_URL = 'http://127.0.0.1:26657';
 export const DEFAULT_FEE = 1n;
 export const DEFAULT_GAS_LIMIT = 100_000;
+/** Gas limit of contract deploys and calls unless --gas-limit says otherwise. */
+export const DEFAULT_CONTRACT_GAS = 20_000_000;
 /** The client gives up on a request after this long (a committed-wait broadcast included). */
 const RPC_CLIENT_TIMEOUT_MS = 120_000;
 
@@ -401,44 +406,158 @@ export function buildProgram(io: CliIo): Command {
       const rc = obj(r.receipt);
       print(cmd, r, () => rows([
         ['hash', r.hash], ['height', r.height], ['index', r.index], ['sender', t.sender], ['nonce', t.nonce], ['fee', t.fee],
-        ['type', p.type], ['to', p.to], ['amount', p.amount], ['status', rc.status], ['gas used', rc.gas_used], ['error', rc.error],
-      ]));
+        ['type', p.type], ['to', p.to], ['amount', p.amount], ['contract', p.contract], ['method', p.method], ['code hash', p.code_hash],
+        ['value', p.value], ['status', rc.status], ['gas used', rc.gas_used], ['error', rc.error],
+        ['return', p.type === 'call' ? returnText(rc.return_data) : undefined],
+      ]) + eventsText(rc.events));
     });
-  tx.command('transfer')
+  sendOptions(tx.command('transfer')
     .description('send base units from a key in the key store')
     .requiredOption('--to <address>', 'recipient: an hm1… address or a key name')
-    .requiredOption('--amount <n>', 'base units to send')
-    .option('--fee <n>', 'fee in base units', DEFAULT_FEE.toString())
-    .option('--from <name>', 'key that signs and pays', FAUCET_KEY)
-    .option('--nonce <n>', "sender nonce (default: the account's next nonce)")
-    .option('--gas-limit <n>', 'gas limit', String(DEFAULT_GAS_LIMIT))
-    .option('--no-wait', 'return once the mempool admits it instead of waiting for the commit')
-    .action(async (opts: { to: string; amount: string; fee: string; from: string; nonce?: string; gasLimit: string; wait: boolean }, cmd: Command) => {
-      const home = homeOf(cmd);
+    .requiredOption('--amount <n>', 'base units to send'), DEFAULT_GAS_LIMIT)
+    .action(async (opts: SendOpts & { to: string; amount: string }, cmd: Command) => {
       const amount = parseU64(opts.amount, '--amount');
-      const fee = parseU64(opts.fee, '--fee');
-      const gasLimit = parseSafeInt(opts.gasLimit, '--gas-limit');
-      const given = opts.nonce === undefined ? null : parseSafeInt(opts.nonce, '--nonce');
-      const to = parseAddress(await resolveAddress(home, opts.to, '--to'));
-      const key = await getKey(home, opts.from);
-      const rpc = await rpcOf(cmd);
-      const status = obj(await rpc.call('chain_status'));
-      if (typeof status.chain_id !== 'string') throw new CliError('rpc_error', 'chain_status returned no chain_id');
-      let nonce = given;
-      if (nonce === null) {
-        const acct = obj(await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) }));
-        nonce = parseSafeInt(String(acct.nonce ?? 0), 'account nonce');
-      }
-      const t: Transaction = { chainId: status.chain_id, sender: key.publicKey, nonce, fee, gasLimit, payload: { kind: 'transfer', to, amount } };
-      const signed = signTransaction(t, key.secretKey);
-      key.secretKey.fill(0);
-      const r = obj(await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' }));
+      const to = parseAddress(await resolveAddress(homeOf(cmd), opts.to, '--to'));
+      const { r, signed, nonce } = await send(cmd, opts, { kind: 'transfer', to, amount });
       print(cmd, r, () => rows([['hash', r.hash ?? toHex(signed.hash)], ['status', r.status], ['height', r.height], ['nonce', nonce]]));
       const failure = receiptFailed(r.receipt);
       if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
     });
 
+  /** Signs `payload` with the --from key and broadcasts it; the nonce is looked up unless given. */
+  async function send(cmd: Command, opts: SendOpts, payload: Payload) {
+    const fee = parseU64(opts.fee, '--fee');
+    const gasLimit = parseSafeInt(opts.gasLimit, '--gas-limit');
+    const given = opts.nonce === undefined ? null : parseSafeInt(opts.nonce, '--nonce');
+    const key = await getKey(homeOf(cmd), opts.from);
+    const rpc = await rpcOf(cmd);
+    const status = obj(await rpc.call('chain_status'));
+    if (typeof status.chain_id !== 'string') throw new CliError('rpc_error', 'chain_status returned no chain_id');
+    let nonce = given;
+    if (nonce === null) {
+      const acct = obj(await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) }));
+      nonce = parseSafeInt(String(acct.nonce ?? 0), 'account nonce');
+    }
+    const t: Transaction = { chainId: status.chain_id, sender: key.publicKey, nonce, fee, gasLimit, payload };
+    const signed = signTransaction(t, key.secretKey);
+    key.secretKey.fill(0);
+    const r = obj(await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' }));
+    return { r, signed, nonce, sender: addressOf(t.sender) };
+  }
+
+  const contract = program.command('contract').description('deploy, call and query WebAssembly contracts (docs/contracts.md)');
+  sendOptions(contract.command('deploy <file> [args...]')
+    .description('deploy a module; ARGS go to its init: 42 is a u64, true/false a bool, hm1… an address, 0x… bytes, anything else a string; ' +
+      'u64:, bool:, addr: (an address or a key name), bytes: and str: pick the type'), DEFAULT_CONTRACT_GAS)
+    .action(async (file: string, args: string[], opts: SendOpts, cmd: Command) => {
+      let code: Uint8Array;
+      try {
+        code = new Uint8Array(await readFile(file));
+      } catch (err) {
+        throw new CliError('usage', `cannot read ${file}: ${(err as Error).message}`);
+      }
+      const { r, signed, nonce, sender } = await send(cmd, opts, { kind: 'deploy', code, args: await abiArgs(homeOf(cmd), args) });
+      const address = formatAddress(contractAddress(sender, nonce));
+      printOutcome(cmd, { ...r, address }, [['address', address], ['hash', r.hash ?? toHex(signed.hash)]], false);
+    });
+  sendOptions(contract.command('call <address> <method> [args...]')
+    .description('call a contract method in a transaction; ARGS as for deploy')
+    .option('--value <n>', 'base units sent with the call', '0'), DEFAULT_CONTRACT_GAS)
+    .action(async (address: string, method: string, args: string[], opts: SendOpts & { value: string }, cmd: Command) => {
+      const to = parseAddress(await resolveAddress(homeOf(cmd), address, 'address'));
+      const value = parseU64(opts.value, '--value');
+      const { r, signed } = await send(cmd, opts, { kind: 'call', contract: to, method, args: await abiArgs(homeOf(cmd), args), value });
+      printOutcome(cmd, r, [['hash', r.hash ?? toHex(signed.hash)]], true);
+    });
+  contract.command('query <address> <method> [args...]')
+    .description('run a contract method read-only on the latest state (nothing is written, no fee)')
+    .option('--gas-limit <n>', 'gas limit (at most the node\'s cap)')
+    .option('--caller <address>', 'the caller the method sees')
+    .action(async (address: string, method: string, args: string[], opts: { gasLimit?: string; caller?: string }, cmd: Command) => {
+      const home = homeOf(cmd);
+      const params: Obj = { address: await resolveAddress(home, address, 'address'), method, args: toHex(await abiArgs(home, args)) };
+      if (opts.gasLimit !== undefined) params.gas_limit = parseSafeInt(opts.gasLimit, '--gas-limit');
+      if (opts.caller !== undefined) params.caller = await resolveAddress(home, opts.caller, '--caller');
+      const r = obj(await (await rpcOf(cmd)).call('contract_query', params));
+      print(cmd, r, () => rows([['ok', r.ok], ['gas used', r.gas_used], ['error', r.error], ['return', returnText(r.return_data)]]) + eventsText(r.events));
+      if (r.ok !== true) throw new CliError('tx_failed', `the query failed: ${String(r.error)}`);
+    });
+  contract.command('code <address>')
+    .description('a deployed contract: code hash, creator, methods; --out writes the module to a file')
+    .option('--out <file>', 'write the module here')
+    .action(async (address: string, opts: { out?: string }, cmd: Command) => {
+      const r = obj(await (await rpcOf(cmd)).call('contract_getCode', { address: await resolveAddress(homeOf(cmd), address, 'address') }));
+      if (opts.out !== undefined) await writeFile(opts.out, Buffer.from(String(r.code), 'hex'));
+      print(cmd, r, () => rows([
+        ['address', r.address], ['code hash', r.code_hash], ['size', r.size], ['creator', r.creator],
+        ['methods', Array.isArray(r.methods) ? r.methods.join(', ') : ''], ['written to', opts.out],
+      ]));
+    });
+
+  /** A committed deploy or call: status, gas, return value and events; exits 1 if it failed. */
+  function printOutcome(cmd: Command, r: Obj, head: [string, unknown][], showReturn: boolean): void {
+    const rc = obj(r.receipt);
+    print(cmd, r, () => rows([
+      ...head, ['status', r.receipt === undefined ? r.status : rc.status], ['height', r.height], ['gas used', rc.gas_used],
+      ['error', rc.error], ['return', showReturn && r.receipt !== undefined ? returnText(rc.return_data) : undefined],
+    ]) + eventsText(rc.events));
+    const failure = receiptFailed(r.receipt);
+    if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
+  }
+
   return program;
+}
+
+/** The options of every command that signs and sends a transaction. */
+function sendOptions(c: Command, gasLimit: number): Command {
+  return c
+    .option('--fee <n>', 'fee in base units', DEFAULT_FEE.toString())
+    .option('--from <name>', 'key that signs and pays', FAUCET_KEY)
+    .option('--nonce <n>', "sender nonce (default: the account's next nonce)")
+    .option('--gas-limit <n>', 'gas limit', String(gasLimit))
+    .option('--no-wait', 'return once the mempool admits it instead of waiting for the commit');
+}
+
+interface SendOpts {
+  fee: string;
+  from: string;
+  nonce?: string;
+  gasLimit: string;
+  wait: boolean;
+}
+
+/** CLI arguments in the contract ABI; `addr:NAME` names a key in the key store. */
+async function abiArgs(home: string, args: readonly string[]): Promise<Uint8Array> {
+  const resolved: string[] = [];
+  for (const a of args) {
+    resolved.push(a.startsWith('addr:') && !a.slice(5).toLowerCase().startsWith('hm1') ? `addr:${await resolveAddress(home, a.slice(5), a)}` : a);
+  }
+  try {
+    return encodeValues(resolved.map(parseCliValue));
+  } catch (err) {
+    if (err instanceof AbiError) throw new CliError('usage', err.message);
+    throw err;
+  }
+}
+
+/** Return data as ABI values when it decodes as such, else as hex. */
+function returnText(hex: unknown): string {
+  if (typeof hex !== 'string' || hex === '') return '-';
+  const bytes = Uint8Array.from(Buffer.from(hex, 'hex'));
+  try {
+    return decodeValues(bytes).map(formatValue).join(' ');
+  } catch {
+    return `0x${hex}`;
+  }
+}
+
+function eventsText(events: unknown): string {
+  if (!Array.isArray(events) || events.length === 0) return '';
+  return 'events\n' + events.map((e) => {
+    const ev = obj(e);
+    const attrs = Array.isArray(ev.attributes) ? ev.attributes.map(obj).map((a) => `${String(a.key)}=${String(a.value)}`) : [];
+    return `  ${String(ev.type)} ${attrs.join(' ')}\n`;
+  }).join('');
 }
 
 /** Runs the CLI; resolves to the exit status (a running `start` keeps the process alive). */

@@ -40,6 +40,8 @@ import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
+import { Contracts, type ContractsOptions } from './contracts.ts';
+import { GAS as VM_GAS } from '../vm/limits.ts';
 
 /** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
 export const GAS = Object.freeze({ txBase: 1_000, txByte: 10, transfer: 500 });
@@ -66,6 +68,8 @@ export interface ExecutorOptions {
    * must never find the WAL ahead of its store after a power loss. Default false.
    */
   durable?: boolean;
+  /** Options of the contract runtime (compiled-module cache size, debug log). */
+  contracts?: ContractsOptions;
 }
 
 /** A committed evidence item the executor remembers while it is young enough to be offered again. */
@@ -113,6 +117,8 @@ export class Executor implements AccountReader {
   readonly evidenceMaxAgeHeights: number;
   readonly #durable: boolean;
   readonly #sigCache: SignatureCache;
+  /** Contract deploys, calls and queries, over the same state. */
+  readonly contracts: Contracts;
   #head: ChainHead | undefined;
   /**
    * Committed evidence young enough to be offered again (evidence hash hex -> heights), so a
@@ -132,6 +138,7 @@ export class Executor implements AccountReader {
     this.evidenceMaxAgeHeights = opts.evidenceMaxAgeHeights ?? DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS;
     this.#sigCache = opts.sigCache ?? new SignatureCache();
     this.#durable = opts.durable ?? false;
+    this.contracts = new Contracts(db, opts.contracts);
   }
 
   static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree, opts: ExecutorOptions = {}): Promise<Executor> {
@@ -270,9 +277,10 @@ export class Executor implements AccountReader {
       const d = decoded[i]!;
       receipts.push(d instanceof CodecError
         ? failure(TxStatus.malformed, 0, d.message)
-        : await executeTx(overlay, d, validSig.has(d), head.chainId, proposer));
+        : await executeTx(overlay, d, validSig.has(d), head.chainId, proposer, this.contracts, block.header));
     }
-    const prepared = await this.#tree.prepare(block.header.height, overlay.writes());
+    const writes = overlay.writes();
+    const prepared = await this.#tree.prepare(block.header.height, writes);
     const encodedReceipts = receipts.map(encodeReceipt);
     const next: ChainHead = {
       chainId: head.chainId, height: block.header.height, blockHash: hash, stateRoot: prepared.root,
@@ -280,6 +288,7 @@ export class Executor implements AccountReader {
     };
     await this.#db.batch([
       ...prepared.ops,
+      ...this.contracts.indexOps(writes),
       ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
@@ -390,7 +399,7 @@ function checkLinks(head: ChainHead, block: Block, txHashes: readonly Uint8Array
 }
 
 function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt {
-  return { status, gasUsed, events: [], error };
+  return { status, gasUsed, events: [], error, returnData: new Uint8Array(0) };
 }
 
 async function readAccount(overlay: StateOverlay, address: Address): Promise<Account> {
@@ -408,6 +417,7 @@ function writeAccount(overlay: StateOverlay, address: Address, a: Account): void
  */
 async function executeTx(
   overlay: StateOverlay, stx: SignedTransaction, signatureOk: boolean, chainId: string, proposer: Address,
+  contracts: Contracts, header: Header,
 ): Promise<Receipt> {
   const { tx } = stx;
   if (tx.chainId !== chainId) return failure(TxStatus.wrong_chain, 0, `transaction is for chain ${tx.chainId}, not ${chainId}`);
@@ -422,24 +432,39 @@ async function executeTx(
     const p = await readAccount(overlay, proposer);
     writeAccount(overlay, proposer, { ...p, balance: p.balance + tx.fee });
   }
-  const gas = GAS.txBase + GAS.txByte * stx.bytes.length + GAS.transfer;
-  if (gas > tx.gasLimit) return failure(TxStatus.out_of_gas, tx.gasLimit, `needs ${gas} gas, limit is ${tx.gasLimit}`);
+  const p = tx.payload;
+  const intrinsic = GAS.txBase + GAS.txByte * stx.bytes.length + (
+    p.kind === 'transfer' ? GAS.transfer : p.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * p.code.length : VM_GAS.callBase);
+  if (intrinsic > tx.gasLimit) return failure(TxStatus.out_of_gas, tx.gasLimit, `needs ${intrinsic} gas, limit is ${tx.gasLimit}`);
 
   const mark = overlay.checkpoint();
-  const { to, amount: value } = tx.payload;
-  const payer = await readAccount(overlay, sender);
-  if (payer.balance < value) {
-    overlay.revert(mark);
-    return failure(TxStatus.insufficient_funds, gas, `balance ${payer.balance} is less than ${value}`);
+  if (p.kind === 'transfer') {
+    const payer = await readAccount(overlay, sender);
+    if (payer.balance < p.amount) {
+      overlay.revert(mark);
+      return failure(TxStatus.insufficient_funds, intrinsic, `balance ${payer.balance} is less than ${p.amount}`);
+    }
+    writeAccount(overlay, sender, { ...payer, balance: payer.balance - p.amount });
+    const payee = await readAccount(overlay, p.to);
+    writeAccount(overlay, p.to, { ...payee, balance: payee.balance + p.amount });
+    const events: Event[] = [{
+      type: 'transfer',
+      attributes: [['from', formatAddress(sender)], ['to', formatAddress(p.to)], ['amount', p.amount.toString()]],
+    }];
+    return { status: TxStatus.ok, gasUsed: intrinsic, events, error: '', returnData: new Uint8Array(0) };
   }
-  writeAccount(overlay, sender, { ...payer, balance: payer.balance - value });
-  const payee = await readAccount(overlay, to);
-  writeAccount(overlay, to, { ...payee, balance: payee.balance + value });
-  const events: Event[] = [{
-    type: 'transfer',
-    attributes: [['from', formatAddress(sender)], ['to', formatAddress(to)], ['amount', value.toString()]],
-  }];
-  return { status: TxStatus.ok, gasUsed: gas, events, error: '' };
+  // Contracts: what is left of the limit after the intrinsic gas is the VM's.
+  const block = { chainId, height: header.height, time: header.time, origin: sender };
+  const vmGas = tx.gasLimit - intrinsic;
+  const out = p.kind === 'deploy'
+    ? await contracts.deploy(overlay, block, sender, tx.nonce, p.code, p.args, vmGas)
+    : await contracts.call(overlay, block, sender, p.contract, p.method, p.args, p.value, vmGas);
+  const gasUsed = intrinsic + out.gasUsed;
+  if (!out.ok) {
+    overlay.revert(mark);
+    return failure(out.refused === true ? TxStatus.invalid_contract : TxStatus.contract_failed, gasUsed, out.error);
+  }
+  return { status: TxStatus.ok, gasUsed, events: out.events, error: '', returnData: out.returnData };
 }
 
 function encodeHead(h: ChainHead): Uint8Array {

@@ -71,6 +71,15 @@ export class StateOverlay {
       .map(([, s]) => [s.key, s.value]);
   }
 
+  /** The staged writes whose key starts with `prefix`, in key order, null meaning delete. */
+  staged(prefix: Uint8Array): [Uint8Array, Uint8Array | null][] {
+    const p = toHex(prefix);
+    return [...this.#staged.entries()]
+      .filter(([id]) => id.startsWith(p))
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([, s]) => [s.key, s.value]);
+  }
+
   get size(): number {
     return this.#staged.size;
   }

@@ -173,7 +173,7 @@ t.test('blocks, headers, votes, commits and receipts round-trip', async (t) => {
     if (block.lastCommit) t.same(decodeCommit(encodeCommit(block.lastCommit)), block.lastCommit);
     const vote: Vote = { type: r.int(2) ? PREVOTE : PRECOMMIT, height: r.int(1e6), round: r.int(100), blockHash: r.int(2) ? null : r.bytes(32), validator: r.bytes(20), signature: r.bytes(64) };
     t.same(decodeVote(encodeVote(vote)), vote);
-    const receipt: Receipt = { status: TxStatus.ok, gasUsed: r.int(1e6), events: [{ type: 'transfer', attributes: [['to', 'x'], ['amount', '5']] }], error: '' };
+    const receipt: Receipt = { status: TxStatus.ok, gasUsed: r.int(1e6), events: [{ type: 'transfer', attributes: [['to', 'x'], ['amount', '5']] }], error: '', returnData: r.bytes(r.int(40)) };
     t.same(decodeReceipt(encodeReceipt(receipt)), receipt);
   }
 });

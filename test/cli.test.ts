@@ -308,9 +308,8 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   t.ok(equalBytes(stx.tx.sender, fromHex(faucet.public_key)));
   t.equal(stx.tx.fee, 1n);
   t.equal(stx.tx.gasLimit, 100_000);
-  t.same(stx.tx.payload.kind, 'transfer');
-  t.ok(equalBytes(stx.tx.payload.to, parseAddress(bob.address)));
-  t.equal(stx.tx.payload.amount, 25n);
+  const p = stx.tx.payload;
+  t.ok(p.kind === 'transfer' && equalBytes(p.to, parseAddress(bob.address)) && p.amount === 25n, 'a transfer of 25 to bob');
 
   calls.length = 0;
   const r2 = await run('tx', 'transfer', '--to', faucet.address, '--amount', '7', '--from', 'bob', '--fee', '3', '--nonce', '9', '--no-wait');
@@ -323,7 +322,7 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   t.ok(equalBytes(stx2.tx.sender, fromHex(bob.public_key)));
   t.equal(stx2.tx.nonce, 9);
   t.equal(stx2.tx.fee, 3n);
-  t.equal(stx2.tx.payload.amount, 7n);
+  t.equal(stx2.tx.payload.kind === 'transfer' && stx2.tx.payload.amount, 7n);
 
   failNext = true;
   const r3 = await run('tx', 'transfer', '--to', 'bob', '--amount', '1000');

@@ -88,6 +88,7 @@ t.test('tx_broadcast with wait committed returns the receipt', async (t) => {
         { key: 'to', value: formatAddress(recipient) },
         { key: 'amount', value: '12345' },
       ] }],
+      return_data: '',
     },
   });
   t.ok(r.receipt.gas_used > 0, 'gas was used');

@@ -96,8 +96,23 @@ export const TxJson = z.object({
   nonce: Uint,
   fee: AmountOut,
   gas_limit: Uint,
-  payload: z.object({ type: z.literal('transfer'), to: AddressOut, amount: AmountOut }),
+  payload: z.discriminatedUnion('type', [
+    z.object({ type: z.literal('transfer'), to: AddressOut, amount: AmountOut }),
+    z.object({
+      type: z.literal('deploy'), code_hash: Hash32.describe('sha256 of the module'), code_size: Uint,
+      args: hexOut('init arguments (contract ABI encoding)'),
+    }),
+    z.object({ type: z.literal('call'), contract: AddressOut, method: z.string(), args: hexOut('arguments (contract ABI encoding)'), value: AmountOut }),
+  ]),
 });
+
+function payloadJson(p: SignedTransaction['tx']['payload']): z.infer<typeof TxJson>['payload'] {
+  switch (p.kind) {
+    case 'transfer': return { type: 'transfer', to: formatAddress(p.to), amount: p.amount.toString() };
+    case 'deploy': return { type: 'deploy', code_hash: hex(sha256(p.code)), code_size: p.code.length, args: hex(p.args) };
+    case 'call': return { type: 'call', contract: formatAddress(p.contract), method: p.method, args: hex(p.args), value: p.value.toString() };
+  }
+}
 
 export function txJson(stx: SignedTransaction): z.infer<typeof TxJson> {
   const { tx } = stx;
@@ -108,7 +123,7 @@ export function txJson(stx: SignedTransaction): z.infer<typeof TxJson> {
     nonce: tx.nonce,
     fee: tx.fee.toString(),
     gas_limit: tx.gasLimit,
-    payload: { type: 'transfer', to: formatAddress(tx.payload.to), amount: tx.payload.amount.toString() },
+    payload: payloadJson(tx.payload),
   };
 }
 
@@ -135,6 +150,7 @@ export const ReceiptJson = z.object({
   gas_used: Uint,
   error: z.string().optional().describe('why it failed; absent on success'),
   events: z.array(z.object({ type: z.string(), attributes: z.array(z.object({ key: z.string(), value: z.string() })) })),
+  return_data: hexOut('a contract call\'s return data, a deploy\'s contract address; empty otherwise'),
 });
 
 export function receiptJson(r: Receipt): z.infer<typeof ReceiptJson> {
@@ -144,6 +160,7 @@ export function receiptJson(r: Receipt): z.infer<typeof ReceiptJson> {
     gas_used: r.gasUsed,
     ...(r.error === '' ? {} : { error: r.error }),
     events: r.events.map((e) => ({ type: e.type, attributes: e.attributes.map(([key, value]) => ({ key, value })) })),
+    return_data: hex(r.returnData),
   };
 }
 

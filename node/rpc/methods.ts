@@ -11,7 +11,8 @@ import { z } from 'zod';
 import { formatAddress, parseAddress, type Address } from '../../chain/address.ts';
 import { fromHex, toHex } from '../../chain/bytes.ts';
 import { CodecError } from '../../chain/codec.ts';
-import { decodeSignedTransaction, MAX_TX_BYTES } from '../../chain/tx.ts';
+import { decodeSignedTransaction, MAX_METHOD_LENGTH, MAX_TX_BYTES } from '../../chain/tx.ts';
+import { StateOverlay } from '../../state/overlay.ts';
 import { encodeStateProof, MAX_KEY_BYTES, StateError } from '../../state/tree.ts';
 import { accountKey, accountOf } from '../account.ts';
 import { MempoolError } from '../mempool.ts';
@@ -485,6 +486,64 @@ const netInfo = method({
   },
 });
 
+/** The most gas a read-only contract_query may use. */
+export const QUERY_GAS_CAP = 50_000_000;
+
+const contractGetCode = method({
+  name: 'contract_getCode',
+  summary: 'A deployed contract: its original module, code hash, creator and callable methods.',
+  params: z.strictObject({ address: AddressIn }),
+  result: z.object({
+    address: AddressOut, code_hash: Hash32, creator: AddressOut, methods: z.array(z.string()), size: Uint,
+    code: hexOut('the module as deployed'), height: Uint.describe('the state version read'),
+  }),
+  errors: ['not_found'],
+  async handler(node, p) {
+    const height = latestHeight(node);
+    const found = await readState(() => node.executor.contracts.code(new StateOverlay(node.tree, height), p.address), height);
+    if (found === undefined) throw RpcError.notFound(`no contract at ${formatAddress(p.address)}`, { address: formatAddress(p.address) });
+    const { info, code } = found;
+    return {
+      address: formatAddress(info.address), code_hash: hex(info.codeHash), creator: formatAddress(info.creator),
+      methods: info.methods, size: code.length, code: hex(code), height,
+    };
+  },
+});
+
+const contractQuery = method({
+  name: 'contract_query',
+  summary: 'Runs a contract method read-only on the latest committed state; nothing it writes is kept.',
+  description: `Gas is capped at ${QUERY_GAS_CAP}. A failing method is a result with ok false and the reason, not an RPC error.`,
+  params: z.strictObject({
+    address: AddressIn,
+    method: z.string().min(1).max(MAX_METHOD_LENGTH),
+    args: hexIn('arguments in the contract ABI encoding', { maxBytes: MAX_TX_BYTES }).optional(),
+    gas_limit: Uint.max(QUERY_GAS_CAP).optional().describe(`default and maximum ${QUERY_GAS_CAP}`),
+    caller: AddressIn.optional().describe('the caller the method sees (default: the zero address)'),
+  }),
+  result: z.object({
+    ok: z.boolean(), gas_used: Uint, return_data: hexOut('return data'), error: z.string().optional(),
+    events: ReceiptJson.shape.events, height: Uint.describe('the state version the query ran on'),
+  }),
+  errors: ['not_found'],
+  async handler(node, p) {
+    const height = latestHeight(node);
+    const head = node.executor.head!;
+    const caller = p.caller ?? new Uint8Array(20);
+    const overlay = new StateOverlay(node.tree, height);
+    const out = await readState(() => node.executor.contracts.call(
+      overlay, { chainId: head.chainId, height, time: head.time, origin: caller }, caller, p.address, p.method,
+      p.args ?? new Uint8Array(0), 0n, p.gas_limit ?? QUERY_GAS_CAP,
+    ), height);
+    if (!out.ok && out.error.startsWith('no_contract:')) throw RpcError.notFound(`no contract at ${formatAddress(p.address)}`, { address: formatAddress(p.address) });
+    const receipt = receiptJson({ status: 0, gasUsed: out.gasUsed, events: out.events, error: out.error, returnData: out.returnData });
+    return {
+      ok: out.ok, gas_used: out.gasUsed, return_data: hex(out.returnData), ...(out.ok ? {} : { error: out.error }),
+      events: receipt.events, height,
+    };
+  },
+});
+
 const rpcDiscover = method({
   name: 'rpc.discover',
   summary: 'The OpenRPC 1.2.6 document describing every method of this server.',
@@ -499,7 +558,7 @@ const rpcDiscover = method({
 /** Every method the server offers, in the order the docs list them. */
 export const RPC_METHODS: readonly RpcMethod[] = Object.freeze([
   chainStatus, chainGetBlock, chainGetCommit, txBroadcast, txGet, stateGetAccount, stateGetProof,
-  consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
+  contractGetCode, contractQuery, consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
 ]);
 
 export { method as defineRpcMethod };

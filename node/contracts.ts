@@ -1,0 +1,234 @@
+/**
+ * Contracts in the chain state: deploying a module, calling a method, querying read-only, all
+ * through the executor's state overlay so a block's contract writes commit with it atomically.
+ *
+ * State keys (in the authenticated tree):
+ *   0x02 || codeHash              -> the original module
+ *   0x03 || codeHash              -> [costTableVersion, instrumented module, [method...]]
+ *   0x04 || address               -> [codeHash, creator]
+ *   0x05 || address || key        -> a contract's storage value
+ * The tree is keyed by sha256(key), which has no order, so storage_next walks an ordered index
+ * of storage keys kept beside it in LevelDB (0x78 'x' || address || key -> empty), written in
+ * the block's batch from the same overlay writes. It always describes the latest committed
+ * state, the only state contracts run on.
+ */
+import type { Level } from 'level';
+import { formatAddress, type Address } from '../chain/address.ts';
+import { compareBytes, concatBytes, toHex, u64be, utf8 } from '../chain/bytes.ts';
+import { bytes, decodeCanonical, encodeCanonical, list, text, tuple } from '../chain/codec.ts';
+import { sha256 } from '../chain/hash.ts';
+import type { Event } from '../chain/receipt.ts';
+import type { StateOverlay } from '../state/overlay.ts';
+import type { BatchOp } from '../state/tree.ts';
+import { ModuleCache, prepareCode, type CompiledContract } from '../vm/code.ts';
+import { HostError, runCall, type BlockContext, type CallResult, type ContractEnv, type ContractEvent } from '../vm/runtime.ts';
+import { ModuleError } from '../vm/wasm.ts';
+import { accountKey, accountOf, encodeAccount } from './account.ts';
+
+const CODE = 0x02;
+const INSTRUMENTED = 0x03;
+const CONTRACT = 0x04;
+const STORAGE = 0x05;
+const INDEX = 0x78;
+
+export const codeKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(CODE), hash);
+const instrumentedKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(INSTRUMENTED), hash);
+export const contractKey = (address: Address) => concatBytes(Uint8Array.of(CONTRACT), address);
+const storagePrefix = (address: Address) => concatBytes(Uint8Array.of(STORAGE), address);
+
+/** The address of the contract `sender` deploys with the transaction of nonce `nonce`. */
+export function contractAddress(sender: Address, nonce: number): Address {
+  return sha256(concatBytes(utf8('hallmark/contract\n'), sender, u64be(nonce))).subarray(0, 20);
+}
+
+export interface ContractInfo {
+  address: Address;
+  codeHash: Uint8Array;
+  creator: Address;
+  methods: string[];
+}
+
+/** What a deploy or call did, for the receipt. */
+export interface ContractOutcome {
+  ok: boolean;
+  /** Gas the VM used (intrinsic gas is the executor's). */
+  gasUsed: number;
+  returnData: Uint8Array;
+  events: Event[];
+  /** `kind: message` when it failed; the refusal reason when the module was refused. */
+  error: string;
+  /** The module was refused at deploy. */
+  refused?: boolean;
+}
+
+export interface ContractsOptions {
+  /** Compiled modules kept; default 64. */
+  cacheSize?: number;
+  debugLog?: (address: Address, line: string) => void;
+}
+
+export class Contracts {
+  readonly #db: Level<Uint8Array, Uint8Array>;
+  readonly cache: ModuleCache;
+  readonly #debugLog: ((address: Address, line: string) => void) | undefined;
+
+  constructor(db: Level<Uint8Array, Uint8Array>, opts: ContractsOptions = {}) {
+    this.#db = db;
+    this.cache = new ModuleCache(opts.cacheSize ?? 64);
+    this.#debugLog = opts.debugLog;
+  }
+
+  /** Deploys `code` at contractAddress(sender, nonce) and runs its `init` with `args`. */
+  async deploy(overlay: StateOverlay, block: BlockContext, sender: Address, nonce: number, code: Uint8Array, args: Uint8Array, gasLimit: number): Promise<ContractOutcome> {
+    let prepared;
+    try {
+      prepared = prepareCode(code);
+    } catch (err) {
+      if (err instanceof ModuleError) return { ok: false, refused: true, gasUsed: 0, returnData: new Uint8Array(0), events: [], error: err.message };
+      throw err;
+    }
+    const address = contractAddress(sender, nonce);
+    if ((await overlay.get(contractKey(address))) !== undefined) {
+      return failed(0, 'host_error', `a contract already exists at ${formatAddress(address)}`);
+    }
+    if ((await overlay.get(codeKey(prepared.codeHash))) === undefined) {
+      overlay.set(codeKey(prepared.codeHash), code);
+      overlay.set(instrumentedKey(prepared.codeHash), encodeCanonical([prepared.costTableVersion, prepared.instrumented, prepared.methods]));
+    }
+    overlay.set(contractKey(address), encodeCanonical([prepared.codeHash, sender]));
+    if (!prepared.hasInit) return { ok: true, gasUsed: 0, returnData: address, events: [], error: '' };
+    const contract = this.#compiled(prepared.codeHash, prepared.instrumented, [...prepared.methods, 'init']);
+    const result = await runCall(this.#env(overlay), block, { contract, address, method: 'init', input: args, caller: sender, value: 0n, gasLimit }, this.#opts());
+    return result.ok ? { ...outcome(result), returnData: address } : outcome(result);
+  }
+
+  /** Calls `method` of the contract at `address`, moving `value` from `sender` to it first. */
+  async call(overlay: StateOverlay, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number): Promise<ContractOutcome> {
+    const env = this.#env(overlay);
+    const contract = await env.contract(address);
+    if (contract === undefined) return failed(0, 'no_contract', `no contract at ${formatAddress(address)}`);
+    if (value > 0n) {
+      try {
+        await env.transfer(sender, address, value);
+      } catch (err) {
+        if (err instanceof HostError) return failed(0, 'insufficient_funds', err.message);
+        throw err;
+      }
+    }
+    return outcome(await runCall(env, block, { contract, address, method, input: args, caller: sender, value, gasLimit }, this.#opts()));
+  }
+
+  async info(overlay: StateOverlay, address: Address): Promise<ContractInfo | undefined> {
+    const record = await overlay.get(contractKey(address));
+    if (record === undefined) return undefined;
+    const [codeHash, creator] = tuple(decodeCanonical(record, 'contract record'), 2, 'contract record');
+    const hash = bytes(codeHash, 'contract.codeHash', 32);
+    const stored = await overlay.get(instrumentedKey(hash));
+    const [, , methods] = tuple(decodeCanonical(stored!, 'instrumented code', 1 << 21), 3, 'instrumented code');
+    return { address, codeHash: hash, creator: bytes(creator, 'contract.creator', 20), methods: list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)) };
+  }
+
+  /** The original module of the contract at `address`, with its record; undefined if none. */
+  async code(overlay: StateOverlay, address: Address): Promise<{ info: ContractInfo; code: Uint8Array } | undefined> {
+    const info = await this.info(overlay, address);
+    if (info === undefined) return undefined;
+    const code = await overlay.get(codeKey(info.codeHash));
+    if (code === undefined) throw new Error(`contract ${formatAddress(address)}: its code is missing from the state`);
+    return { info, code };
+  }
+
+  /** The index ops for a block's state writes: put or delete one entry per storage key written. */
+  indexOps(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): BatchOp[] {
+    const ops: BatchOp[] = [];
+    for (const [key, value] of writes) {
+      if (key[0] !== STORAGE) continue;
+      const indexKey = concatBytes(Uint8Array.of(INDEX), key.subarray(1));
+      ops.push(value === null ? { type: 'del', key: indexKey } : { type: 'put', key: indexKey, value: new Uint8Array(0) });
+    }
+    return ops;
+  }
+
+  #opts() {
+    return this.#debugLog === undefined ? {} : { debugLog: this.#debugLog };
+  }
+
+  #compiled(codeHash: Uint8Array, instrumented: Uint8Array, methods: Iterable<string>): CompiledContract {
+    return this.cache.get(codeHash, () => instrumented, () => methods);
+  }
+
+  #env(overlay: StateOverlay): ContractEnv {
+    const db = this.#db;
+    return {
+      read: (address, key) => overlay.get(concatBytes(storagePrefix(address), key)),
+      write: (address, key, value) => overlay.set(concatBytes(storagePrefix(address), key), value),
+      remove: (address, key) => overlay.delete(concatBytes(storagePrefix(address), key)),
+      next: (address, prefix, after) => nextKey(db, overlay, address, prefix, after),
+      contract: async (address) => {
+        const record = await overlay.get(contractKey(address));
+        if (record === undefined) return undefined;
+        const hash = bytes(tuple(decodeCanonical(record, 'contract record'), 2, 'contract record')[0], 'contract.codeHash', 32);
+        const stored = await overlay.get(instrumentedKey(hash));
+        if (stored === undefined) throw new Error(`contract ${formatAddress(address)}: its code ${toHex(hash)} is missing from the state`);
+        const [, instrumented, methods] = tuple(decodeCanonical(stored, 'instrumented code', 1 << 21), 3, 'instrumented code');
+        return this.#compiled(hash, bytes(instrumented, 'instrumented', { max: 1 << 21 }), list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)));
+      },
+      transfer: async (from, to, value) => {
+        const payer = accountOf(await overlay.get(accountKey(from)));
+        if (payer.balance < value) throw new HostError(`balance ${payer.balance} is less than ${value}`);
+        overlay.set(accountKey(from), encodeAccount({ ...payer, balance: payer.balance - value }));
+        const payee = accountOf(await overlay.get(accountKey(to)));
+        overlay.set(accountKey(to), encodeAccount({ ...payee, balance: payee.balance + value }));
+      },
+      checkpoint: () => overlay.checkpoint(),
+      revert: (mark) => overlay.revert(mark),
+    };
+  }
+}
+
+/** The smallest storage key of `address` with `prefix`, above `after`: staged writes merged with the index. */
+async function nextKey(
+  db: Level<Uint8Array, Uint8Array>, overlay: StateOverlay, address: Address, prefix: Uint8Array, after: Uint8Array | undefined,
+): Promise<Uint8Array | undefined> {
+  const base = storagePrefix(address);
+  const above = (k: Uint8Array) => k.length >= prefix.length && compareBytes(k.subarray(0, prefix.length), prefix) === 0 && (after === undefined || compareBytes(k, after) > 0);
+  const staged = overlay.staged(concatBytes(base, prefix)).map(([k, v]) => [k.subarray(base.length), v] as const);
+  const deleted = new Set(staged.filter(([, v]) => v === null).map(([k]) => toHex(k)));
+  const stagedLive = staged.find(([k, v]) => v !== null && above(k))?.[0];
+  const indexBase = concatBytes(Uint8Array.of(INDEX), address);
+  const from = concatBytes(indexBase, after !== undefined && compareBytes(after, prefix) > 0 ? after : prefix);
+  let committed: Uint8Array | undefined;
+  for await (const key of db.keys({ gte: from, lt: concatBytes(indexBase, new Uint8Array(257).fill(0xff)) })) {
+    const k = key.subarray(indexBase.length);
+    if (!above(k)) {
+      if (compareBytes(k.subarray(0, prefix.length), prefix) > 0) break;
+      continue;
+    }
+    if (deleted.has(toHex(k))) continue;
+    committed = k;
+    break;
+  }
+  if (stagedLive === undefined) return committed?.slice();
+  if (committed === undefined) return stagedLive.slice();
+  return (compareBytes(stagedLive, committed) <= 0 ? stagedLive : committed).slice();
+}
+
+function failed(gasUsed: number, kind: string, message: string): ContractOutcome {
+  return { ok: false, gasUsed, returnData: new Uint8Array(0), events: [], error: `${kind}: ${message}` };
+}
+
+function outcome(r: CallResult): ContractOutcome {
+  if (!r.ok) return failed(r.gasUsed, r.failure!.kind, r.failure!.message);
+  return { ok: true, gasUsed: r.gasUsed, returnData: r.returnData, events: r.events.map(eventOf), error: '' };
+}
+
+function eventOf(e: ContractEvent): Event {
+  return {
+    type: 'contract',
+    attributes: [
+      ['contract', formatAddress(e.address)],
+      ...e.topics.map((t) => ['topic', toHex(t)] as [string, string]),
+      ['data', toHex(e.data)],
+    ],
+  };
+}
+

@@ -1,0 +1,57 @@
+import t from 'tap';
+import { addressOf, formatAddress } from '../chain/address.ts';
+import { fromHex, toHex } from '../chain/bytes.ts';
+import { sha256 } from '../chain/hash.ts';
+import { signTransaction, type Payload } from '../chain/tx.ts';
+import { contractAddress } from '../node/contracts.ts';
+import { FAUCET, rpc, startTestNode } from './fixtures/node.ts';
+import { STORE } from './fixtures/vm-contracts.ts';
+
+t.test('contracts over JSON-RPC: deploy and call by tx_broadcast, contract_getCode, contract_query', async (t) => {
+  const running = await startTestNode(t.testdir());
+  t.teardown(() => running.close());
+  const url = running.rpcUrl;
+  const faucet = addressOf(FAUCET.publicKey);
+  const { chain_id: chainId } = await rpc(url, 'chain_status');
+  let nonce = (await rpc(url, 'state_getAccount', { address: formatAddress(faucet) })).nonce as number;
+  const send = async (payload: Payload, gasLimit = 5_000_000) => {
+    const stx = signTransaction({ chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 1n, gasLimit, payload }, FAUCET.secretKey);
+    return rpc(url, 'tx_broadcast', { tx: toHex(stx.bytes), wait: 'committed' });
+  };
+  const deployNonce = nonce;
+  const deployed = await send({ kind: 'deploy', code: STORE, args: new Uint8Array(0) });
+  t.equal(deployed.receipt.status, 'ok', JSON.stringify(deployed.receipt));
+  const address = contractAddress(faucet, deployNonce);
+  t.equal(deployed.receipt.return_data, toHex(address), 'the receipt names the contract address');
+
+  const info = await rpc(url, 'contract_getCode', { address: formatAddress(address) });
+  t.equal(info.code, toHex(STORE), 'the original module comes back');
+  t.equal(info.code_hash, toHex(sha256(STORE)));
+  t.equal(info.creator, formatAddress(faucet));
+  t.ok(info.methods.includes('increment') && !info.methods.includes('_hidden'));
+
+  const q1 = await rpc(url, 'contract_query', { address: formatAddress(address), method: 'increment' });
+  const q2 = await rpc(url, 'contract_query', { address: formatAddress(address), method: 'increment' });
+  t.ok(q1.ok);
+  t.equal(q1.return_data, q2.return_data, 'a query writes nothing');
+  t.equal(q1.events[0].type, 'contract');
+
+  const called = await send({ kind: 'call', contract: address, method: 'increment', args: new Uint8Array(0), value: 0n });
+  t.equal(called.receipt.status, 'ok');
+  t.equal(called.receipt.return_data, q1.return_data, 'the transaction did what the query predicted');
+  const tx = await rpc(url, 'tx_get', { hash: called.hash });
+  t.same(tx.tx.payload, { type: 'call', contract: formatAddress(address), method: 'increment', args: '', value: '0' });
+  const q3 = await rpc(url, 'contract_query', { address: formatAddress(address), method: 'increment' });
+  t.equal(new DataView(fromHex(q3.return_data).buffer).getBigUint64(0, true), 2n, 'queries see committed state');
+
+  const failed = await rpc(url, 'contract_query', { address: formatAddress(address), method: 'spin', gas_limit: 100_000 });
+  t.same([failed.ok, failed.gas_used, failed.error], [false, 100_000, 'out_of_gas: out of gas']);
+  const reverted = await send({ kind: 'call', contract: address, method: 'fail', args: new Uint8Array(0), value: 0n });
+  t.equal(reverted.receipt.status, 'contract_failed');
+  t.equal(reverted.receipt.error, 'revert: no way');
+
+  const code = (p: Promise<unknown>) => p.then(() => 0, (err: { rpc?: { code: number } }) => err.rpc?.code);
+  t.equal(await code(rpc(url, 'contract_query', { address: formatAddress(faucet), method: 'x' })), -32004, 'no contract there: not found');
+  t.equal(await code(rpc(url, 'contract_getCode', { address: formatAddress(faucet) })), -32004);
+  t.equal(await code(rpc(url, 'contract_query', { address: formatAddress(address), method: 'spin', gas_limit: 10 ** 9 })), -32602, 'gas above the cap is refused');
+});

@@ -1,0 +1,100 @@
+import t, { type Test } from 'tap';
+import { addressOf } from '../chain/address.ts';
+import { TxStatus } from '../chain/receipt.ts';
+import { signTransaction, type Payload } from '../chain/tx.ts';
+import { contractAddress } from '../node/contracts.ts';
+import type { Executor } from '../node/executor.ts';
+import { CHAIN_ID, nextBlock, openChain, testAccounts, testGenesis } from './fixtures/chain.ts';
+import { FORWARDER, STORE } from './fixtures/vm-contracts.ts';
+import { wat } from './fixtures/vm.ts';
+
+const [alice, bob] = testAccounts(2);
+const ALICE = addressOf(alice!.publicKey);
+const u64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+
+/** Two executors on separate databases, fed the same blocks. */
+async function chains(t: Test) {
+  const dir = t.testdir();
+  const a = await openChain(`${dir}/a`);
+  const b = await openChain(`${dir}/b`);
+  t.teardown(async () => {
+    await a.db.close();
+    await b.db.close();
+  });
+  for (const c of [a, b]) await c.executor.initGenesis(testGenesis([alice!, bob!]));
+  const nonces = new Map<string, number>();
+  const tx = (payload: Payload, gasLimit = 5_000_000, who = alice!) => {
+    const id = String(who.publicKey);
+    const nonce = nonces.get(id) ?? 0;
+    nonces.set(id, nonce + 1);
+    return signTransaction({ chainId: CHAIN_ID, sender: who.publicKey, nonce, fee: 1n, gasLimit, payload }, who.secretKey).bytes;
+  };
+  const apply = async (txs: Uint8Array[]) => {
+    const block = nextBlock(a.executor, txs);
+    const ra = await a.executor.applyBlock(block);
+    const rb = await b.executor.applyBlock(block);
+    t.same(rb.stateRoot, ra.stateRoot, `height ${ra.height}: both nodes reach the same state root`);
+    t.same(rb.receipts.map((r) => r.gasUsed), ra.receipts.map((r) => r.gasUsed), 'and the same gas');
+    return ra.receipts;
+  };
+  return { a: a.executor as Executor, tx, apply };
+}
+
+t.test('deploy and call through blocks: receipts, state, and two nodes agreeing', async (t) => {
+  const { a, tx, apply } = await chains(t);
+  const store = contractAddress(ALICE, 0);
+  const fwd = contractAddress(ALICE, 1);
+  const [d1, d2] = await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) }), tx({ kind: 'deploy', code: FORWARDER, args: new Uint8Array(0) })]);
+  t.equal(d1!.status, TxStatus.ok, d1!.error);
+  t.same(d1!.returnData, store, 'a deploy returns the contract address');
+  t.equal(d2!.status, TxStatus.ok);
+
+  const call = (contract: Uint8Array, method: string, args: Uint8Array = new Uint8Array(0), gas?: number) =>
+    tx({ kind: 'call', contract, method, args, value: 0n }, gas);
+  const rs = await apply([call(store, 'increment'), call(store, 'increment'), call(store, 'fail'), call(store, 'nope'), call(fwd, 'poke', store)]);
+  t.equal(u64(rs[1]!.returnData), 2n, 'state persists between transactions in a block');
+  t.equal(rs[0]!.events[0]!.type, 'contract');
+  t.equal(rs[2]!.status, TxStatus.contract_failed);
+  t.equal(rs[2]!.error, 'revert: no way');
+  t.match(rs[3]!.error, /^no_method: /);
+  t.equal(rs[4]!.status, TxStatus.ok);
+  t.equal(u64(rs[4]!.returnData.subarray(1)), 3n, 'a cross-contract call sees the earlier writes');
+  t.equal((await a.getAccount(ALICE)).nonce, 7, 'failed calls use their nonce');
+  t.ok(rs[2]!.gasUsed > 0, 'and pay for their gas');
+
+  // storage_next over committed keys (the LevelDB index) and keys written in the same block.
+  const [k1] = await apply([call(store, 'keys')]);
+  t.equal(new TextDecoder().decode(k1!.returnData.subarray(0, 6)), 'k/ak/b', 'iteration over staged writes');
+  const [k2] = await apply([call(store, 'keys')]);
+  t.equal(new TextDecoder().decode(k2!.returnData.subarray(0, 6)), 'k/ak/b', 'iteration over committed keys');
+  const [spin] = await apply([call(store, 'spin', undefined, 200_000)]);
+  t.equal(spin!.status, TxStatus.contract_failed);
+  t.match(spin!.error, /^out_of_gas/);
+  t.equal(spin!.gasUsed, 200_000, 'an infinite loop costs the whole limit');
+});
+
+t.test('a refused module is a receipt with the reason, and nothing is stored', async (t) => {
+  const { a, tx, apply } = await chains(t);
+  const float = wat('(module (memory (export "memory") 1 1) (func (export "f") (drop (f32.const 1))))');
+  const before = a.head!.stateRoot;
+  const [r, small] = await apply([tx({ kind: 'deploy', code: float, args: new Uint8Array(0) }), tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) }, 60_000)]);
+  t.equal(r!.status, TxStatus.invalid_contract);
+  t.match(r!.error, /floating-point/);
+  t.equal(small!.status, TxStatus.out_of_gas, 'a deploy pays per byte of code up front');
+  t.not(a.head!.stateRoot, before, 'fees and nonces moved');
+  const call = await apply([tx({ kind: 'call', contract: contractAddress(ALICE, 0), method: 'f', args: new Uint8Array(0), value: 0n })]);
+  t.match(call[0]!.error, /^no_contract/, 'no contract was created');
+});
+
+t.test('value sent with a call moves to the contract, and back if the call fails', async (t) => {
+  const { a, tx, apply } = await chains(t);
+  const store = contractAddress(ALICE, 0);
+  await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) })]);
+  const [ok, bad] = await apply([
+    tx({ kind: 'call', contract: store, method: 'increment', args: new Uint8Array(0), value: 500n }),
+    tx({ kind: 'call', contract: store, method: 'fail', args: new Uint8Array(0), value: 700n }),
+  ]);
+  t.equal(ok!.status, TxStatus.ok);
+  t.equal(bad!.status, TxStatus.contract_failed);
+  t.equal((await a.getAccount(store)).balance, 500n, 'only the successful call\'s value stays');
+});
