@@ -73,6 +73,30 @@ t.test('deploy and call through blocks: receipts, state, and two nodes agreeing'
   t.equal(spin!.gasUsed, 200_000, 'an infinite loop costs the whole limit');
 });
 
+t.test('hostile calls stop at their limits; the chain goes on and only the fee and nonce change', async (t) => {
+  const { a, tx, apply } = await chains(t);
+  const store = contractAddress(ALICE, 0);
+  await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) })]);
+  await apply([tx({ kind: 'call', contract: store, method: 'increment', args: new Uint8Array(0), value: 0n })]);
+  const deep = new Uint8Array(new Uint32Array([10_000_000]).buffer);
+  const hostile: [string, Uint8Array, RegExp][] = [
+    ['spin', new Uint8Array(0), /^out_of_gas/], ['recurse', deep, /^stack_overflow/], ['grow', new Uint8Array(0), /^out_of_gas/],
+    ['flood', new Uint8Array(0), /^out_of_gas/], ['boom', new Uint8Array(0), /^unreachable/], ['oob', new Uint8Array(0), /^trap/],
+  ];
+  for (const [method, args, why] of hostile) {
+    const before = await a.getAccount(ALICE);
+    const gas = method === 'grow' ? 21_000 : 2_000_000; // grow: less than the 3 pages it asks for
+    const [r] = await apply([tx({ kind: 'call', contract: store, method, args, value: 0n }, gas)]);
+    t.equal(r!.status, TxStatus.contract_failed, `${method}: failed`);
+    t.match(r!.error, why, `${method}: ${r!.error}`);
+    const after = await a.getAccount(ALICE);
+    t.equal(after.balance, before.balance - 1n, `${method}: only the fee was taken`);
+    t.equal(after.nonce, before.nonce + 1, `${method}: the nonce advanced`);
+  }
+  const [again] = await apply([tx({ kind: 'call', contract: store, method: 'increment', args: new Uint8Array(0), value: 0n })]);
+  t.equal(u64(again!.returnData), 2n, 'the contract\'s state is as the hostile calls found it');
+});
+
 t.test('a refused module is a receipt with the reason, and nothing is stored', async (t) => {
   const { a, tx, apply } = await chains(t);
   const float = wat('(module (memory (export "memory") 1 1) (func (export "f") (drop (f32.const 1))))');
