@@ -35,6 +35,12 @@ export interface NodeConfig {
     timeouts: Partial<Record<TimeoutOverride, number>>;
   };
   mempool: MempoolConfig;
+  vm: {
+    /** Print contracts' debug_log lines to the node log (at debug level); never affects consensus. */
+    debugLog: boolean;
+    /** Compiled contract modules kept in memory (least recently used dropped first). */
+    moduleCacheSize: number;
+  };
 }
 
 export const CONFIG_FILE = 'config.toml';
@@ -54,6 +60,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
   consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
+  vm: { debugLog: false, moduleCacheSize: 64 },
 });
 
 /** A fresh, mutable copy of the defaults. */
@@ -197,6 +204,7 @@ const configSchema = z.strictObject({
     min_fee: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
     replace_fee_bump_percent: int(0, 10_000),
   }).optional(),
+  vm: z.strictObject({ debug_log: z.boolean().optional(), module_cache_size: int(1, 100_000) }).optional(),
 });
 
 type ConfigDocument = z.output<typeof configSchema>;
@@ -400,6 +408,10 @@ function build(d: ConfigDocument): NodeConfig {
       if (v !== undefined) c.consensus.timeouts[field] = v;
     }
   }
+  if (d.vm) {
+    c.vm.debugLog = pick(d.vm.debug_log, c.vm.debugLog);
+    c.vm.moduleCacheSize = pick(d.vm.module_cache_size, c.vm.moduleCacheSize);
+  }
   if (d.mempool) {
     const m = d.mempool;
     c.mempool.maxTxs = pick(m.max_txs, c.mempool.maxTxs);
@@ -501,6 +513,12 @@ max_nonce_gap = ${c.mempool.maxNonceGap}
 min_fee = ${str(c.mempool.minFee.toString())}
 # A same-nonce replacement must pay at least this many percent more
 replace_fee_bump_percent = ${c.mempool.replaceFeeBumpPercent}
+
+[vm]
+# Print contracts' debug_log lines to the node log (debug level); they never affect consensus
+debug_log = ${c.vm.debugLog}
+# Compiled contract modules kept in memory
+module_cache_size = ${c.vm.moduleCacheSize}
 `;
 }
 

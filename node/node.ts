@@ -70,7 +70,7 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
 /** Key of the data directory's format version and genesis hash, next to the executor's keys. */
 const META_KEY = Uint8Array.of(0x76); // 'v'
 /** Bumped whenever the layout of anything in data/ changes; an older layout is refused, never guessed at. */
-export const DATA_FORMAT_VERSION = 1;
+export const DATA_FORMAT_VERSION = 2;
 
 /** Refuses a data directory of another format, or one made from a different genesis.json. */
 function checkMeta(raw: Uint8Array | undefined, genesis: Genesis, dataDir: string): void {
@@ -188,7 +188,11 @@ export class HallmarkNode implements RpcNode {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
       const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
       const sigCache = new SignatureCache();
-      const executor = await Executor.open(db, tree, { validators, sigCache, durable: true });
+      const contracts = {
+        cacheSize: opts.config.vm.moduleCacheSize,
+        ...(opts.config.vm.debugLog ? { debugLog: (address: Uint8Array, line: string) => log.debug('contract debug_log', { contract: formatAddress(address), line }) } : {}),
+      };
+      const executor = await Executor.open(db, tree, { validators, sigCache, durable: true, contracts });
       const head = executor.head;
       if (head === undefined) {
         await executor.initGenesis(toGenesisState(genesis));
