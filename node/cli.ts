@@ -499,7 +499,7 @@ export function buildProgram(io: CliIo): Command {
     const rc = obj(r.receipt);
     print(cmd, r, () => rows([
       ...head, ['status', r.receipt === undefined ? r.status : rc.status], ['height', r.height], ['gas used', rc.gas_used],
-      ['error', rc.error], ['return', showReturn && r.receipt !== undefined ? returnText(rc.return_data) : undefined],
+      ['error', rc.error], ['return', showReturn && rc.status === 'ok' ? returnText(rc.return_data) : undefined],
     ]) + eventsText(rc.events));
     const failure = receiptFailed(r.receipt);
     if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);

@@ -97,8 +97,10 @@ export class Contracts {
     }
     overlay.set(contractKey(address), encodeCanonical([prepared.codeHash, sender]));
     if (!prepared.hasInit) return { ok: true, gasUsed: 0, returnData: address, events: [], error: '' };
-    const contract = this.#compiled(prepared.codeHash, prepared.instrumented, [...prepared.methods, 'init']);
-    const result = await runCall(this.#env(overlay), block, { contract, address, method: 'init', input: args, caller: sender, value: 0n, gasLimit }, this.#opts());
+    const contract = this.#compiled(prepared.codeHash, prepared.instrumented, prepared.methods);
+    const result = await runCall(this.#env(overlay), block, {
+      contract, address, method: 'init', input: args, caller: sender, value: 0n, gasLimit, initializing: true,
+    }, this.#opts());
     return result.ok ? { ...outcome(result), returnData: address } : outcome(result);
   }
 

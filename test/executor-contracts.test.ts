@@ -1,47 +1,16 @@
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { TxStatus } from '../chain/receipt.ts';
-import { signTransaction, type Payload } from '../chain/tx.ts';
 import { contractAddress } from '../node/contracts.ts';
-import type { Executor } from '../node/executor.ts';
-import { CHAIN_ID, nextBlock, openChain, testAccounts, testGenesis } from './fixtures/chain.ts';
+import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
 import { FORWARDER, STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
 
-const [alice, bob] = testAccounts(2);
-const ALICE = addressOf(alice!.publicKey);
+const ALICE = addressOf(ACCOUNTS[0]!.publicKey);
 const u64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
 
-/** Two executors on separate databases, fed the same blocks. */
-async function chains(t: Test) {
-  const dir = t.testdir();
-  const a = await openChain(`${dir}/a`);
-  const b = await openChain(`${dir}/b`);
-  t.teardown(async () => {
-    await a.db.close();
-    await b.db.close();
-  });
-  for (const c of [a, b]) await c.executor.initGenesis(testGenesis([alice!, bob!]));
-  const nonces = new Map<string, number>();
-  const tx = (payload: Payload, gasLimit = 5_000_000, who = alice!) => {
-    const id = String(who.publicKey);
-    const nonce = nonces.get(id) ?? 0;
-    nonces.set(id, nonce + 1);
-    return signTransaction({ chainId: CHAIN_ID, sender: who.publicKey, nonce, fee: 1n, gasLimit, payload }, who.secretKey).bytes;
-  };
-  const apply = async (txs: Uint8Array[]) => {
-    const block = nextBlock(a.executor, txs);
-    const ra = await a.executor.applyBlock(block);
-    const rb = await b.executor.applyBlock(block);
-    t.same(rb.stateRoot, ra.stateRoot, `height ${ra.height}: both nodes reach the same state root`);
-    t.same(rb.receipts.map((r) => r.gasUsed), ra.receipts.map((r) => r.gasUsed), 'and the same gas');
-    return ra.receipts;
-  };
-  return { a: a.executor as Executor, tx, apply };
-}
-
 t.test('deploy and call through blocks: receipts, state, and two nodes agreeing', async (t) => {
-  const { a, tx, apply } = await chains(t);
+  const { a, tx, apply } = await twoChains(t);
   const store = contractAddress(ALICE, 0);
   const fwd = contractAddress(ALICE, 1);
   const [d1, d2] = await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) }), tx({ kind: 'deploy', code: FORWARDER, args: new Uint8Array(0) })]);
@@ -74,7 +43,7 @@ t.test('deploy and call through blocks: receipts, state, and two nodes agreeing'
 });
 
 t.test('hostile calls stop at their limits; the chain goes on and only the fee and nonce change', async (t) => {
-  const { a, tx, apply } = await chains(t);
+  const { a, tx, apply } = await twoChains(t);
   const store = contractAddress(ALICE, 0);
   await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) })]);
   await apply([tx({ kind: 'call', contract: store, method: 'increment', args: new Uint8Array(0), value: 0n })]);
@@ -98,7 +67,7 @@ t.test('hostile calls stop at their limits; the chain goes on and only the fee a
 });
 
 t.test('a refused module is a receipt with the reason, and nothing is stored', async (t) => {
-  const { a, tx, apply } = await chains(t);
+  const { a, tx, apply } = await twoChains(t);
   const float = wat('(module (memory (export "memory") 1 1) (func (export "f") (drop (f32.const 1))))');
   const before = a.head!.stateRoot;
   const [r, small] = await apply([tx({ kind: 'deploy', code: float, args: new Uint8Array(0) }), tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) }, 60_000)]);
@@ -111,7 +80,7 @@ t.test('a refused module is a receipt with the reason, and nothing is stored', a
 });
 
 t.test('value sent with a call moves to the contract, and back if the call fails', async (t) => {
-  const { a, tx, apply } = await chains(t);
+  const { a, tx, apply } = await twoChains(t);
   const store = contractAddress(ALICE, 0);
   await apply([tx({ kind: 'deploy', code: STORE, args: new Uint8Array(0) })]);
   const [ok, bad] = await apply([

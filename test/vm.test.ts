@@ -53,11 +53,14 @@ t.test('deploy validation refuses what is not on the allow-list, each with its r
   refused(t, wat(`(module ${MEM} (func ${'(local i64)'.repeat(LIMITS.maxLocals + 1)}))`), /locals/, 'too many locals');
   refused(t, wat(`(module ${MEM} ${'(global i32 (i32.const 0))'.repeat(LIMITS.maxGlobals + 1)})`), /too many globals/, 'too many globals');
   refused(t, wat(`(module ${MEM} (data (i32.const 65530) "0123456789"))`), /does not fit/, 'a data segment past memory');
+  refused(t, wat(`(module ${MEM} (func (export "init") (param i32)))`), /init must be a function with no parameters/, 'an init with parameters');
+  const withInit = prepareCode(wat(`(module ${MEM} (func (export "init")) (func (export "m")))`));
+  t.same([withInit.methods, withInit.hasInit], [['m'], true], 'init runs at deploy and is never a callable method');
   const big = new Uint8Array(10 * 1024 * 1024);
   big.set(STORE);
   refused(t, big, /over the limit/, 'a 10 MB module');
   const code = prepareCode(STORE);
-  t.same(code.methods, ['boom', 'div0', 'echo', 'fail', 'fill', 'grow', 'increment', 'keys', 'oob', 'recurse', 'spin', 'sum', 'whoami', 'bad_pointer'].sort(),
+  t.same(code.methods, ['boom', 'div0', 'echo', 'fail', 'fill', 'flood', 'grow', 'increment', 'keys', 'oob', 'recurse', 'spin', 'sum', 'whoami', 'bad_pointer'].sort(),
     'methods are the () -> () exports not starting with _');
   t.same(prepareCode(STORE).instrumented, code.instrumented, 'instrumentation is deterministic');
   t.ok(WebAssembly.validate(code.instrumented), 'the instrumented module validates');

@@ -5,7 +5,7 @@
 import { sha256 } from '../chain/hash.ts';
 import { instrumentModule } from './instrument.ts';
 import { COST_TABLE_VERSION } from './limits.ts';
-import { validateModule } from './validate.ts';
+import { INIT, validateModule } from './validate.ts';
 import { EXTERNAL } from './wasm.ts';
 
 export interface PreparedCode {
@@ -14,7 +14,7 @@ export interface PreparedCode {
   original: Uint8Array;
   instrumented: Uint8Array;
   costTableVersion: number;
-  /** Methods a transaction may call (sorted). */
+  /** Methods a transaction may call (sorted; never `init`). */
   methods: string[];
   /** Whether the module exports `init`, run at deploy. */
   hasInit: boolean;
@@ -30,7 +30,7 @@ export function prepareCode(original: Uint8Array): PreparedCode {
     instrumented,
     costTableVersion: COST_TABLE_VERSION,
     methods: [...methods].sort(),
-    hasInit: parsed.exports.some((e) => e.kind === EXTERNAL.func && e.name === 'init'),
+    hasInit: parsed.exports.some((e) => e.kind === EXTERNAL.func && e.name === INIT),
   };
 }
 

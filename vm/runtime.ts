@@ -62,6 +62,8 @@ export interface CallRequest {
   caller: Uint8Array;
   value: bigint;
   gasLimit: number;
+  /** The deploy's run of `init` (the one time it may be called). */
+  initializing?: boolean;
 }
 
 export interface ContractEvent {
@@ -139,7 +141,8 @@ class Call {
     const fail = (kind: FailureKind, message: string, gasUsed: number): CallResult => ({
       ok: false, gasUsed, returnData: new Uint8Array(0), events: [], failure: { kind, message },
     });
-    if (!req.contract.methods.has(req.method)) return fail('no_method', `the contract has no method ${JSON.stringify(req.method)}`, 0);
+    const callable = req.initializing === true ? req.method === 'init' : req.contract.methods.has(req.method);
+    if (!callable) return fail('no_method', `the contract has no method ${JSON.stringify(req.method)}`, 0);
     const instance = new WebAssembly.Instance(req.contract.module, { [HOST_MODULE]: this.#imports() });
     const x = instance.exports;
     this.#gas = x[EXPORT_GAS] as WebAssembly.Global;

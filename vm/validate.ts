@@ -9,10 +9,12 @@ import { HOST_FUNCTIONS, HOST_MODULE, RESERVED_EXPORT_PREFIX } from './host-abi.
 import { LIMITS } from './limits.ts';
 
 const PAGE = 65_536;
+/** The export run once at deploy; never callable afterwards. */
+export const INIT = 'init';
 
 export interface ValidatedModule {
   parsed: ParsedModule;
-  /** Exported functions a transaction may call: `() -> ()`, name not starting with `_`. */
+  /** Exported functions a transaction may call: `() -> ()`, name not starting with `_`, not `init`. */
   methods: string[];
 }
 
@@ -61,12 +63,17 @@ export function validateModule(bytes: Uint8Array): ValidatedModule {
 
   const funcTypes = [...m.imports.map((i) => i.typeIndex), ...m.functions];
   const methods = m.exports
-    .filter((e) => e.kind === EXTERNAL.func && !e.name.startsWith('_'))
+    .filter((e) => e.kind === EXTERNAL.func && !e.name.startsWith('_') && e.name !== INIT)
     .filter((e) => {
       const t = m.types[funcTypes[e.index] ?? -1];
       return t !== undefined && t.params.length === 0 && t.results.length === 0;
     })
     .map((e) => e.name);
+  const init = m.exports.find((e) => e.name === INIT);
+  if (init !== undefined) {
+    const t = init.kind === EXTERNAL.func ? m.types[funcTypes[init.index] ?? -1] : undefined;
+    if (t === undefined || t.params.length > 0 || t.results.length > 0) throw new ModuleError('export init must be a function with no parameters and no results');
+  }
   return { parsed: m, methods };
 }
 
