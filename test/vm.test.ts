@@ -2,11 +2,11 @@ import t, { type Test } from 'tap';
 import { sha256 } from '../chain/hash.ts';
 import { prepareCode } from '../vm/code.ts';
 import { EXPORT_GAS } from '../vm/host-abi.ts';
-import { GAS, LIMITS } from '../vm/limits.ts';
+import { GAS, LIMITS, MAX_CALL_DEPTH } from '../vm/limits.ts';
 import { runCall, type CallResult } from '../vm/runtime.ts';
 import { ModuleError } from '../vm/wasm.ts';
 import { addr, compile, MemoryEnv, wat } from './fixtures/vm.ts';
-import { FORWARDER, STORE } from './fixtures/vm-contracts.ts';
+import { FORWARDER, RELAY, STORE } from './fixtures/vm-contracts.ts';
 
 const BLOCK = { chainId: 'hallmark-test', height: 42, time: 1_700_000_000_000, origin: addr(9) };
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
@@ -201,4 +201,19 @@ t.test('the compiled-module cache is bounded and keyed by code hash', async (t) 
   t.equal(cache.hits, 1);
   t.throws(() => new ModuleCache(0), RangeError);
   t.ok(compile(STORE).methods.has('increment'));
+});
+
+t.test('cross-contract calls nest at most MAX_CALL_DEPTH deep', async (t) => {
+  const env = new MemoryEnv();
+  const relays = Array.from({ length: MAX_CALL_DEPTH + 2 }, (_, i) => addr(100 + i));
+  for (const r of relays) env.deploy(r, RELAY);
+  const chain = (n: number) => Uint8Array.from(relays.slice(1, n).flatMap((a) => [...a]));
+  const depth = (r: CallResult) => new DataView(r.returnData.buffer, r.returnData.byteOffset).getUint32(0, true);
+  const full = await call(env, relays[0]!, 'relay', chain(MAX_CALL_DEPTH), 1_000_000_000);
+  t.ok(full.ok);
+  t.equal(depth(full), MAX_CALL_DEPTH, `a chain of ${MAX_CALL_DEPTH} calls completes`);
+  const over = await call(env, relays[0]!, 'relay', chain(MAX_CALL_DEPTH + 1), 1_000_000_000);
+  t.ok(over.ok, 'one more: the innermost call fails, the callers go on');
+  t.equal(depth(over), MAX_CALL_DEPTH, 'the deepest call that ran was the limit');
+  t.match(new TextDecoder().decode(over.returnData.subarray(4)), /call depth limit of 16 reached/, 'with the reason');
 });
