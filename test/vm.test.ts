@@ -217,3 +217,35 @@ t.test('cross-contract calls nest at most MAX_CALL_DEPTH deep', async (t) => {
   t.equal(depth(over), MAX_CALL_DEPTH, 'the deepest call that ran was the limit');
   t.match(new TextDecoder().decode(over.returnData.subarray(4)), /call depth limit of 16 reached/, 'with the reason');
 });
+
+t.test('a reused instance starts every call as a new one would: memory, globals, after growth and after traps', async (t) => {
+  const env = new MemoryEnv();
+  const at = addr(5);
+  env.deploy(at, wat(`(module
+    (import "hallmark" "return_data" (func $ret (param i32 i32)))
+    (memory (export "memory") 1 4)
+    (global $g (mut i32) (i32.const 7))
+    (data (i32.const 16) "\\05")
+    (func $bump
+      (global.set $g (i32.add (global.get $g) (i32.const 1)))
+      (i32.store8 (i32.const 16) (i32.add (i32.load8_u (i32.const 16)) (i32.const 1)))
+      (i32.store (i32.const 0) (global.get $g))
+      (i32.store8 (i32.const 4) (i32.load8_u (i32.const 16))))
+    (func (export "bump") (call $bump) (call $ret (i32.const 0) (i32.const 5)))
+    (func (export "bump_and_grow") (call $bump) (drop (memory.grow (i32.const 1))) (call $ret (i32.const 0) (i32.const 5)))
+    (func (export "bump_and_trap") (call $bump) unreachable))`));
+  const seen = async (method: string) => {
+    const r = await call(env, at, method);
+    return r.ok ? [...r.returnData] : r.failure!.kind;
+  };
+  const fresh = [8, 0, 0, 0, 6];
+  t.same(await seen('bump'), fresh, 'the first call');
+  t.same(await seen('bump'), fresh, 'the second sees the global and memory as at instantiation');
+  t.same(await seen('bump_and_grow'), fresh);
+  t.same(await seen('bump'), fresh, 'after a call that grew memory');
+  t.equal(await seen('bump_and_trap'), 'unreachable');
+  t.same(await seen('bump'), fresh, 'after a call that trapped');
+  const a = await call(env, at, 'bump');
+  const b = await call(env, at, 'bump');
+  t.equal(a.gasUsed, b.gasUsed);
+});

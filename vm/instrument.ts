@@ -20,12 +20,14 @@
  *     never by V8's message.
  *   - The start function is no longer run by instantiation; it is exported as __hallmark_start so
  *     the runtime runs it metered.
+ *   - The module's mutable globals are exported (__hallmark_global_<index>) so the runtime can
+ *     reset a pooled instance to its state right after instantiation.
  *
  * Each function body is wrapped in a block of the function's result type, so a branch to the
  * function's own label lands in front of the epilogue instead of leaving the function.
  */
 import {
-  EXPORT_GAS, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { FRAME_SLOTS, GAS, STACK_LIMIT_SLOTS } from './limits.ts';
 import { EXTERNAL, isLoad, isStore, OP, plainEffect, readInstruction, Reader, SECTION, type Instruction, type ParsedModule } from './wasm.ts';
@@ -136,7 +138,10 @@ function globalSection(m: ParsedModule, s: { start: number; end: number } | unde
 
 function exportSection(m: ParsedModule, s: { start: number; end: number } | undefined, g: Globals): Uint8Array {
   const { count, rest } = entries(m, s);
-  const w = new Writer().u32(count + 3 + (m.start === undefined ? 0 : 1)).bytes(rest);
+  const mutable = m.globals.flatMap((gl, i) => (gl.mutable ? [i] : []));
+  const w = new Writer().u32(count + 3 + (m.start === undefined ? 0 : 1) + mutable.length).bytes(rest);
+  // The module's own mutable globals, so the runtime can put a reused instance back as it was.
+  for (const i of mutable) w.name(`${EXPORT_GLOBAL_PREFIX}${i}`).byte(EXTERNAL.global).u32(i);
   w.name(EXPORT_GAS).byte(EXTERNAL.global).u32(g.gas);
   w.name(EXPORT_TRAP).byte(EXTERNAL.global).u32(g.trap);
   w.name(EXPORT_STACK).byte(EXTERNAL.global).u32(g.stack);

@@ -15,7 +15,7 @@ import { sha256 } from '../chain/hash.ts';
 import { verifySignature } from '../chain/signature.ts';
 import type { CompiledContract } from './code.ts';
 import {
-  EXPORT_GAS, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, HOST_MODULE, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, HOST_MODULE, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { GAS, MAX_CALL_DEPTH } from './limits.ts';
 
@@ -143,13 +143,15 @@ class Call {
     });
     const callable = req.initializing === true ? req.method === 'init' : req.contract.methods.has(req.method);
     if (!callable) return fail('no_method', `the contract has no method ${JSON.stringify(req.method)}`, 0);
-    const instance = new WebAssembly.Instance(req.contract.module, { [HOST_MODULE]: this.#imports() });
-    const x = instance.exports;
-    this.#gas = x[EXPORT_GAS] as WebAssembly.Global;
-    this.#trap = x[EXPORT_TRAP] as WebAssembly.Global;
-    this.#slots = x[EXPORT_STACK] as WebAssembly.Global;
-    this.#memory = x.memory as WebAssembly.Memory;
+    const pooled = acquire(req.contract);
+    pooled.binding.call = this;
+    const x = pooled.exports;
+    this.#gas = pooled.gas;
+    this.#trap = pooled.trap;
+    this.#slots = pooled.slots;
+    this.#memory = pooled.memory;
     this.#gas.value = limit;
+    this.#trap.value = 0;
     this.#slots.value = this.#startSlots;
     const stackBefore = this.#stack.length;
     this.#stack.push(req.address);
@@ -158,8 +160,10 @@ class Call {
       if (typeof start === 'function') await WebAssembly.promising(start as () => unknown)();
       await WebAssembly.promising(x[req.method] as () => unknown)();
       const gasUsed = Number(limit - (this.#gas.value as bigint));
+      release(req.contract, pooled);
       return { ok: true, gasUsed, returnData: this.#returnData, events: this.#events };
     } catch (err) {
+      pooled.binding.call = null; // a failed call's instance is dropped, never reused
       const gasLeft = this.#gas.value as bigint;
       if (err instanceof RevertSignal) return fail('revert', err.reason, Number(limit - gasLeft));
       if (err instanceof OutOfGas) return fail('out_of_gas', 'out of gas', req.gasLimit);
@@ -215,121 +219,126 @@ class Call {
     return this.#copyIn(ptr, len, GAS.host.byte);
   }
 
-  #imports(): Record<string, WebAssembly.ImportValue> {
-    const address = () => this.#req.address;
+  /**
+   * The host functions for one instance, calling into whichever Call the instance serves now
+   * (`binding.call`): pooled instances are reused by later calls.
+   */
+  static imports(binding: Binding): Record<string, WebAssembly.ImportValue> {
+    const self = (): Call => binding.call!;
+    const address = () => self().#req.address;
     const suspending = (f: (...args: number[]) => Maybe<number>) => new WebAssembly.Suspending(f);
     const then = <T, R>(v: Maybe<T>, f: (t: T) => R): Maybe<R> => (v instanceof Promise ? v.then(f) : f(v));
     return {
       input_size: () => {
-        this.#charge(GAS.host.base);
-        return this.#req.input.length;
+        self().#charge(GAS.host.base);
+        return self().#req.input.length;
       },
       input_read: (dst: number) => {
-        this.#charge(GAS.host.base);
-        this.#copyOut(dst, this.#req.input);
+        self().#charge(GAS.host.base);
+        self().#copyOut(dst, self().#req.input);
       },
       return_data: (ptr: number, len: number) => {
-        this.#returnData = this.#copyIn(ptr, len);
+        self().#returnData = self().#copyIn(ptr, len);
       },
       revert: (ptr: number, len: number) => {
-        const bytes = this.#copyIn(ptr, Math.min(len >>> 0, MAX_REVERT_BYTES));
+        const bytes = self().#copyIn(ptr, Math.min(len >>> 0, MAX_REVERT_BYTES));
         throw new RevertSignal(utf8.decode(bytes));
       },
       debug_log: (ptr: number, len: number) => {
-        const bytes = this.#copyIn(ptr, len);
-        this.#opts.debugLog?.(address(), utf8.decode(bytes));
+        const bytes = self().#copyIn(ptr, len);
+        self().#opts.debugLog?.(address(), utf8.decode(bytes));
       },
       storage_read: suspending((k: number, kl: number, dst: number, cap: number) => {
-        this.#charge(GAS.host.storageRead);
-        const key = this.#key(k, kl);
-        return then(this.#env.read(address(), key), (value) => {
+        self().#charge(GAS.host.storageRead);
+        const key = self().#key(k, kl);
+        return then(self().#env.read(address(), key), (value) => {
           if (value === undefined) return -1;
-          this.#copyOut(dst, value, cap);
+          self().#copyOut(dst, value, cap);
           return value.length;
         });
       }),
       storage_write: (k: number, kl: number, v: number, vl: number) => {
         if (vl >>> 0 > MAX_VALUE_BYTES) throw new HostError(`storage value of ${vl >>> 0} bytes is over ${MAX_VALUE_BYTES}`);
-        this.#charge(GAS.host.storageWrite + GAS.host.storageByte * ((kl >>> 0) + (vl >>> 0)));
-        const key = this.#key(k, kl);
-        this.#env.write(address(), key, this.#copyIn(v, vl));
+        self().#charge(GAS.host.storageWrite + GAS.host.storageByte * ((kl >>> 0) + (vl >>> 0)));
+        const key = self().#key(k, kl);
+        self().#env.write(address(), key, self().#copyIn(v, vl));
       },
       storage_remove: suspending((k: number, kl: number) => {
-        this.#charge(GAS.host.storageRemove);
-        const key = this.#key(k, kl);
-        return then(this.#env.read(address(), key), (value) => {
+        self().#charge(GAS.host.storageRemove);
+        const key = self().#key(k, kl);
+        return then(self().#env.read(address(), key), (value) => {
           if (value === undefined) return 0;
-          this.#env.remove(address(), key);
+          self().#env.remove(address(), key);
           return 1;
         });
       }),
       storage_has: suspending((k: number, kl: number) => {
-        this.#charge(GAS.host.storageRead);
-        const key = this.#key(k, kl);
-        return then(this.#env.read(address(), key), (value) => (value === undefined ? 0 : 1));
+        self().#charge(GAS.host.storageRead);
+        const key = self().#key(k, kl);
+        return then(self().#env.read(address(), key), (value) => (value === undefined ? 0 : 1));
       }),
       storage_next: suspending((p: number, pl: number, a: number, al: number, dst: number, cap: number) => {
-        this.#charge(GAS.host.storageNext);
-        const prefix = this.#key(p, pl);
-        const after = (al >>> 0) === 0 ? undefined : this.#key(a, al);
-        return then(this.#env.next(address(), prefix, after), (key) => {
+        self().#charge(GAS.host.storageNext);
+        const prefix = self().#key(p, pl);
+        const after = (al >>> 0) === 0 ? undefined : self().#key(a, al);
+        return then(self().#env.next(address(), prefix, after), (key) => {
           if (key === undefined) return -1;
-          this.#copyOut(dst, key, cap);
+          self().#copyOut(dst, key, cap);
           return key.length;
         });
       }),
-      caller: (dst: number) => this.#context(dst, this.#req.caller),
-      self_address: (dst: number) => this.#context(dst, this.#req.address),
-      origin: (dst: number) => this.#context(dst, this.#block.origin),
+      caller: (dst: number) => self().#context(dst, self().#req.caller),
+      self_address: (dst: number) => self().#context(dst, self().#req.address),
+      origin: (dst: number) => self().#context(dst, self().#block.origin),
       block_height: () => {
-        this.#charge(GAS.host.base);
-        return BigInt(this.#block.height);
+        self().#charge(GAS.host.base);
+        return BigInt(self().#block.height);
       },
       block_time: () => {
-        this.#charge(GAS.host.base);
-        return BigInt(this.#block.time);
+        self().#charge(GAS.host.base);
+        return BigInt(self().#block.time);
       },
       chain_id: (dst: number, cap: number) => {
-        const id = new TextEncoder().encode(this.#block.chainId);
-        this.#charge(GAS.host.base);
-        this.#copyOut(dst, id, cap);
+        const id = new TextEncoder().encode(self().#block.chainId);
+        self().#charge(GAS.host.base);
+        self().#copyOut(dst, id, cap);
         return id.length;
       },
       gas_left: () => {
-        this.#charge(GAS.host.base);
-        return this.#gas.value as bigint;
+        self().#charge(GAS.host.base);
+        return self().#gas.value as bigint;
       },
       value: () => {
-        this.#charge(GAS.host.base);
-        return BigInt.asIntN(64, this.#req.value);
+        self().#charge(GAS.host.base);
+        return BigInt.asIntN(64, self().#req.value);
       },
       emit: (t: number, count: number, d: number, dl: number) => {
         if (count >>> 0 > MAX_TOPICS) throw new HostError(`an event has at most ${MAX_TOPICS} topics`);
-        this.#charge(GAS.host.emit + GAS.host.emitByte * (32 * (count >>> 0) + (dl >>> 0)));
-        const topicBytes = this.#copyIn(t, 32 * (count >>> 0));
+        self().#charge(GAS.host.emit + GAS.host.emitByte * (32 * (count >>> 0) + (dl >>> 0)));
+        const topicBytes = self().#copyIn(t, 32 * (count >>> 0));
         const topics = Array.from({ length: count >>> 0 }, (_, i) => topicBytes.slice(32 * i, 32 * i + 32));
-        this.#events.push({ address: address(), topics, data: this.#copyIn(d, dl) });
+        self().#events.push({ address: address(), topics, data: self().#copyIn(d, dl) });
       },
       sha256: (ptr: number, len: number, dst: number) => {
-        this.#charge(GAS.host.sha256);
-        this.#copyOut(dst, sha256(this.#copyIn(ptr, len)));
+        self().#charge(GAS.host.sha256);
+        self().#copyOut(dst, sha256(self().#copyIn(ptr, len)));
       },
       ed25519_verify: (pk: number, msg: number, ml: number, sig: number) => {
-        this.#charge(GAS.host.ed25519Verify);
-        return verifySignature(this.#copyIn(pk, 32), this.#copyIn(msg, ml), this.#copyIn(sig, 64)) ? 1 : 0;
+        self().#charge(GAS.host.ed25519Verify);
+        return verifySignature(self().#copyIn(pk, 32), self().#copyIn(msg, ml), self().#copyIn(sig, 64)) ? 1 : 0;
       },
       groth16_verify: () => {
-        this.#charge(GAS.host.base);
+        self().#charge(GAS.host.base);
         throw new HostError('groth16_verify is not available yet');
       },
-      call: suspending((...args: number[]) => this.#innerCall(args)),
+      call: suspending((...args: number[]) => self().#innerCall(args)),
       returndata_size: () => {
-        this.#charge(GAS.host.base);
-        return this.#lastReturn.length;
+        self().#charge(GAS.host.base);
+        return self().#lastReturn.length;
       },
       returndata_read: (dst: number) => {
-        this.#charge(GAS.host.base);
-        this.#copyOut(dst, this.#lastReturn);
+        self().#charge(GAS.host.base);
+        self().#copyOut(dst, self().#lastReturn);
       },
     };
   }
@@ -381,6 +390,63 @@ class Call {
     this.#lastReturn = result.returnData;
     return 0;
   }
+}
+
+/** What an instance's host functions call into: the Call it serves now. */
+interface Binding {
+  call: Call | null;
+}
+
+interface PooledInstance {
+  binding: Binding;
+  exports: WebAssembly.Exports;
+  gas: WebAssembly.Global;
+  trap: WebAssembly.Global;
+  slots: WebAssembly.Global;
+  memory: WebAssembly.Memory;
+  /** The memory and the module's mutable globals right after instantiation. */
+  memoryImage: Uint8Array;
+  globalImage: [WebAssembly.Global, number | bigint][];
+}
+
+/**
+ * Idle instances per compiled module. Instantiating an AssemblyScript contract costs ~150 us (its
+ * memory, data segments and ~100 functions) against ~10 us to put a used one back as it was: the
+ * memory bytes and the mutable globals are restored from their image, and an instance whose memory
+ * grew, or whose call failed, is dropped instead. Tables cannot change (table instructions are
+ * refused), so a restored instance is indistinguishable from a new one.
+ */
+const pools = new WeakMap<CompiledContract, PooledInstance[]>();
+const MAX_IDLE_PER_MODULE = 4;
+
+function acquire(contract: CompiledContract): PooledInstance {
+  const idle = pools.get(contract)?.pop();
+  if (idle !== undefined) return idle;
+  const binding: Binding = { call: null };
+  const instance = new WebAssembly.Instance(contract.module, { [HOST_MODULE]: Call.imports(binding) });
+  const x = instance.exports;
+  const memory = x.memory as WebAssembly.Memory;
+  const globalImage = Object.keys(x)
+    .filter((name) => name.startsWith(EXPORT_GLOBAL_PREFIX))
+    .map((name) => {
+      const g = x[name] as WebAssembly.Global;
+      return [g, g.value] as [WebAssembly.Global, number | bigint];
+    });
+  return {
+    binding, exports: x, memory, globalImage, memoryImage: new Uint8Array(memory.buffer).slice(),
+    gas: x[EXPORT_GAS] as WebAssembly.Global, trap: x[EXPORT_TRAP] as WebAssembly.Global, slots: x[EXPORT_STACK] as WebAssembly.Global,
+  };
+}
+
+function release(contract: CompiledContract, p: PooledInstance): void {
+  p.binding.call = null;
+  if (p.memory.buffer.byteLength !== p.memoryImage.length) return; // it grew: drop it
+  let idle = pools.get(contract);
+  if (idle === undefined) pools.set(contract, (idle = []));
+  if (idle.length >= MAX_IDLE_PER_MODULE) return;
+  new Uint8Array(p.memory.buffer).set(p.memoryImage);
+  for (const [g, v] of p.globalImage) g.value = v;
+  idle.push(p);
 }
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
