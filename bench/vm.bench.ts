@@ -70,16 +70,23 @@ function instance(bytes: Uint8Array, metered: boolean): Record<string, Kernel> {
   return k;
 }
 
-/** Median ms of `samples` runs after `warm` runs. */
-function time(f: () => unknown, samples = 7, warm = 3): number {
-  for (let i = 0; i < warm; i++) f();
-  const ms: number[] = [];
+const median = (ms: number[]) => ms.sort((a, b) => a - b)[Math.floor(ms.length / 2)]!;
+
+/**
+ * Median ms of each function over `samples` rounds after `warm`, the functions taking turns in
+ * every round, so a baseline and what is compared with it see the same load on a shared machine.
+ */
+function timeTogether(fs: (() => unknown)[], samples = 15, warm = 3): number[] {
+  for (let i = 0; i < warm; i++) for (const f of fs) f();
+  const ms = fs.map((): number[] => []);
   for (let i = 0; i < samples; i++) {
-    const t0 = performance.now();
-    f();
-    ms.push(performance.now() - t0);
+    for (const [k, f] of fs.entries()) {
+      const t0 = performance.now();
+      f();
+      ms[k]!.push(performance.now() - t0);
+    }
   }
-  return ms.sort((a, b) => a - b)[Math.floor(samples / 2)]!;
+  return ms.map(median);
 }
 
 const plain = instance(KERNELS, false);
@@ -93,8 +100,7 @@ for (const [name, fn, n, goal] of runs) {
   const a = plain[fn]!(n);
   const b = metered[fn]!(n);
   if (a !== b) throw new Error(`${fn}: metered result ${b} differs from unmetered ${a}`);
-  const base = time(() => plain[fn]!(n));
-  const withGas = time(() => metered[fn]!(n));
+  const [base, withGas] = timeTogether([() => plain[fn]!(n), () => metered[fn]!(n)]) as [number, number];
   report({ bench: BENCH, name: `${name}, unmetered (baseline)`, value: base, unit: 'ms' });
   report({ bench: BENCH, name: `${name}, metered`, value: withGas, unit: 'ms' });
   report({ bench: BENCH, name: `${name}, metered / unmetered`, value: withGas / base, unit: 'ratio', goal });
@@ -116,9 +122,9 @@ for (const [name, fn, n, goal] of runs) {
     await once();
     ms.push(performance.now() - t0);
   }
-  const evmRate = N / (ms.sort((a, b) => a - b)[2]! / 1000);
+  const evmRate = N / (median(ms) / 1000);
   const M = 50_000_000;
-  const wasmRate = M / (time(() => metered.countdown!(M)) / 1000);
+  const wasmRate = M / (timeTogether([() => metered.countdown!(M)], 7)[0]! / 1000);
   report({ bench: BENCH, name: 'counting loop in @ethereumjs/evm (baseline)', value: evmRate, unit: 'iterations/s' });
   report({ bench: BENCH, name: 'counting loop in metered WebAssembly', value: wasmRate, unit: 'iterations/s' });
   report({ bench: BENCH, name: 'counting loop, metered WebAssembly / EVM', value: wasmRate / evmRate, unit: 'ratio' });

@@ -139,6 +139,56 @@ t.test('traps are classified by mechanism and cost the whole limit', async (t) =
   t.ok((await call(env, at, 'recurse', u32(1000), 1_000_000_000)).ok, 'moderate recursion is fine');
 });
 
+t.test('indirect calls: defined and host functions through the table, same gas as direct calls but the index', async (t) => {
+  // $fib recurses directly; $fibT the same through the table. Each call_indirect costs one more
+  // instruction (its index), nothing else: the gas and stack travel the same way.
+  const env = new MemoryEnv();
+  const at = addr(4);
+  env.deploy(at, wat(`(module
+    (import "hallmark" "input_read" (func $ird (param i32)))
+    (import "hallmark" "input_size" (func $isz (result i32)))
+    (import "hallmark" "gas_left" (func $gl (result i64)))
+    (import "hallmark" "return_data" (func $ret (param i32 i32)))
+    (type $i2i (func (param i32) (result i32)))
+    (type $v2i (func (result i32)))
+    (type $v2l (func (result i64)))
+    ${MEM}
+    (table 5 funcref)
+    (elem (i32.const 0) $fibT $isz $gl $fib)
+    (func $fib (param $n i32) (result i32)
+      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
+        (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
+    (func $fibT (param $n i32) (result i32)
+      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
+        (else (i32.add (call_indirect (type $i2i) (i32.sub (local.get $n) (i32.const 1)) (i32.const 0))
+                       (call_indirect (type $i2i) (i32.sub (local.get $n) (i32.const 2)) (i32.const 0))))))
+    (func $arg (result i32) (call $ird (i32.const 0)) (i32.load (i32.const 0)))
+    (func $out (param i32) (i32.store (i32.const 0) (local.get 0)) (call $ret (i32.const 0) (i32.const 4)))
+    (func (export "direct") (call $out (call $fib (call $arg))))
+    (func (export "table") (call $out (call_indirect (type $i2i) (call $arg) (i32.const 0))))
+    (func (export "size") (call $out (call_indirect (type $v2i) (i32.const 1))))
+    (func (export "gas") (i64.store (i32.const 0) (call_indirect (type $v2l) (i32.const 2))) (call $ret (i32.const 0) (i32.const 8)))
+    (func (export "mismatch") (drop (call_indirect (type $v2i) (i32.const 3))))
+    (func (export "empty") (drop (call_indirect (type $i2i) (i32.const 0) (i32.const 4))))
+    (func (export "outside") (drop (call_indirect (type $i2i) (i32.const 0) (i32.const 5)))))`));
+  const n = 15;
+  const direct = await call(env, at, 'direct', u32(n));
+  const table = await call(env, at, 'table', u32(n));
+  const fib = (k: number): number => (k < 2 ? k : fib(k - 1) + fib(k - 2));
+  t.same([direct.returnData, table.returnData], [u32(fib(n)), u32(fib(n))], 'the same result both ways');
+  const calls = 2 * fib(n + 1) - 1; // calls of fib(n), the outermost included
+  t.equal(table.gasUsed - direct.gasUsed, calls, 'one instruction more per indirect call, nothing else');
+  t.same((await call(env, at, 'size', u32(7))).returnData, u32(4), 'a host function called through the table');
+  const gas = await call(env, at, 'gas', undefined, 50_000);
+  const left = u64(gas.returnData);
+  t.ok(left > 0n && left < 50_000n && BigInt(gas.gasUsed) > 50_000n - left, 'gas_left through the table sees the gas charged so far');
+  for (const method of ['mismatch', 'empty', 'outside']) {
+    const r = await call(env, at, method, undefined, 30_000);
+    t.same([r.failure?.kind, r.gasUsed], ['trap', 30_000], `${method}: a trap that costs the limit`);
+  }
+  t.ok((await call(env, at, 'direct', u32(3))).ok, 'and the contract still works');
+});
+
 t.test('memory: growth is charged per page and capped by the declared maximum', async (t) => {
   const env = new MemoryEnv();
   const at = addr(1);

@@ -3,34 +3,45 @@
  * only on the input bytes and COST_TABLE_VERSION, so every validator stores the same code and
  * charges the same gas whatever V8 tier later runs it.
  *
- * What is added:
- *   - Gas. A mutable i64 global (exported as __hallmark_gas) holds the gas left between calls;
- *     inside a function a local copy is charged instead (a global access per basic block cost
- *     ~2x; the local ~1.1x). Each basic block is charged its instructions' cost at its start,
- *     checked before it is spent (`left < cost` traps, so the counter never wraps). The local is
- *     flushed to the global before every call (host functions read and charge the global) and
- *     reloaded after it, and flushed when the function returns. memory.grow is charged per page
- *     and memory.copy / memory.fill per byte, from the operand, before they run.
- *   - Stack. A mutable i32 global (__hallmark_stack) counts slots in use: each function adds its
- *     cost (parameters + locals + deepest operand stack + FRAME_SLOTS) on entry, traps past
- *     STACK_LIMIT_SLOTS, and subtracts it on return. V8's own overflow depth differs by tier, so
- *     it must never be reached.
+ * Gas and stack height travel with the calls. Every function the module defines takes two more
+ * parameters, the gas left (i64) and the stack slots in use (i32), and returns the gas left after
+ * its own results: (params, gas, slots) -> (results, gas). Within a function the gas is a local
+ * (the parameter itself); it never touches memory between the module's own functions. A global
+ * counter flushed and reloaded around each call, the earlier form, cost 2.0-2.4x unmetered on a
+ * call-heavy kernel against ~1.4x for this one (bench/vm.bench.ts).
+ *
+ *   - Gas. Each basic block is charged its instructions' cost at its start, checked before it is
+ *     spent (`left < cost` traps, so the counter never wraps). memory.grow is charged per page and
+ *     memory.copy / memory.fill per byte, from the operand, before they run. Host functions charge
+ *     the exported global __hallmark_gas: around a call to an import the local is flushed to it and
+ *     reloaded after.
+ *   - Stack. On entry a function adds its cost (parameters + locals + deepest operand stack +
+ *     FRAME_SLOTS) to the slots it was given and traps past STACK_LIMIT_SLOTS; its callees get the
+ *     sum. V8's own overflow depth differs by tier, so it must never be reached. Around a call to
+ *     an import the slots are written to __hallmark_stack, where a cross-contract call starts from.
  *   - Trap reasons. Before trapping, instrumented code writes why to __hallmark_trap (out of gas,
  *     stack, the contract's own `unreachable`), so the runtime classifies traps by mechanism and
  *     never by V8's message.
- *   - The start function is no longer run by instantiation; it is exported as __hallmark_start so
- *     the runtime runs it metered.
+ *   - Entry points. Each exported function is exported as an added wrapper with its original
+ *     signature, which starts from the two globals and writes the gas left back. A function import
+ *     placed in the table gets an added thunk with the threaded signature, so call_indirect sees
+ *     one convention. Added functions come after the module's own: no index moves.
+ *   - The start function is no longer run by instantiation; it is exported (wrapped) as
+ *     __hallmark_start so the runtime runs it metered.
  *   - The module's mutable globals are exported (__hallmark_global_<index>) so the runtime can
  *     reset a pooled instance to its state right after instantiation.
  *
  * Each function body is wrapped in a block of the function's result type, so a branch to the
- * function's own label lands in front of the epilogue instead of leaving the function.
+ * function's own label lands in front of the epilogue (which pushes the gas left) instead of
+ * leaving the function.
  */
 import {
   EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { FRAME_SLOTS, GAS, STACK_LIMIT_SLOTS } from './limits.ts';
-import { EXTERNAL, isLoad, isStore, OP, plainEffect, readInstruction, Reader, SECTION, type Instruction, type ParsedModule } from './wasm.ts';
+import {
+  EXTERNAL, isLoad, isStore, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
+} from './wasm.ts';
 
 class Writer {
   #buf = new Uint8Array(1024);
@@ -76,6 +87,17 @@ class Writer {
     }
   }
 
+  /** Signed LEB128 of an int32. */
+  s32(n: number): this {
+    n |= 0;
+    for (;;) {
+      const b = n & 0x7f;
+      n >>= 7;
+      if ((n === 0 && (b & 0x40) === 0) || (n === -1 && (b & 0x40) !== 0)) return this.byte(b);
+      this.byte(b | 0x80);
+    }
+  }
+
   name(s: string): this {
     const b = new TextEncoder().encode(s);
     return this.u32(b.length).bytes(b);
@@ -99,24 +121,68 @@ interface Globals {
   stack: number;
 }
 
+/** How the module's functions are reached once instrumented. */
+interface Layout {
+  imports: number;
+  /** The module's own type count; type t's threaded form is at `types + t`. */
+  types: number;
+  /** Type index (original) of every function, imports first. */
+  funcTypes: number[];
+  /** Defined function index -> its added entry wrapper. */
+  entries: Map<number, number>;
+  /** Imported function index -> its added thunk (imports placed in the table). */
+  thunks: Map<number, number>;
+}
+
 /** Returns the instrumented module's bytes. `m` must have passed validateModule. */
 export function instrumentModule(m: ParsedModule): Uint8Array {
   const g: Globals = { gas: m.globals.length, trap: m.globals.length + 1, stack: m.globals.length + 2 };
-  const funcTypes = [...m.imports.map((i) => i.typeIndex), ...m.functions];
+  const L: Layout = {
+    imports: m.imports.length,
+    types: m.types.length,
+    funcTypes: [...m.imports.map((i) => i.typeIndex), ...m.functions],
+    entries: new Map(),
+    thunks: new Map(),
+  };
+  let next = L.funcTypes.length;
+  const entryPoints = [...m.exports.filter((e) => e.kind === EXTERNAL.func).map((e) => e.index), ...(m.start === undefined ? [] : [m.start])];
+  for (const f of entryPoints) if (f >= L.imports && !L.entries.has(f)) L.entries.set(f, next++);
+  for (const seg of m.elementSegments) for (const f of seg.functions) if (f < L.imports && !L.thunks.has(f)) L.thunks.set(f, next++);
+
   const out = new Writer().byte(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
   const section = (id: number, payload: Uint8Array) => out.byte(id).u32(payload.length).bytes(payload);
   const original = (id: number) => m.sections.find((s) => s.id === id);
 
   for (const id of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11]) {
     const s = original(id);
-    if (id === SECTION.global) section(id, globalSection(m, s));
-    else if (id === SECTION.export) section(id, exportSection(m, s, g));
+    if (id === SECTION.type) section(id, typeSection(m));
+    else if (id === SECTION.function) section(id, functionSection(m, L));
+    else if (id === SECTION.global) section(id, globalSection(m, s));
+    else if (id === SECTION.export) section(id, exportSection(m, g, L));
     else if (id === SECTION.start) continue;
-    else if (id === SECTION.code) {
-      if (s !== undefined) section(id, codeSection(m, funcTypes, g));
-    } else if (s !== undefined) section(id, m.bytes.subarray(s.start, s.end));
+    else if (id === SECTION.element) {
+      if (s !== undefined) section(id, elementSection(m, L));
+    } else if (id === SECTION.code) section(id, codeSection(m, g, L));
+    else if (s !== undefined) section(id, m.bytes.subarray(s.start, s.end));
   }
   return out.done();
+}
+
+/** The module's types, then each one's threaded form: (params, i64, i32) -> (results, i64). */
+function typeSection(m: ParsedModule): Uint8Array {
+  const w = new Writer().u32(m.types.length * 2);
+  const type = (params: number[], results: number[]) => w.byte(0x60).u32(params.length).byte(...params).u32(results.length).byte(...results);
+  for (const t of m.types) type(t.params, t.results);
+  for (const t of m.types) type([...t.params, I64, I32], [...t.results, I64]);
+  return w.done();
+}
+
+function functionSection(m: ParsedModule, L: Layout): Uint8Array {
+  const w = new Writer().u32(m.functions.length + L.entries.size + L.thunks.size);
+  for (const t of m.functions) w.u32(L.types + t);
+  for (const f of L.entries.keys()) w.u32(L.funcTypes[f]!);
+  for (const f of L.thunks.keys()) w.u32(L.types + L.funcTypes[f]!);
+  return w.done();
 }
 
 /** The original entries after their count. */
@@ -136,29 +202,60 @@ function globalSection(m: ParsedModule, s: { start: number; end: number } | unde
     .done();
 }
 
-function exportSection(m: ParsedModule, s: { start: number; end: number } | undefined, g: Globals): Uint8Array {
-  const { count, rest } = entries(m, s);
+function exportSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
   const mutable = m.globals.flatMap((gl, i) => (gl.mutable ? [i] : []));
-  const w = new Writer().u32(count + 3 + (m.start === undefined ? 0 : 1) + mutable.length).bytes(rest);
+  const w = new Writer().u32(m.exports.length + 3 + (m.start === undefined ? 0 : 1) + mutable.length);
+  const entry = (f: number) => L.entries.get(f) ?? f;
+  for (const e of m.exports) w.name(e.name).byte(e.kind).u32(e.kind === EXTERNAL.func ? entry(e.index) : e.index);
   // The module's own mutable globals, so the runtime can put a reused instance back as it was.
   for (const i of mutable) w.name(`${EXPORT_GLOBAL_PREFIX}${i}`).byte(EXTERNAL.global).u32(i);
   w.name(EXPORT_GAS).byte(EXTERNAL.global).u32(g.gas);
   w.name(EXPORT_TRAP).byte(EXTERNAL.global).u32(g.trap);
   w.name(EXPORT_STACK).byte(EXTERNAL.global).u32(g.stack);
-  if (m.start !== undefined) w.name(EXPORT_START).byte(EXTERNAL.func).u32(m.start);
+  if (m.start !== undefined) w.name(EXPORT_START).byte(EXTERNAL.func).u32(entry(m.start));
   return w.done();
 }
 
-function codeSection(m: ParsedModule, funcTypes: number[], g: Globals): Uint8Array {
-  const w = new Writer().u32(m.bodies.length);
-  for (const [i, body] of m.bodies.entries()) {
+/** The segments as written, with each imported function replaced by its thunk. */
+function elementSection(m: ParsedModule, L: Layout): Uint8Array {
+  const w = new Writer().u32(m.elementSegments.length);
+  for (const seg of m.elementSegments) {
+    w.u32(0).byte(OP.i32Const).s32(seg.offset).byte(OP.end).u32(seg.functions.length);
+    for (const f of seg.functions) w.u32(L.thunks.get(f) ?? f);
+  }
+  return w.done();
+}
+
+function codeSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
+  const w = new Writer().u32(m.bodies.length + L.entries.size + L.thunks.size);
+  const body = (locals: Uint8Array, code: Uint8Array) => w.u32(locals.length + code.length).bytes(locals).bytes(code);
+  for (const [i, b] of m.bodies.entries()) {
     const type = m.types[m.functions[i]!]!;
-    const fn = instrumentBody(m, body.codeStart, body.codeEnd, type.params.length + body.localCount, type, funcTypes, g);
-    const locals = new Writer().u32(body.locals.length + 2);
-    for (const l of body.locals) locals.u32(l.count).byte(l.type);
-    locals.u32(2).byte(I64).u32(1).byte(I32);
-    const localsBytes = locals.done();
-    w.u32(localsBytes.length + fn.length).bytes(localsBytes).bytes(fn);
+    const code = instrumentBody(m, b, type, g, L);
+    const locals = new Writer().u32(b.locals.length + 2);
+    for (const l of b.locals) locals.u32(l.count).byte(l.type);
+    locals.u32(1).byte(I64).u32(1).byte(I32);
+    body(locals.done(), code);
+  }
+  const noLocals = Uint8Array.of(0);
+  const getParams = (c: Writer, n: number) => {
+    for (let p = 0; p < n; p++) c.byte(OP.localGet).u32(p);
+  };
+  // Entry wrapper: start from the globals the runtime set, write the gas left back.
+  for (const f of L.entries.keys()) {
+    const c = new Writer();
+    getParams(c, m.types[L.funcTypes[f]!]!.params.length);
+    c.byte(OP.globalGet).u32(g.gas).byte(OP.globalGet).u32(g.stack).byte(OP.call).u32(f).byte(OP.globalSet).u32(g.gas).byte(OP.end);
+    body(noLocals, c.done());
+  }
+  // Thunk: an import called through the table, with the threaded signature.
+  for (const f of L.thunks.keys()) {
+    const n = m.types[L.funcTypes[f]!]!.params.length;
+    const c = new Writer();
+    c.byte(OP.localGet).u32(n).byte(OP.globalSet).u32(g.gas).byte(OP.localGet).u32(n + 1).byte(OP.globalSet).u32(g.stack);
+    getParams(c, n);
+    c.byte(OP.call).u32(f).byte(OP.globalGet).u32(g.gas).byte(OP.end);
+    body(noLocals, c.done());
   }
   return w.done();
 }
@@ -167,16 +264,16 @@ function costOf(op: number): number {
   return FREE.has(op) ? 0 : GAS.op;
 }
 
-function instrumentBody(
-  m: ParsedModule, start: number, end: number, firstNewLocal: number,
-  type: { params: number[]; results: number[] }, funcTypes: number[], g: Globals,
-): Uint8Array {
-  const LEFT = firstNewLocal; // i64: gas left, this frame's copy
-  const T64 = firstNewLocal + 1; // i64 scratch
-  const T32 = firstNewLocal + 2; // i32 scratch
-  const r = new Reader(m.bytes, start, end);
+function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Globals, L: Layout): Uint8Array {
+  const P = type.params.length;
+  const LEFT = P; // i64 parameter: gas left, this frame's copy
+  const SLOTS = P + 1; // i32 parameter: stack slots in use, this frame included once it is entered
+  const T64 = P + 2 + b.localCount; // i64 scratch
+  const T32 = T64 + 1; // i32 scratch
+  const local = (i: number) => (i < P ? i : i + 2); // the module's locals moved past the two parameters
+  const r = new Reader(m.bytes, b.codeStart, b.codeEnd);
   const ins: Instruction[] = [];
-  while (r.pos < end) ins.push(readInstruction(r));
+  while (r.pos < b.codeEnd) ins.push(readInstruction(r));
 
   // Basic blocks: the cost of each, charged in front of its first instruction.
   const charge = new Map<number, number>();
@@ -191,7 +288,8 @@ function instrumentBody(
     }
   }
 
-  const slots = firstNewLocal + 3 + maxOperandDepth(m, ins, type.results.length, funcTypes) + FRAME_SLOTS;
+  // Parameters, locals, the gas/slots pair and a scratch, the deepest operand stack, overhead.
+  const slots = P + b.localCount + 3 + maxOperandDepth(m, ins, type.results.length, L.funcTypes) + FRAME_SLOTS;
   const w = new Writer();
   const trapWith = (reason: number) => w.byte(OP.i32Const).sleb(reason).byte(OP.globalSet).u32(g.trap).byte(OP.unreachable);
   const outOfGas = () => {
@@ -217,19 +315,12 @@ function instrumentBody(
     chargeT64();
     w.byte(OP.localGet).u32(T32);
   };
-  const flush = () => w.byte(OP.localGet).u32(LEFT).byte(OP.globalSet).u32(g.gas);
-  const reload = () => w.byte(OP.globalGet).u32(g.gas).byte(OP.localSet).u32(LEFT);
-  const epilogue = () => {
-    flush();
-    w.byte(OP.globalGet).u32(g.stack).byte(OP.i32Const).sleb(slots).byte(0x6b /* i32.sub */, OP.globalSet).u32(g.stack);
-  };
 
-  // Prologue: claim stack slots, load gas, open the wrapper block.
-  w.byte(OP.globalGet).u32(g.stack).byte(OP.i32Const).sleb(slots).byte(0x6a /* i32.add */, OP.localTee).u32(T32).byte(OP.globalSet).u32(g.stack);
-  w.byte(OP.localGet).u32(T32).byte(OP.i32Const).sleb(STACK_LIMIT_SLOTS).byte(0x4b /* i32.gt_u */, OP.if, 0x40);
+  // Prologue: claim this frame's slots, open the wrapper block.
+  w.byte(OP.localGet).u32(SLOTS).byte(OP.i32Const).sleb(slots).byte(0x6a /* i32.add */, OP.localTee).u32(SLOTS);
+  w.byte(OP.i32Const).sleb(STACK_LIMIT_SLOTS).byte(0x4b /* i32.gt_u */, OP.if, 0x40);
   trapWith(TRAP_STACK);
   w.byte(OP.end);
-  reload();
   w.byte(OP.block, type.results.length === 0 ? 0x40 : type.results[0]!);
 
   for (let i = 0; i < ins.length; i++) {
@@ -238,17 +329,29 @@ function instrumentBody(
     if (c !== undefined) chargeConst(c);
     const raw = m.bytes.subarray(x.start, x.end);
     switch (x.op) {
+      case OP.localGet: case OP.localSet: case OP.localTee:
+        w.byte(x.op).u32(local(x.imm));
+        break;
       case OP.unreachable:
         trapWith(TRAP_UNREACHABLE);
         break;
       case OP.return:
-        epilogue();
-        w.bytes(raw);
+        w.byte(OP.localGet).u32(LEFT).byte(OP.return);
         break;
-      case OP.call: case OP.callIndirect:
-        flush();
-        w.bytes(raw);
-        reload();
+      case OP.call:
+        if (x.imm < L.imports) {
+          // A host function: it charges and reads the globals.
+          w.byte(OP.localGet).u32(LEFT).byte(OP.globalSet).u32(g.gas).byte(OP.localGet).u32(SLOTS).byte(OP.globalSet).u32(g.stack);
+          w.bytes(raw);
+          w.byte(OP.globalGet).u32(g.gas).byte(OP.localSet).u32(LEFT);
+        } else {
+          w.byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(SLOTS).bytes(raw).byte(OP.localSet).u32(LEFT);
+        }
+        break;
+      case OP.callIndirect:
+        // The table index is on top: the gas and slots go in under it.
+        w.byte(OP.localSet).u32(T32).byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(SLOTS).byte(OP.localGet).u32(T32);
+        w.byte(OP.callIndirect).u32(L.types + x.imm).byte(0).byte(OP.localSet).u32(LEFT);
         break;
       case OP.memoryGrow:
         chargeOperand(GAS.memoryGrowPage);
@@ -261,9 +364,8 @@ function instrumentBody(
       default:
         w.bytes(raw);
         if (i === ins.length - 1) {
-          // The function's final end closed the wrapper block; then the epilogue and the real end.
-          epilogue();
-          w.byte(OP.end);
+          // The function's final end closed the wrapper block; then the gas left and the real end.
+          w.byte(OP.localGet).u32(LEFT).byte(OP.end);
         }
     }
   }

@@ -24,8 +24,9 @@ export const LIMITS = {
 } as const;
 
 /**
- * Stack budget, in slots: each frame costs its parameters, locals, its deepest operand stack, the
- * 3 locals the instrumenter adds and FRAME_SLOTS of overhead. The budget is shared by a whole call
+ * Stack budget, in slots: each frame costs its parameters, locals, its deepest operand stack, 3
+ * slots for what the instrumenter adds (the gas and slot-count parameters, a scratch local) and
+ * FRAME_SLOTS of overhead. The budget is shared by a whole call
  * chain, cross-contract calls included. 32,768 slots stay far below V8's own limit in every tier: a
  * one-parameter recursive function costs 14 slots, so 2,338 frames fit, against the 11,380 frames
  * at which Liftoff itself overflowed; test/vm-tiers.test.ts checks Liftoff and TurboFan agree.
@@ -35,7 +36,12 @@ export const FRAME_SLOTS = 4;
 /** Nesting of cross-contract calls (the outermost call is depth 1). */
 export const MAX_CALL_DEPTH = 16;
 
-export const COST_TABLE_VERSION = 1;
+/**
+ * 1: the first table, gas kept in a global between calls. 2: the same costs, charged the same
+ * way; gas and stack slots are passed through calls as parameters (vm/instrument.ts), so the
+ * stored instrumented code differs.
+ */
+export const COST_TABLE_VERSION = 2;
 
 /**
  * Gas per WebAssembly instruction and per host function, version COST_TABLE_VERSION. As in

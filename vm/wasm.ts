@@ -153,7 +153,8 @@ export interface ParsedModule {
   start: number | undefined;
   bodies: FunctionBody[];
   dataSegments: { offset: number; length: number }[];
-  elementSegments: { offset: number; length: number }[];
+  /** Active segments of table 0: where each starts and the function indices it places. */
+  elementSegments: { offset: number; length: number; functions: number[] }[];
 }
 
 export interface ModuleCaps {
@@ -314,8 +315,8 @@ function readSection(m: ParsedModule, id: number, r: Reader, caps: ModuleCaps): 
         if (r.u32() !== 0) fail(`element segment ${i}: only active segments of table 0 with function indices are allowed`);
         const offset = readOffset(r, `element segment ${i}`);
         const count = vecCount(r, caps.maxTableEntries, `entries in element segment ${i}`);
-        for (let k = 0; k < count; k++) r.u32();
-        m.elementSegments.push({ offset, length: count });
+        const functions = Array.from({ length: count }, () => r.u32());
+        m.elementSegments.push({ offset, length: count, functions });
       }
       return;
     }
