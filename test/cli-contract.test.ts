@@ -5,9 +5,8 @@
 import t from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { BIN } from './fixtures/processes.ts';
+import { BIN, freePort } from './fixtures/processes.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
 
@@ -17,14 +16,6 @@ function hallmark(args: string[]): Promise<{ code: number; stdout: string; stder
       resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
     });
   });
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const { port } = s.address() as { port: number };
-  await new Promise((r) => s.close(r));
-  return port;
 }
 
 t.test('contract deploy, call, query and code against a running node', async (t) => {
