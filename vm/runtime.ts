@@ -1,7 +1,8 @@
 /**
- * Running a contract call: a fresh instance of the instrumented module per call, the host
- * functions of docs/contracts.md, gas kept in the module's __hallmark_gas global, and failures
- * classified by mechanism.
+ * Running a contract call: an instance of the instrumented module per call (pooled, and reset to
+ * its state at instantiation before reuse), the host functions of docs/contracts.md, gas handed
+ * in and read back through the module's __hallmark_gas global (host functions charge it there),
+ * and failures classified by mechanism.
  *
  * Storage lives in LevelDB behind async reads, while WebAssembly host calls are synchronous. The
  * bridge is JSPI (WebAssembly.Suspending / WebAssembly.promising, unflagged since V8 13.6 / Node
