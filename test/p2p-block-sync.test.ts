@@ -20,7 +20,9 @@ import { consensusBlock, openChain, signCommit, testAccounts, testGenesis, testV
 const HEIGHTS = 120;
 const vals = testValidators(4);
 const accounts = testAccounts(8);
-const CONFIG: SyncConfig = { ...DEFAULT_P2P_CONFIG.sync, blocksPerRequest: 10, maxInflightRequests: 4, requestTimeoutMs: 50 };
+// The timeout is generous: an honest peer on a loaded machine must never be taken for a silent one
+// (at 50 ms one was, in CI). It costs one stall of this length, while the silent peer holds a range.
+const CONFIG: SyncConfig = { ...DEFAULT_P2P_CONFIG.sync, blocksPerRequest: 10, maxInflightRequests: 4, requestTimeoutMs: 2_000 };
 
 async function openValidated(t: Test, dir: string) {
   const chain = await openChain(dir, undefined, { validators: vals.set });
