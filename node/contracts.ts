@@ -9,8 +9,9 @@
  *   0x05 || address || key        -> a contract's storage value
  * The tree is keyed by sha256(key), which has no order, so storage_next walks an ordered index
  * of storage keys kept beside it in LevelDB (0x78 'x' || address || key -> empty), written in
- * the block's batch from the same overlay writes. It always describes the latest committed
- * state, the only state contracts run on.
+ * the block's batch from the same overlay writes. It describes the latest committed state:
+ * blocks run on that, and a query, which runs on one height while later ones may commit, reads it
+ * through the LevelDB snapshot taken when its height was written (Executor.read).
  */
 import type { Level } from 'level';
 import { formatAddress, type Address } from '../chain/address.ts';
@@ -60,6 +61,9 @@ export interface ContractOutcome {
   /** The module was refused at deploy. */
   refused?: boolean;
 }
+
+/** A LevelDB snapshot: the storage index as of one committed height. */
+export type IndexSnapshot = ReturnType<Level<Uint8Array, Uint8Array>['snapshot']>;
 
 export interface ContractsOptions {
   /** Compiled modules kept; default 64. */
@@ -120,6 +124,17 @@ export class Contracts {
     return outcome(await runCall(env, block, { contract, address, method, input: args, caller: sender, value, gasLimit }, this.#opts()));
   }
 
+  /**
+   * Runs `method` read-only on `overlay` (a committed height, never written back), with the
+   * storage index read through `snapshot`, taken when that height was written.
+   */
+  async query(overlay: StateOverlay, snapshot: IndexSnapshot, block: BlockContext, caller: Address, address: Address, method: string, args: Uint8Array, gasLimit: number): Promise<ContractOutcome> {
+    const env = this.#env(overlay, snapshot);
+    const contract = await env.contract(address);
+    if (contract === undefined) return failed(0, 'no_contract', `no contract at ${formatAddress(address)}`);
+    return outcome(await runCall(env, block, { contract, address, method, input: args, caller, value: 0n, gasLimit }, this.#opts()));
+  }
+
   async info(overlay: StateOverlay, address: Address): Promise<ContractInfo | undefined> {
     const record = await overlay.get(contractKey(address));
     if (record === undefined) return undefined;
@@ -158,13 +173,13 @@ export class Contracts {
     return this.cache.get(codeHash, () => instrumented, () => methods);
   }
 
-  #env(overlay: StateOverlay): ContractEnv {
+  #env(overlay: StateOverlay, snapshot?: IndexSnapshot): ContractEnv {
     const db = this.#db;
     return {
       read: (address, key) => overlay.get(concatBytes(storagePrefix(address), key)),
       write: (address, key, value) => overlay.set(concatBytes(storagePrefix(address), key), value),
       remove: (address, key) => overlay.delete(concatBytes(storagePrefix(address), key)),
-      next: (address, prefix, after) => nextKey(db, overlay, address, prefix, after),
+      next: (address, prefix, after) => nextKey(db, snapshot, overlay, address, prefix, after),
       contract: async (address) => {
         const record = await overlay.get(contractKey(address));
         if (record === undefined) return undefined;
@@ -189,7 +204,7 @@ export class Contracts {
 
 /** The smallest storage key of `address` with `prefix`, above `after`: staged writes merged with the index. */
 async function nextKey(
-  db: Level<Uint8Array, Uint8Array>, overlay: StateOverlay, address: Address, prefix: Uint8Array, after: Uint8Array | undefined,
+  db: Level<Uint8Array, Uint8Array>, snapshot: IndexSnapshot | undefined, overlay: StateOverlay, address: Address, prefix: Uint8Array, after: Uint8Array | undefined,
 ): Promise<Uint8Array | undefined> {
   const base = storagePrefix(address);
   const above = (k: Uint8Array) => k.length >= prefix.length && compareBytes(k.subarray(0, prefix.length), prefix) === 0 && (after === undefined || compareBytes(k, after) > 0);
@@ -199,7 +214,7 @@ async function nextKey(
   const indexBase = concatBytes(Uint8Array.of(INDEX), address);
   const from = concatBytes(indexBase, after !== undefined && compareBytes(after, prefix) > 0 ? after : prefix);
   let committed: Uint8Array | undefined;
-  for await (const key of db.keys({ gte: from, lt: concatBytes(indexBase, new Uint8Array(257).fill(0xff)) })) {
+  for await (const key of db.keys({ gte: from, lt: concatBytes(indexBase, new Uint8Array(257).fill(0xff)), ...(snapshot && { snapshot }) })) {
     const k = key.subarray(indexBase.length);
     if (!above(k)) {
       if (compareBytes(k.subarray(0, prefix.length), prefix) > 0) break;

@@ -40,7 +40,7 @@ import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
-import { Contracts, type ContractsOptions } from './contracts.ts';
+import { Contracts, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { GAS as VM_GAS } from '../vm/limits.ts';
 
 /** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
@@ -108,6 +108,22 @@ export class BlockError extends CodedError<'invalid_block'> {
   }
 }
 
+/** The committed state at one height, as `Executor.read` hands it out. */
+export interface CommittedView {
+  head: ChainHead;
+  /** A fresh overlay on the tree version of `head.height`; what is written to it is never kept. */
+  overlay: StateOverlay;
+  /** LevelDB as it stood when `head` was written: the storage index answers as of that height. */
+  snapshot: IndexSnapshot;
+}
+
+interface HeldView {
+  head: ChainHead;
+  snapshot: IndexSnapshot;
+  readers: number;
+  retired: boolean;
+}
+
 export class Executor implements AccountReader {
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly #tree: StateTree;
@@ -127,6 +143,8 @@ export class Executor implements AccountReader {
   readonly #recentEvidence = new Map<string, RecentEvidence>();
   /** Applies are serialised: a second block waits for the first to be written. */
   #queue: Promise<unknown> = Promise.resolve();
+  /** The latest committed height with its snapshot; replaced (and released once unread) per commit. */
+  #view: HeldView | undefined;
 
   private constructor(db: Level<Uint8Array, Uint8Array>, tree: StateTree, head: ChainHead | undefined, opts: ExecutorOptions) {
     this.#db = db;
@@ -151,6 +169,7 @@ export class Executor implements AccountReader {
     const executor = new Executor(db, tree, raw && decodeHead(raw), opts);
     const head = executor.#head;
     if (head !== undefined) {
+      executor.#publish(head);
       for (const c of await executor.blocks.evidenceFrom(head.height + 1 - executor.evidenceMaxAgeHeights)) {
         executor.#rememberEvidence(c.evidence, c.height);
       }
@@ -190,8 +209,40 @@ export class Executor implements AccountReader {
     };
     await this.#db.batch([...prepared.ops, { type: 'put', key: HEAD_KEY, value: encodeHead(head) }]);
     this.#tree.markCommitted(prepared);
-    this.#head = head;
+    this.#publish(head);
     return head;
+  }
+
+  /**
+   * Runs `fn` on the latest committed state as it is when called: its head, whose height is the
+   * tree version to read, and a LevelDB snapshot taken as that height was written. The tree keeps
+   * versions; the storage index beside it describes only the latest state, so a read that spans a
+   * commit (a contract query iterating storage) needs the snapshot to see one height throughout.
+   */
+  async read<T>(fn: (view: CommittedView) => Promise<T>): Promise<T> {
+    const view = this.#view;
+    if (view === undefined) throw new Error('the chain has no genesis yet: call initGenesis first');
+    view.readers++;
+    try {
+      return await fn({ head: view.head, overlay: new StateOverlay(this.#tree, view.head.height), snapshot: view.snapshot });
+    } finally {
+      view.readers--;
+      if (view.retired && view.readers === 0) void view.snapshot.close();
+    }
+  }
+
+  /**
+   * Makes `head` the chain head, with a snapshot of the database as it now stands. Called right
+   * after the height's batch is written and before anything else can write: applies are
+   * serialised, and nothing else writes the index.
+   */
+  #publish(head: ChainHead): void {
+    const old = this.#view;
+    this.#head = head;
+    this.#view = { head, snapshot: this.#db.snapshot(), readers: 0, retired: false };
+    if (old === undefined) return;
+    old.retired = true;
+    if (old.readers === 0) void old.snapshot.close();
   }
 
   async getAccount(address: Address): Promise<Account> {
@@ -294,7 +345,7 @@ export class Executor implements AccountReader {
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
     ], { sync: this.#durable });
     this.#tree.markCommitted(prepared);
-    this.#head = next;
+    this.#publish(next);
     for (const ev of block.evidence) this.#rememberEvidence(ev, next.height);
     this.#forgetOldEvidence(next.height + 1);
     return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes };

@@ -1,9 +1,10 @@
 import t from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { TxStatus } from '../chain/receipt.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress, type IndexSnapshot } from '../node/contracts.ts';
+import type { CommittedView } from '../node/executor.ts';
 import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
-import { FORWARDER, STORE } from './fixtures/vm-contracts.ts';
+import { FORWARDER, LISTER, STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
 
 const ALICE = addressOf(ACCOUNTS[0]!.publicKey);
@@ -90,4 +91,35 @@ t.test('value sent with a call moves to the contract, and back if the call fails
   t.equal(ok!.status, TxStatus.ok);
   t.equal(bad!.status, TxStatus.contract_failed);
   t.equal((await a.getAccount(store)).balance, 500n, 'only the successful call\'s value stays');
+});
+
+t.test('a query reads one height throughout, though a block commits while it runs', async (t) => {
+  const { a, aDb, tx, apply } = await twoChains(t);
+  const lister = contractAddress(ALICE, 0);
+  const utf8 = (s: string) => new TextEncoder().encode(s);
+  const call = (method: string, key = '') => tx({ kind: 'call', contract: lister, method, args: utf8(key), value: 0n });
+  await apply([tx({ kind: 'deploy', code: LISTER, args: new Uint8Array(0) })]);
+  await apply([call('add', 'k/a'), call('add', 'k/b')]);
+  const list = async (v: CommittedView) => {
+    const out = await a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, 'list', new Uint8Array(0), 1_000_000);
+    t.ok(out.ok, out.error);
+    return new TextDecoder().decode(out.returnData);
+  };
+
+  let held: IndexSnapshot | undefined;
+  const during = await a.read(async (v) => {
+    held = v.snapshot;
+    t.equal(await list(v), 'k/ak/b', 'before the block');
+    await apply([call('del', 'k/a'), call('add', 'k/c')]);
+    t.equal(a.head!.height, v.head.height + 1, 'a block committed while the read was open');
+    return list(v);
+  });
+  t.equal(during, 'k/ak/b', 'the storage index answered as of the read\'s height, not the newer one');
+  t.equal(await a.read(list), 'k/bk/c', 'a new read sees the new height');
+  await t.rejects(aDb.get(Uint8Array.of(0), { snapshot: held! }), { code: 'LEVEL_SNAPSHOT_NOT_OPEN' }, 'the old snapshot was released when its last reader finished');
+
+  // What a query writes is never kept.
+  const wrote = await a.read((v) => a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, 'add', utf8('k/z'), 1_000_000));
+  t.ok(wrote.ok);
+  t.equal(await a.read(list), 'k/bk/c', 'the query\'s write was dropped');
 });

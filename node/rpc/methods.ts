@@ -527,14 +527,16 @@ const contractQuery = method({
   }),
   errors: ['not_found'],
   async handler(node, p) {
-    const height = latestHeight(node);
-    const head = node.executor.head!;
+    latestHeight(node); // before genesis: the error every state method gives
     const caller = p.caller ?? new Uint8Array(20);
-    const overlay = new StateOverlay(node.tree, height);
-    const out = await readState(() => node.executor.contracts.call(
-      overlay, { chainId: head.chainId, height, time: head.time, origin: caller }, caller, p.address, p.method,
-      p.args ?? new Uint8Array(0), 0n, p.gas_limit ?? QUERY_GAS_CAP,
-    ), height);
+    // One height throughout, even if blocks commit while the method runs (see Executor.read).
+    const { height, out } = await node.executor.read(async ({ head, overlay, snapshot }) => ({
+      height: head.height,
+      out: await readState(() => node.executor.contracts.query(
+        overlay, snapshot, { chainId: head.chainId, height: head.height, time: head.time, origin: caller },
+        caller, p.address, p.method, p.args ?? new Uint8Array(0), p.gas_limit ?? QUERY_GAS_CAP,
+      ), head.height),
+    }));
     if (!out.ok && out.error.startsWith('no_contract:')) throw RpcError.notFound(`no contract at ${formatAddress(p.address)}`, { address: formatAddress(p.address) });
     const receipt = receiptJson({ status: 0, gasUsed: out.gasUsed, events: out.events, error: out.error, returnData: out.returnData });
     return {
