@@ -1,5 +1,6 @@
 /** The mempool's configuration, refusal codes and counters (node/mempool.ts re-exports them). */
 import { CodedError } from '../chain/errors.ts';
+import { LIMITS } from '../vm/limits.ts';
 
 export interface MempoolConfig {
   /** Most transactions held at once. */
@@ -19,7 +20,9 @@ export interface MempoolConfig {
 export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
   maxTxs: 5000,
   maxBytes: 32 * 1024 * 1024,
-  maxTxBytes: 64 * 1024,
+  // A deploy of the largest module the VM admits, with up to 64 KiB of init arguments and the
+  // envelope: 320 KiB.
+  maxTxBytes: LIMITS.maxCodeBytes + 64 * 1024,
   maxNonceGap: 64,
   minFee: 0n,
   replaceFeeBumpPercent: 10,

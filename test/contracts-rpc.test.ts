@@ -1,4 +1,4 @@
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { sha256 } from '../chain/hash.ts';
@@ -6,19 +6,28 @@ import { signTransaction, type Payload } from '../chain/tx.ts';
 import { contractAddress } from '../node/contracts.ts';
 import { FAUCET, rpc, startTestNode } from './fixtures/node.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
+import { wat } from './fixtures/vm.ts';
+import { LIMITS } from '../vm/limits.ts';
 
-t.test('contracts over JSON-RPC: deploy and call by tx_broadcast, contract_getCode, contract_query', async (t) => {
+/** A test node on the default config, and the faucet sending it transactions, each awaited to its commit. */
+async function faucetNode(t: Test) {
   const running = await startTestNode(t.testdir());
   t.teardown(() => running.close());
   const url = running.rpcUrl;
   const faucet = addressOf(FAUCET.publicKey);
   const { chain_id: chainId } = await rpc(url, 'chain_status');
   let nonce = (await rpc(url, 'state_getAccount', { address: formatAddress(faucet) })).nonce as number;
-  const send = async (payload: Payload, gasLimit = 5_000_000) => {
-    const stx = signTransaction({ chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 1n, gasLimit, payload }, FAUCET.secretKey);
-    return rpc(url, 'tx_broadcast', { tx: toHex(stx.bytes), wait: 'committed' });
+  const sign = (payload: Payload, gasLimit: number) => signTransaction({ chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 1n, gasLimit, payload }, FAUCET.secretKey);
+  return {
+    url, faucet, sign,
+    nextNonce: () => nonce,
+    send: (payload: Payload, gasLimit = 5_000_000) => rpc(url, 'tx_broadcast', { tx: toHex(sign(payload, gasLimit).bytes), wait: 'committed' }),
   };
-  const deployNonce = nonce;
+}
+
+t.test('contracts over JSON-RPC: deploy and call by tx_broadcast, contract_getCode, contract_query', async (t) => {
+  const { url, faucet, send, nextNonce } = await faucetNode(t);
+  const deployNonce = nextNonce();
   const deployed = await send({ kind: 'deploy', code: STORE, args: new Uint8Array(0) });
   t.equal(deployed.receipt.status, 'ok', JSON.stringify(deployed.receipt));
   const address = contractAddress(faucet, deployNonce);
@@ -54,4 +63,37 @@ t.test('contracts over JSON-RPC: deploy and call by tx_broadcast, contract_getCo
   t.equal(await code(rpc(url, 'contract_query', { address: formatAddress(faucet), method: 'x' })), -32004, 'no contract there: not found');
   t.equal(await code(rpc(url, 'contract_getCode', { address: formatAddress(faucet) })), -32004);
   t.equal(await code(rpc(url, 'contract_query', { address: formatAddress(address), method: 'spin', gas_limit: 10 ** 9 })), -32602, 'gas above the cap is refused');
+});
+
+/** A valid module of about `bytes` bytes: a data segment that size, and `peek` returning its first 4. */
+function moduleOf(bytes: number): Uint8Array {
+  const pages = Math.ceil(bytes / 65536) + 1;
+  return wat(`(module
+    (import "hallmark" "return_data" (func $ret (param i32 i32)))
+    (memory (export "memory") ${pages} ${pages})
+    (data (i32.const 0) "${'abcd'.repeat(Math.ceil(bytes / 4)).slice(0, bytes)}")
+    (func (export "peek") (call $ret (i32.const 0) (i32.const 4))))`);
+}
+
+t.test('a node on the default config takes a deploy of a module near the VM\'s size cap; one over it is refused with the reason', async (t) => {
+  const { url, faucet, sign, nextNonce } = await faucetNode(t);
+  const deploy = async (code: Uint8Array) => {
+    const stx = sign({ kind: 'deploy', code, args: new Uint8Array(0) }, 50_000_000);
+    return { size: stx.bytes.length, sent: await rpc(url, 'tx_broadcast', { tx: toHex(stx.bytes), wait: 'committed' }) };
+  };
+
+  const big = moduleOf(LIMITS.maxCodeBytes - 200);
+  t.ok(big.length <= LIMITS.maxCodeBytes && big.length > LIMITS.maxCodeBytes - 1024, `a ${big.length}-byte module`);
+  const at = nextNonce();
+  const { size, sent } = await deploy(big);
+  t.ok(size > 64 * 1024, `the transaction is ${size} bytes, over the old 64 KiB default`);
+  t.equal(sent.receipt.status, 'ok', JSON.stringify(sent.receipt.error));
+  const address = formatAddress(contractAddress(faucet, at));
+  t.equal((await rpc(url, 'contract_getCode', { address })).size, big.length, 'stored whole');
+  t.equal((await rpc(url, 'contract_query', { address, method: 'peek' })).return_data, toHex(new TextEncoder().encode('abcd')), 'and it runs');
+
+  const over = moduleOf(LIMITS.maxCodeBytes + 1000);
+  const refused = await deploy(over);
+  t.equal(refused.sent.receipt.status, 'invalid_contract', 'over the VM cap: refused at deploy, in the receipt');
+  t.match(refused.sent.receipt.error, /over the limit/);
 });

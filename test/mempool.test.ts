@@ -398,7 +398,7 @@ t.test('config is validated', async (t) => {
   const pool = new Mempool({ chainId: CHAIN, accounts });
   t.equal(pool.config.maxTxs, 5000);
   t.equal(pool.config.maxBytes, 32 * 1024 * 1024);
-  t.equal(pool.config.maxTxBytes, 64 * 1024);
+  t.equal(pool.config.maxTxBytes, 320 * 1024, 'a deploy of the largest module (256 KiB) with its arguments fits');
   t.equal(pool.config.maxNonceGap, 64);
   t.equal(pool.config.minFee, 0n);
   t.equal(pool.config.replaceFeeBumpPercent, 10);
