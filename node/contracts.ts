@@ -21,7 +21,7 @@ import { sha256 } from '../chain/hash.ts';
 import type { Event } from '../chain/receipt.ts';
 import type { StateOverlay } from '../state/overlay.ts';
 import type { BatchOp } from '../state/tree.ts';
-import { ModuleCache, prepareCode, type CompiledContract } from '../vm/code.ts';
+import { ModuleCache, prepareCode } from '../vm/code.ts';
 import { HostError, runCall, type BlockContext, type CallResult, type ContractEnv, type ContractEvent } from '../vm/runtime.ts';
 import { ModuleError } from '../vm/wasm.ts';
 import { accountKey, accountOf, encodeAccount } from './account.ts';
@@ -33,7 +33,7 @@ const STORAGE = 0x05;
 const INDEX = 0x78;
 
 export const codeKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(CODE), hash);
-const instrumentedKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(INSTRUMENTED), hash);
+export const instrumentedKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(INSTRUMENTED), hash);
 export const contractKey = (address: Address) => concatBytes(Uint8Array.of(CONTRACT), address);
 const storagePrefix = (address: Address) => concatBytes(Uint8Array.of(STORAGE), address);
 
@@ -101,8 +101,11 @@ export class Contracts {
     }
     overlay.set(contractKey(address), encodeCanonical([prepared.codeHash, sender]));
     if (!prepared.hasInit) return { ok: true, gasUsed: 0, returnData: address, events: [], error: '' };
-    const contract = this.#compiled(prepared.codeHash, prepared.instrumented, prepared.methods);
-    const result = await runCall(this.#env(overlay), block, {
+    // The code as stored, which may predate this node's instrumenter if the module was deployed
+    // before: every node runs the same bytes whatever its cache holds.
+    const env = this.#env(overlay);
+    const contract = (await env.contract(address))!;
+    const result = await runCall(env, block, {
       contract, address, method: 'init', input: args, caller: sender, value: 0n, gasLimit, initializing: true,
     }, this.#opts());
     return result.ok ? { ...outcome(result), returnData: address } : outcome(result);
@@ -169,10 +172,6 @@ export class Contracts {
     return this.#debugLog === undefined ? {} : { debugLog: this.#debugLog };
   }
 
-  #compiled(codeHash: Uint8Array, instrumented: Uint8Array, methods: Iterable<string>): CompiledContract {
-    return this.cache.get(codeHash, () => instrumented, () => methods);
-  }
-
   #env(overlay: StateOverlay, snapshot?: IndexSnapshot): ContractEnv {
     const db = this.#db;
     return {
@@ -184,10 +183,14 @@ export class Contracts {
         const record = await overlay.get(contractKey(address));
         if (record === undefined) return undefined;
         const hash = bytes(tuple(decodeCanonical(record, 'contract record'), 2, 'contract record')[0], 'contract.codeHash', 32);
+        // Stored instrumented code never changes under its hash, so a cached module is that code:
+        // no need to read and decode it again (no gas depends on it).
+        const cached = this.cache.peek(hash);
+        if (cached !== undefined) return cached;
         const stored = await overlay.get(instrumentedKey(hash));
         if (stored === undefined) throw new Error(`contract ${formatAddress(address)}: its code ${toHex(hash)} is missing from the state`);
         const [, instrumented, methods] = tuple(decodeCanonical(stored, 'instrumented code', 1 << 21), 3, 'instrumented code');
-        return this.#compiled(hash, bytes(instrumented, 'instrumented', { max: 1 << 21 }), list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)));
+        return this.cache.get(hash, () => bytes(instrumented, 'instrumented', { max: 1 << 21 }), () => list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)));
       },
       transfer: async (from, to, value) => {
         const payer = accountOf(await overlay.get(accountKey(from)));

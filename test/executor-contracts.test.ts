@@ -1,7 +1,13 @@
 import t from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { TxStatus } from '../chain/receipt.ts';
-import { contractAddress, type IndexSnapshot } from '../node/contracts.ts';
+import { concatBytes, toHex, utf8 } from '../chain/bytes.ts';
+import { encodeCanonical } from '../chain/codec.ts';
+import { sha256 } from '../chain/hash.ts';
+import { codeKey, contractAddress, instrumentedKey, type IndexSnapshot } from '../node/contracts.ts';
+import { StateOverlay } from '../state/overlay.ts';
+import { prepareCode } from '../vm/code.ts';
+import { CHAIN_ID, openChain, testGenesis } from './fixtures/chain.ts';
 import type { CommittedView } from '../node/executor.ts';
 import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
 import { FORWARDER, LISTER, STORE } from './fixtures/vm-contracts.ts';
@@ -122,4 +128,40 @@ t.test('a query reads one height throughout, though a block commits while it run
   const wrote = await a.read((v) => a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, 'add', utf8('k/z'), 1_000_000));
   t.ok(wrote.ok);
   t.equal(await a.read(list), 'k/bk/c', 'the query\'s write was dropped');
+});
+
+t.test('a deploy of code already stored runs the stored instrumented code, and calls use the cached module', async (t) => {
+  const { executor, tree, db } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis(ACCOUNTS));
+  // init writes "v" = the byte it was built with.
+  const module = (v: number) => wat(`(module
+    (import "hallmark" "storage_write" (func $w (param i32 i32 i32 i32)))
+    (memory (export "memory") 1 1)
+    (data (i32.const 0) "v\\${v.toString(16).padStart(2, '0')}")
+    (func (export "init") (call $w (i32.const 0) (i32.const 1) (i32.const 1) (i32.const 1)))
+    (func (export "noop")))`);
+  const mine = module(1);
+  const stored = prepareCode(module(2));
+  const hash = sha256(mine);
+  // As if an earlier instrumenter had stored other bytes under this code's hash.
+  const overlay = new StateOverlay(tree, 0);
+  overlay.set(codeKey(hash), mine);
+  overlay.set(instrumentedKey(hash), encodeCanonical([1, stored.instrumented, [...stored.methods]]));
+  const block = { chainId: CHAIN_ID, height: 1, time: 0, origin: ALICE };
+  const out = await executor.contracts.deploy(overlay, block, ALICE, 0, mine, new Uint8Array(0), 1_000_000);
+  t.ok(out.ok, out.error);
+  const at = contractAddress(ALICE, 0);
+  t.same(await overlay.get(concatBytes(Uint8Array.of(0x05), at, utf8('v'))), Uint8Array.of(2), 'init ran the stored code, not a fresh instrumentation');
+
+  const { hits, misses } = executor.contracts.cache;
+  const reads: string[] = [];
+  const get = overlay.get.bind(overlay);
+  overlay.get = (key) => {
+    reads.push(toHex(key.subarray(0, 1)));
+    return get(key);
+  };
+  t.ok((await executor.contracts.call(overlay, block, ALICE, at, 'noop', new Uint8Array(0), 0n, 100_000)).ok);
+  t.same([executor.contracts.cache.hits - hits, executor.contracts.cache.misses - misses], [1, 0], 'the module came from the cache');
+  t.notOk(reads.includes('03'), 'and the instrumented code was not read again');
 });

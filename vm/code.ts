@@ -56,17 +56,23 @@ export class ModuleCache {
     return this.#map.size;
   }
 
-  /** The compiled module for `codeHash`, compiling `instrumented` (and caching it) on a miss. */
-  get(codeHash: Uint8Array, instrumented: () => Uint8Array, methods: () => Iterable<string>): CompiledContract {
+  /** The compiled module for `codeHash` if it is cached (a hit, as for get), else undefined. */
+  peek(codeHash: Uint8Array): CompiledContract | undefined {
     const id = Buffer.from(codeHash).toString('hex');
     const hit = this.#map.get(id);
-    if (hit !== undefined) {
-      this.hits++;
-      this.#map.delete(id);
-      this.#map.set(id, hit);
-      return hit;
-    }
+    if (hit === undefined) return undefined;
+    this.hits++;
+    this.#map.delete(id);
+    this.#map.set(id, hit);
+    return hit;
+  }
+
+  /** The compiled module for `codeHash`, compiling `instrumented` (and caching it) on a miss. */
+  get(codeHash: Uint8Array, instrumented: () => Uint8Array, methods: () => Iterable<string>): CompiledContract {
+    const hit = this.peek(codeHash);
+    if (hit !== undefined) return hit;
     this.misses++;
+    const id = Buffer.from(codeHash).toString('hex');
     const compiled: CompiledContract = { codeHash, module: new WebAssembly.Module(instrumented()), methods: new Set(methods()) };
     if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
     this.#map.set(id, compiled);
