@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { BIN, freePort } from './fixtures/processes.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 function hallmark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -19,7 +20,7 @@ function hallmark(args: string[]): Promise<{ code: number; stdout: string; stder
 }
 
 t.test('contract deploy, call, query and code against a running node', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   writeFileSync(join(home, 'config.toml'),
     `[rpc]\nlisten = "127.0.0.1:${await freePort()}"\n[p2p]\nlisten = "127.0.0.1:${await freePort()}"\n[metrics]\nenabled = false\n[consensus]\nblock_time_ms = 20\n`);

@@ -14,6 +14,7 @@ import { addressOf, formatAddress, parseAddress } from '../chain/address.ts';
 import { equalBytes, fromHex, toHex } from '../chain/bytes.ts';
 import { decodeSignedTransaction, verifyTransactionSignature } from '../chain/tx.ts';
 import { parseGenesis } from '../genesis/schema.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 const BIN = fileURLToPath(new URL('../bin/hallmark.js', import.meta.url));
 
@@ -88,7 +89,7 @@ const STATUS = {
 };
 
 t.test('init writes a home and prints where and the faucet address', async (t) => {
-  const home = join(t.testdir(), 'h');
+  const home = join(liveDir(t), 'h');
   const r = await hallmark(['--home', home, 'init']);
   t.equal(r.code, 0, r.stderr);
   t.equal(r.stderr, '');
@@ -112,14 +113,14 @@ t.test('init writes a home and prints where and the faucet address', async (t) =
 });
 
 t.test('HALLMARK_HOME picks the home when --home is absent', async (t) => {
-  const home = join(t.testdir(), 'env-home');
+  const home = join(liveDir(t), 'env-home');
   const r = await hallmark(['init', '--json'], { HALLMARK_HOME: home });
   t.equal(r.code, 0, r.stderr);
   t.equal(JSON.parse(r.stdout).home, home);
 });
 
 t.test('keys add, list, show with --json', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const added = await hallmark(['--home', home, 'keys', 'add', 'bob', '--json']);
   t.equal(added.code, 0, added.stderr);
@@ -149,7 +150,7 @@ t.test('keys add, list, show with --json', async (t) => {
 });
 
 t.test('RPC commands with no node listening: one line, exit 1', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const url = `http://127.0.0.1:${await deadPort()}`;
   const want = `error: no node at ${url}: is it running? (start one with npm start)\n`;
@@ -167,7 +168,7 @@ t.test('RPC commands with no node listening: one line, exit 1', async (t) => {
 });
 
 t.test('user mistakes: one line and a non-zero exit, never a stack trace', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const cases: [string[], RegExp][] = [
     [['frobnicate'], /unknown command 'frobnicate'/],
@@ -192,7 +193,7 @@ t.test('user mistakes: one line and a non-zero exit, never a stack trace', async
 });
 
 t.test('a broken home is reported by file, in one line', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   writeFileSync(join(home, 'config.toml'), '[rpc]\nmax_bach = 3\nlisten = "127.0.0.1:99999"\n');
   const cfg = join(home, 'config.toml');
@@ -217,7 +218,7 @@ t.test('no command prints the help and exits non-zero; --help exits 0', async (t
 // ---- against a JSON-RPC server ---------------------------------------------------------------------
 
 t.test('status, account, block and tx show print the RPC results', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const faucet = JSON.parse(readFileSync(join(home, 'keys', 'faucet.json'), 'utf8'));
   const block = { hash: '11'.repeat(32), header: { chain_id: 'hallmark-devnet', height: 7, time: '2026-11-23T10:00:07.000Z', proposer: 'hm1prop' }, txs: [{ hash: '22'.repeat(32) }], last_commit: null, evidence: [] };
@@ -273,7 +274,7 @@ t.test('status, account, block and tx show print the RPC results', async (t) => 
 });
 
 t.test('tx transfer signs with the key store and broadcasts', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const faucet = JSON.parse(readFileSync(join(home, 'keys', 'faucet.json'), 'utf8'));
   const bob = JSON.parse((await hallmark(['--home', home, 'keys', 'add', 'bob', '--json'])).stdout);
@@ -339,14 +340,14 @@ t.test('an HTTP server that is not a JSON-RPC node', async (t) => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   t.teardown(() => new Promise<void>((r) => server.close(() => r())));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const r = await hallmark(['--home', t.testdir(), '--rpc', url, 'status']);
+  const r = await hallmark(['--home', liveDir(t), '--rpc', url, 'status']);
   assertOneLineError(t, r, `error: ${url} answered HTTP 404 without JSON-RPC (is --rpc a Hallmark node?)`, 'not json-rpc');
 });
 
 // ---- against a real node ---------------------------------------------------------------------------
 
 t.test('end to end: start a node, transfer, read it back, stop it with SIGTERM', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const [rpcPort, p2pPort] = [await deadPort(), await deadPort()];
   writeFileSync(join(home, 'config.toml'),

@@ -8,10 +8,11 @@ import { FAUCET, rpc, startTestNode } from './fixtures/node.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
 import { LIMITS } from '../vm/limits.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 /** A test node on the default config, and the faucet sending it transactions, each awaited to its commit. */
 async function faucetNode(t: Test) {
-  const running = await startTestNode(t.testdir());
+  const running = await startTestNode(liveDir(t));
   t.teardown(() => running.close());
   const url = running.rpcUrl;
   const faucet = addressOf(FAUCET.publicKey);

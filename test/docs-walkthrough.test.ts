@@ -10,6 +10,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { buildContracts } from '../contracts/build.ts';
 import { BIN, freePort } from './fixtures/processes.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 const DOC = new URL('../docs/contracts.md', import.meta.url);
 
@@ -31,7 +32,7 @@ function run(file: string, args: string[], opts: { cwd?: string; env: NodeJS.Pro
 }
 
 t.test('the docs/contracts.md walkthrough works as written against a devnet node', async (t) => {
-  const root = t.testdir();
+  const root = liveDir(t);
   const home = join(root, 'home');
   const work = join(root, 'work');
   mkdirSync(home);

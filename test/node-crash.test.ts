@@ -15,6 +15,7 @@ import { verifySignature } from '../chain/signature.ts';
 import { decodeVote, voteSignBytes } from '../chain/vote.ts';
 import { openChain } from './fixtures/chain.ts';
 import { fastGenesis, VALIDATOR } from './fixtures/node.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 const CHILD = new URL('./fixtures/node-crash-child.ts', import.meta.url).pathname;
 const CRASH_POINTS = Number(process.env.CRASH_POINTS ?? 24);
@@ -50,7 +51,7 @@ function conflictsIn(log: string, chainId: string): string[] {
 }
 
 t.test('killed after each fsync in turn, the validator never sends conflicting messages and keeps committing', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   const chainId = fastGenesis().chainId;
   let killed = 0;
   for (let k = 1; k <= CRASH_POINTS; k++) {
@@ -78,7 +79,7 @@ t.test('killed after each fsync in turn, the validator never sends conflicting m
 });
 
 t.test('with its WAL lost after a crash mid-height, the validator signs nothing conflicting and moves on', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   const chainId = fastGenesis().chainId;
   // Crash points after the first heights, where the guard has signed part of a height.
   for (const k of [7, 9, 12]) {

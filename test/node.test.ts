@@ -19,9 +19,10 @@ import { createLogger } from '../node/log.ts';
 import { startNode } from '../node/node.ts';
 import { openChain } from './fixtures/chain.ts';
 import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, VALIDATOR, waitForHeight } from './fixtures/node.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 t.test('a single validator produces blocks, commits a transfer and restarts where it stopped', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   const genesis = fastGenesis();
   let running = await startTestNode(home, { genesis });
   const url = running.rpcUrl;
@@ -62,7 +63,7 @@ t.test('a single validator produces blocks, commits a transfer and restarts wher
 });
 
 t.test('two nodes fed the same blocks reach the same state root at every height', async (t) => {
-  const root = t.testdir();
+  const root = liveDir(t);
   const home = join(root, 'node');
   const genesis = fastGenesis();
   const running = await startTestNode(home, { genesis });
@@ -97,7 +98,7 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
 });
 
 t.test('a genesis for another chain, or an edited one, is refused and the data directory is untouched', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   const running = await startTestNode(home);
   await waitForHeight(running.rpcUrl, 2);
   await running.close();
@@ -117,7 +118,7 @@ t.test('a genesis for another chain, or an edited one, is refused and the data d
 });
 
 t.test('a second node on the same home is refused with a clear error', async (t) => {
-  const home = t.testdir();
+  const home = liveDir(t);
   const running = await startTestNode(home);
   await t.rejects(startTestNode(home), /cannot open the chain database .*another node running/);
   await running.close();
@@ -125,7 +126,7 @@ t.test('a second node on the same home is refused with a clear error', async (t)
 
 t.test('Prometheus metrics are served on their own port and follow the chain', async (t) => {
   const config = testConfig();
-  const running = await startTestNode(t.testdir(), { config: { ...config, metrics: { enabled: true, host: '127.0.0.1', port: 0 } } });
+  const running = await startTestNode(liveDir(t), { config: { ...config, metrics: { enabled: true, host: '127.0.0.1', port: 0 } } });
   const height = await waitForHeight(running.rpcUrl, 3);
   const url = running.node.metricsUrl!;
   const res = await fetch(url);
@@ -143,7 +144,7 @@ t.test('Prometheus metrics are served on their own port and follow the chain', a
 
 t.test('equivocation seen by the node is reported, included in a block and listed over RPC', async (t) => {
   const genesis = fastGenesis();
-  const running = await startTestNode(t.testdir(), { genesis });
+  const running = await startTestNode(liveDir(t), { genesis });
   const url = running.rpcUrl;
   await waitForHeight(url, 2);
   // Two different prevotes of the validator for one height and round, signed with its raw key
@@ -180,7 +181,7 @@ t.test('a fresh proposal must name its round\'s proposer in the block header', a
   const prevoteFor = async (headerProposer: Uint8Array): Promise<string> => {
     const votes: Vote[] = [];
     const running = await startNode({
-      home: t.testdir(), config: testConfig(), genesis, validatorKey: VALIDATOR,
+      home: liveDir(t), config: testConfig(), genesis, validatorKey: VALIDATOR,
       log: createLogger({ level: 'silent', format: 'text' }), outbox: { proposal() {}, vote: (v) => votes.push(v) },
     });
     const node = running.node;

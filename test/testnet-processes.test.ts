@@ -16,6 +16,7 @@ import { writeTestnet, type TestnetLayout } from '../node/testnet.ts';
 import { parseAddress } from '../chain/address.ts';
 import { rpc } from './fixtures/node.ts';
 import { freeBasePort, spawnNode, type NodeProcess } from './fixtures/processes.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 /** Round timeouts of tens of ms and quick redials: many heights in a few seconds. */
 async function speedUp(home: string): Promise<void> {
@@ -50,7 +51,7 @@ async function waitHeight(layout: TestnetLayout, which: number[], h: number, pro
 }
 
 t.test('4 validator processes: commit, survive a SIGKILL, block-sync back, halt without forking at 2 down, resume', async (t) => {
-  const dir = t.testdir();
+  const dir = liveDir(t);
   const layout = await writeTestnet({ dir: join(dir, 'tn'), validators: 4, basePort: await freeBasePort(4) });
   for (const n of layout.nodes) await speedUp(n.home);
   const procs: (NodeProcess | null)[] = [null, null, null, null];

@@ -17,6 +17,7 @@ import { BIN, freeBasePort } from './fixtures/processes.ts';
 import {
   DEFAULT_TESTNET_BASE_PORT, nodeKeyPath, readTestnet, startTestnet, TestnetError, writeTestnet, type NodeExit,
 } from '../node/testnet.ts';
+import { liveDir } from './fixtures/dirs.ts';
 
 const TIME = Date.UTC(2026, 10, 23);
 
@@ -71,7 +72,7 @@ const logOf = (path: string) => (existsSync(path) ? readFileSync(path, 'utf8') :
 const exitedNode = (pid: number, log: string) => () => (alive(pid) ? null : `the node exited; its log:\n${logOf(log)}`);
 
 t.test('writeTestnet: N homes with their own keys, one genesis, distinct ports and full peer lists', async (t) => {
-  const dir = join(t.testdir(), 'tn');
+  const dir = join(liveDir(t), 'tn');
   const n = 3;
   const layout = await writeTestnet({ dir, validators: n, time: TIME, basePort: 40_000 });
   t.same(readdirSync(dir).sort(), ['node0', 'node1', 'node2', 'testnet.json']);
@@ -119,13 +120,13 @@ t.test('writeTestnet: N homes with their own keys, one genesis, distinct ports a
   t.equal(new Set(peerIds).size, n, 'every peer id distinct');
   t.equal(new Set(layout.nodes.map((x) => x.validatorAddress)).size, n, 'every validator key distinct');
   // None of the single devnet's ports, by default.
-  const dflt = await writeTestnet({ dir: join(t.testdir(), 'default'), validators: 1 });
+  const dflt = await writeTestnet({ dir: join(liveDir(t), 'default'), validators: 1 });
   t.equal(dflt.nodes[0]!.p2pPort, DEFAULT_TESTNET_BASE_PORT);
   t.notOk([26656, 26657, 26660].includes(dflt.nodes[0]!.rpcPort));
 });
 
 t.test('bad options and a taken directory are refused with one clear error, nothing written', async (t) => {
-  const root = t.testdir();
+  const root = liveDir(t);
   const cases: [Parameters<typeof writeTestnet>[0], RegExp][] = [
     [{ dir: join(root, 'a'), validators: 0 }, /^validators: expected a whole number from 1 to 64, got 0$/],
     [{ dir: join(root, 'a'), validators: 65 }, /^validators: expected a whole number from 1 to 64, got 65$/],
@@ -161,7 +162,7 @@ t.test('bad options and a taken directory are refused with one clear error, noth
 });
 
 t.test('the testnet command through runCli', async (t) => {
-  const root = t.testdir();
+  const root = liveDir(t);
   const dir = join(root, 'tn');
   const io = capture();
   t.equal(await runCli(['testnet', '--validators', '2', '--dir', dir, '--base-port', '41000', '--chain-id', 'my-testnet', '--json'], io), 0, io.err());
@@ -209,7 +210,7 @@ t.test('the testnet command through runCli', async (t) => {
 });
 
 t.test('startTestnet runs a node per home, logs to node.log, notices a node that dies, stops the rest', async (t) => {
-  const dir = join(t.testdir(), 'tn');
+  const dir = join(liveDir(t), 'tn');
   const layout = await writeTestnet({ dir, validators: 2, basePort: await freeBasePort(2) });
   const unexpected: NodeExit[] = [];
   let noticed: (e: NodeExit) => void = () => {};
@@ -250,7 +251,7 @@ t.test('startTestnet runs a node per home, logs to node.log, notices a node that
 });
 
 t.test('hallmark testnet start stays in the foreground and stops every node on SIGTERM', async (t) => {
-  const dir = join(t.testdir(), 'tn');
+  const dir = join(liveDir(t), 'tn');
   await writeTestnet({ dir, validators: 2, basePort: await freeBasePort(2) });
   const child = spawn(process.execPath, [BIN, 'testnet', 'start', '--dir', dir, '--json'], { stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
