@@ -112,8 +112,19 @@ export class Contracts {
   }
 
   /** Calls `method` of the contract at `address`, moving `value` from `sender` to it first. */
-  async call(overlay: StateOverlay, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number): Promise<ContractOutcome> {
-    const env = this.#env(overlay);
+  call(overlay: StateOverlay, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number): Promise<ContractOutcome> {
+    return this.#call(this.#env(overlay), block, sender, address, method, args, value, gasLimit);
+  }
+
+  /**
+   * Runs `method` read-only on `overlay` (a committed height, never written back), with the
+   * storage index read through `snapshot`, taken when that height was written.
+   */
+  query(overlay: StateOverlay, snapshot: IndexSnapshot, block: BlockContext, caller: Address, address: Address, method: string, args: Uint8Array, gasLimit: number): Promise<ContractOutcome> {
+    return this.#call(this.#env(overlay, snapshot), block, caller, address, method, args, 0n, gasLimit);
+  }
+
+  async #call(env: ContractEnv, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number): Promise<ContractOutcome> {
     const contract = await env.contract(address);
     if (contract === undefined) return failed(0, 'no_contract', `no contract at ${formatAddress(address)}`);
     if (value > 0n) {
@@ -125,17 +136,6 @@ export class Contracts {
       }
     }
     return outcome(await runCall(env, block, { contract, address, method, input: args, caller: sender, value, gasLimit }, this.#opts()));
-  }
-
-  /**
-   * Runs `method` read-only on `overlay` (a committed height, never written back), with the
-   * storage index read through `snapshot`, taken when that height was written.
-   */
-  async query(overlay: StateOverlay, snapshot: IndexSnapshot, block: BlockContext, caller: Address, address: Address, method: string, args: Uint8Array, gasLimit: number): Promise<ContractOutcome> {
-    const env = this.#env(overlay, snapshot);
-    const contract = await env.contract(address);
-    if (contract === undefined) return failed(0, 'no_contract', `no contract at ${formatAddress(address)}`);
-    return outcome(await runCall(env, block, { contract, address, method, input: args, caller, value: 0n, gasLimit }, this.#opts()));
   }
 
   async info(overlay: StateOverlay, address: Address): Promise<ContractInfo | undefined> {
