@@ -102,12 +102,13 @@ t.test('value sent with a call moves to the contract, and back if the call fails
 t.test('a query reads one height throughout, though a block commits while it runs', async (t) => {
   const { a, aDb, tx, apply } = await twoChains(t);
   const lister = contractAddress(ALICE, 0);
-  const utf8 = (s: string) => new TextEncoder().encode(s);
   const call = (method: string, key = '') => tx({ kind: 'call', contract: lister, method, args: utf8(key), value: 0n });
   await apply([tx({ kind: 'deploy', code: LISTER, args: new Uint8Array(0) })]);
   await apply([call('add', 'k/a'), call('add', 'k/b')]);
+  const query = (v: CommittedView, method: string, args: Uint8Array) =>
+    a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, method, args, 1_000_000);
   const list = async (v: CommittedView) => {
-    const out = await a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, 'list', new Uint8Array(0), 1_000_000);
+    const out = await query(v, 'list', new Uint8Array(0));
     t.ok(out.ok, out.error);
     return new TextDecoder().decode(out.returnData);
   };
@@ -125,7 +126,7 @@ t.test('a query reads one height throughout, though a block commits while it run
   await t.rejects(aDb.get(Uint8Array.of(0), { snapshot: held! }), { code: 'LEVEL_SNAPSHOT_NOT_OPEN' }, 'the old snapshot was released when its last reader finished');
 
   // What a query writes is never kept.
-  const wrote = await a.read((v) => a.contracts.query(v.overlay, v.snapshot, { chainId: v.head.chainId, height: v.head.height, time: v.head.time, origin: ALICE }, ALICE, lister, 'add', utf8('k/z'), 1_000_000));
+  const wrote = await a.read((v) => query(v, 'add', utf8('k/z')));
   t.ok(wrote.ok);
   t.equal(await a.read(list), 'k/bk/c', 'the query\'s write was dropped');
 });
