@@ -5,8 +5,10 @@
  * the evidence. A block's hash is sha256 of its header's encoding.
  *
  * Wire shapes:
- *   header = [1, chainId, height, timeMs, lastBlockHash, lastCommitHash, txsHash, stateRoot,
- *             lastResultsHash, validatorsHash, proposer(20), evidenceHash]
+ *   header = [2, protocolVersion, chainId, height, timeMs, lastBlockHash, lastCommitHash, txsHash,
+ *             stateRoot, lastResultsHash, validatorsHash, proposer(20), evidenceHash]
+ * The leading 2 is the block format; protocolVersion (chain/protocol.ts) names the rules the block
+ * was made under.
  *   block  = [header, [signedTx bytes, ...], lastCommit | null, [evidence, ...]]   (chain/evidence.ts)
  *
  * header.evidenceHash is evidenceRoot(block.evidence); with no evidence it is EMPTY_EVIDENCE_HASH.
@@ -22,12 +24,15 @@ import { merkleRoot } from './merkle.ts';
 import { commitTuple, readCommit, encodeCommit, type Commit } from './vote.ts';
 import { MAX_TX_BYTES } from './tx.ts';
 
-export const BLOCK_VERSION = 1;
+/** The header's format (2 added protocolVersion). */
+export const BLOCK_VERSION = 2;
 export const MAX_BLOCK_TXS = 100_000;
 export const MAX_BLOCK_BYTES = 64 << 20;
 export const ZERO_HASH = new Uint8Array(32);
 
 export interface Header {
+  /** The consensus rules the block is made under (chain/protocol.ts). */
+  protocolVersion: number;
   chainId: string;
   height: number;
   /** Unix time in milliseconds, set by the proposer. */
@@ -58,26 +63,27 @@ function headerTuple(h: Header): CborValue {
   }
   if (!(h.proposer instanceof Uint8Array) || h.proposer.length !== ADDRESS_LENGTH) throw new TypeError('header.proposer: expected a 20-byte address');
   return [
-    BLOCK_VERSION, checkChainId(h.chainId), checkUint(h.height, 'header.height'), checkUint(h.time, 'header.time'),
+    BLOCK_VERSION, checkUint(h.protocolVersion, 'header.protocolVersion'), checkChainId(h.chainId), checkUint(h.height, 'header.height'), checkUint(h.time, 'header.time'),
     h.lastBlockHash, h.lastCommitHash, h.txsHash, h.stateRoot, h.lastResultsHash, h.validatorsHash, h.proposer, h.evidenceHash,
   ];
 }
 
 function readHeader(v: CborValue | undefined): Header {
-  const f = tuple(v!, 12, 'header');
-  if (f[0] !== BLOCK_VERSION) throw new CodecError('schema', `header.version: unsupported version ${JSON.stringify(f[0])}`);
+  const f = tuple(v!, 13, 'header');
+  if (f[0] !== BLOCK_VERSION) throw new CodecError('schema', `header.version: unsupported block format ${JSON.stringify(f[0])}`);
   return {
-    chainId: readChainId(f[1], 'header.chainId'),
-    height: uint(f[2], 'header.height'),
-    time: uint(f[3], 'header.time'),
-    lastBlockHash: bytes(f[4], 'header.lastBlockHash', 32),
-    lastCommitHash: bytes(f[5], 'header.lastCommitHash', 32),
-    txsHash: bytes(f[6], 'header.txsHash', 32),
-    stateRoot: bytes(f[7], 'header.stateRoot', 32),
-    lastResultsHash: bytes(f[8], 'header.lastResultsHash', 32),
-    validatorsHash: bytes(f[9], 'header.validatorsHash', 32),
-    proposer: bytes(f[10], 'header.proposer', ADDRESS_LENGTH),
-    evidenceHash: bytes(f[11], 'header.evidenceHash', 32),
+    protocolVersion: uint(f[1], 'header.protocolVersion'),
+    chainId: readChainId(f[2], 'header.chainId'),
+    height: uint(f[3], 'header.height'),
+    time: uint(f[4], 'header.time'),
+    lastBlockHash: bytes(f[5], 'header.lastBlockHash', 32),
+    lastCommitHash: bytes(f[6], 'header.lastCommitHash', 32),
+    txsHash: bytes(f[7], 'header.txsHash', 32),
+    stateRoot: bytes(f[8], 'header.stateRoot', 32),
+    lastResultsHash: bytes(f[9], 'header.lastResultsHash', 32),
+    validatorsHash: bytes(f[10], 'header.validatorsHash', 32),
+    proposer: bytes(f[11], 'header.proposer', ADDRESS_LENGTH),
+    evidenceHash: bytes(f[12], 'header.evidenceHash', 32),
   };
 }
 

@@ -44,8 +44,10 @@ export interface ConsensusApp {
    * The paper's valid(v): the block's hash if it may be voted for, else a reason. Must not throw.
    * `proposal` says in which round it is proposed and its validRound: a fresh block (-1) was built
    * by that round's proposer; a block re-proposed after a polka keeps the proposer that built it.
+   * `receivedAt` is when the proposal reached this validator (the timers' clock): a fresh block's
+   * time is judged against it (consensus/timeliness.ts).
    */
-  validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number }): { hash: Uint8Array } | { error: string };
+  validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string };
   /** Applies a decided block with the commit that finalised it. The next height starts when it resolves. */
   commit(height: number, block: Uint8Array, commit: Commit): Promise<void>;
 }
@@ -60,6 +62,8 @@ export interface ConsensusSigner {
 export interface ConsensusTimers {
   /** Calls fn after ms; returns a cancel function. */
   schedule(ms: number, fn: () => void): () => void;
+  /** This validator's clock, Unix ms: when a proposal arrived. */
+  now(): number;
 }
 
 export interface ConsensusOutbox {
@@ -98,7 +102,7 @@ const MAX_ROUND_AHEAD = 1_000;
 /** Refused (equivocating) votes kept per validator and (round, type). */
 const MAX_REFUSED_PER_VALIDATOR = 4;
 
-type Message = { kind: 'proposal'; proposal: Proposal; block: Uint8Array } | { kind: 'votes'; votes: Vote[] };
+type Message = { kind: 'proposal'; proposal: Proposal; block: Uint8Array; receivedAt: number } | { kind: 'votes'; votes: Vote[] };
 
 export interface DriverStatus {
   height: number;
@@ -203,7 +207,7 @@ export class ConsensusDriver {
     for (const e of mine) {
       switch (e.kind) {
         case 'proposal':
-          if (!this.#isOwn(e.proposal)) this.#onProposal(e.proposal, e.block, false);
+          if (!this.#isOwn(e.proposal)) this.#onProposal(e.proposal, e.block, false, this.#o.timers.now());
           break;
         case 'vote':
           this.#onVotes([e.vote], false);
@@ -221,8 +225,12 @@ export class ConsensusDriver {
   /** A proposal and its block from the network. */
   receiveProposal(proposal: Proposal, block: Uint8Array): void {
     if (this.#stopped) return;
-    if (this.#defer({ kind: 'proposal', proposal, block }, proposal.height)) return;
-    this.#onProposal(proposal, block, true);
+    this.#takeProposal(proposal, block, this.#o.timers.now());
+  }
+
+  #takeProposal(proposal: Proposal, block: Uint8Array, receivedAt: number): void {
+    if (this.#defer({ kind: 'proposal', proposal, block, receivedAt }, proposal.height)) return;
+    this.#onProposal(proposal, block, true, receivedAt);
   }
 
   /** Votes from the network, delivered together: verified as one batch. */
@@ -279,7 +287,8 @@ export class ConsensusDriver {
     this.#future = [];
     const votes: Vote[] = [];
     for (const m of pending) {
-      if (m.kind === 'proposal') this.receiveProposal(m.proposal, m.block);
+      // A buffered proposal keeps the time it arrived: it was not late, we were.
+      if (m.kind === 'proposal') this.#takeProposal(m.proposal, m.block, m.receivedAt);
       else votes.push(...m.votes);
     }
     this.receiveVotes(votes);
@@ -292,7 +301,7 @@ export class ConsensusDriver {
     return signer !== null && this.#o.validators.isProposer(signer.address, p.height, p.round);
   }
 
-  #onProposal(p: Proposal, block: Uint8Array, log: boolean): void {
+  #onProposal(p: Proposal, block: Uint8Array, log: boolean, receivedAt: number): void {
     const s = this.#state;
     if (p.height !== s.height || s.step === 'commit') return;
     const taken = this.#proposals.get(p.round) ?? [];
@@ -305,7 +314,7 @@ export class ConsensusDriver {
       this.#log.warn('proposal with a bad signature', { height: p.height, round: p.round });
       return;
     }
-    const checked = this.#o.app.validate(p.height, block, p);
+    const checked = this.#o.app.validate(p.height, block, { round: p.round, validRound: p.validRound, receivedAt });
     const valid = 'hash' in checked && equalBytes(checked.hash, p.blockHash);
     if (!valid) {
       this.#log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
@@ -385,7 +394,7 @@ export class ConsensusDriver {
         const own = this.#ownFromWal.get(e.round)?.block ?? this.#ownValuesFromWal.get(e.round);
         let value: { block: Uint8Array; hash: Uint8Array };
         if (own !== undefined) {
-          const checked = this.#o.app.validate(e.height, own, { round: e.round, validRound: -1 });
+          const checked = this.#o.app.validate(e.height, own, { round: e.round, validRound: -1, receivedAt: this.#o.timers.now() });
           if (!('hash' in checked)) {
             this.#log.warn('the block built before the restart is no longer valid; not proposing this round', { height: e.height, round: e.round, reason: checked.error });
             break;

@@ -5,17 +5,27 @@
 import { addressOf, type Address } from '../chain/address.ts';
 import { checkChainId } from '../chain/chain-id.ts';
 import { checkAmount } from '../chain/codec.ts';
+import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { parseGenesis, toDocument, type ConsensusParams, type Genesis } from './schema.ts';
 
 export const DEVNET_CHAIN_ID = 'hallmark-devnet';
 /** 10^18 base units: plenty for a devnet, well inside u64. */
 export const DEVNET_FAUCET_BALANCE = 1_000_000_000_000_000_000n;
 export const DEVNET_VALIDATOR_POWER = 10;
+export const DEFAULT_MAX_GAS = 250_000_000;
 
-/** Block limits and Tendermint timeouts a small network runs well with. */
+/**
+ * Block limits, fees, clock bounds and Tendermint timeouts a small network runs well with. max_gas
+ * keeps a full block of the most expensive work well under the 1 s block time (docs/architecture.md
+ * gives the measurement); the gas price is non-zero so no block space is free. The synchrony bounds
+ * are CometBFT's defaults: clocks within 0.5 s, proposals delivered within 15 s.
+ */
 export function defaultConsensusParams(): ConsensusParams {
   return {
-    block: { maxBytes: 4_194_304, maxTxs: 10_000 },
+    block: { maxBytes: 4_194_304, maxTxs: 10_000, maxGas: DEFAULT_MAX_GAS },
+    fees: { minGasPrice: 1n },
+    synchrony: { precisionMs: 500, messageDelayMs: 15_000 },
+    evidence: { maxAgeHeights: 100_000 },
     timeouts: {
       proposeMs: 3000, proposeDeltaMs: 500, prevoteMs: 1000, prevoteDeltaMs: 500,
       precommitMs: 1000, precommitDeltaMs: 500, commitMs: 1000,
@@ -38,6 +48,7 @@ export interface DevnetOptions {
 export function devnetGenesis(opts: DevnetOptions): Genesis {
   const publicKey = Uint8Array.from(opts.validatorPublicKey);
   const g: Genesis = {
+    protocolVersion: PROTOCOL_VERSION,
     chainId: checkChainId(opts.chainId ?? DEVNET_CHAIN_ID),
     time: opts.time,
     consensusParams: defaultConsensusParams(),

@@ -10,9 +10,10 @@
  * raw document as well, over whichever items are individually well formed, so one bad field does
  * not hide the others.
  */
-import { ed25519 } from '@noble/curves/ed25519.js';
 import { z } from 'zod';
 import { addressOf, formatAddress, parseAddress, type Address } from '../chain/address.ts';
+import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../chain/block.ts';
+import { minBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { checkChainId } from '../chain/chain-id.ts';
 import { encodeCanonical, U64_MAX, type CborValue } from '../chain/codec.ts';
@@ -20,6 +21,8 @@ import { CodedError } from '../chain/errors.ts';
 import type { GenesisAccount, GenesisState } from '../chain/genesis.ts';
 import { sha256 } from '../chain/hash.ts';
 import { duplicateKeys } from '../chain/json-keys.ts';
+import { isSupportedProtocol, SUPPORTED_PROTOCOL_VERSIONS } from '../chain/protocol.ts';
+import { publicKeyProblem as accountKeyProblem } from '../chain/public-key.ts';
 
 /** The block header's validatorsHash; it lives in chain/ (consensus and the executor use it too). */
 export { validatorsHash } from '../chain/validators-hash.ts';
@@ -33,9 +36,40 @@ export const MAX_VALIDATOR_NAME_LENGTH = 64;
 /** Upper bound for each consensus timeout: ten minutes. Longer is a mistake, not a choice. */
 export const MAX_TIMEOUT_MS = 600_000;
 
+/**
+ * Gas cap bounds. The floor is the intrinsic gas of the largest transaction the codec takes, so
+ * every transaction can pay for its own bytes in some block (test/genesis-schema.test.ts derives it
+ * from the executor's table); the ceiling keeps sums of gas limits exact in doubles.
+ */
+export const MIN_MAX_GAS = 20_000_000;
+export const MAX_MAX_GAS = 2 ** 52;
+
 export interface BlockParams {
   maxBytes: number;
   maxTxs: number;
+  /** Most gas a block's transactions may declare together. */
+  maxGas: number;
+}
+
+export interface FeeParams {
+  /** Base units per unit of declared gas every transaction's fee must cover. */
+  minGasPrice: bigint;
+}
+
+/**
+ * Proposer-based timestamps (docs/architecture.md, "Time"): a fresh proposal is timely when its
+ * time lies in [receive - precision - messageDelay, receive + precision] of the validator's clock.
+ */
+export interface SynchronyParams {
+  /** How far apart honest validators' clocks may be. */
+  precisionMs: number;
+  /** How long a proposal may take to reach every validator (grows 10% per round). */
+  messageDelayMs: number;
+}
+
+export interface EvidenceParams {
+  /** Evidence older than this many heights (block height - evidence height) is refused. */
+  maxAgeHeights: number;
 }
 
 export interface TimeoutParams {
@@ -50,6 +84,9 @@ export interface TimeoutParams {
 
 export interface ConsensusParams {
   block: BlockParams;
+  fees: FeeParams;
+  synchrony: SynchronyParams;
+  evidence: EvidenceParams;
   timeouts: TimeoutParams;
 }
 
@@ -62,6 +99,8 @@ export interface GenesisValidator {
 }
 
 export interface Genesis {
+  /** The consensus rules this chain runs (chain/protocol.ts); every header carries it. */
+  protocolVersion: number;
   chainId: string;
   /** Unix time in milliseconds. */
   time: number;
@@ -119,21 +158,11 @@ function parseTime(s: string): number | string {
   return t;
 }
 
-/**
- * A validator key must be the canonical encoding of a curve point that is not of small order: a
- * key that does not decode could never sign, and under the cofactored signature rule
- * (chain/signature.ts) anyone can forge signatures for a small-order key.
- */
+/** A validator key obeys the account key rule (chain/public-key.ts): canonical, not small order. */
 function publicKeyProblem(s: string): string | null {
   if (!PUBLIC_KEY_HEX.test(s)) return `must be 64 hex characters (a 32-byte Ed25519 public key), got ${s.length} characters`;
-  let point;
-  try {
-    point = ed25519.Point.fromBytes(fromHex(s), false);
-  } catch {
-    return 'not a valid Ed25519 public key (does not decode to a curve point)';
-  }
-  if (point.isSmallOrder()) return 'not a usable Ed25519 public key (a small-order point)';
-  return null;
+  const problem = accountKeyProblem(fromHex(s));
+  return problem === null ? null : `not a usable Ed25519 public key: ${problem}`;
 }
 
 function accountAddressProblem(s: string): string | null {
@@ -171,6 +200,8 @@ const accountSchema = z.strictObject({
 });
 
 const genesisSchema = z.strictObject({
+  protocol_version: z.int().superRefine(check((v: number) => (isSupportedProtocol(v) ? null
+    : `protocol version ${v} is not one this Hallmark runs (${SUPPORTED_PROTOCOL_VERSIONS.join(', ')})`))),
   chain_id: z.string().superRefine(check((s: string) => {
     try {
       checkChainId(s);
@@ -185,8 +216,19 @@ const genesisSchema = z.strictObject({
   })),
   consensus_params: z.strictObject({
     block: z.strictObject({
-      max_bytes: positiveInt(Number.MAX_SAFE_INTEGER),
-      max_txs: positiveInt(Number.MAX_SAFE_INTEGER),
+      max_bytes: positiveInt(MAX_BLOCK_BYTES),
+      max_txs: positiveInt(MAX_BLOCK_TXS),
+      max_gas: z.int().min(MIN_MAX_GAS, `must be at least ${MIN_MAX_GAS} (the intrinsic gas of the largest transaction)`).max(MAX_MAX_GAS, `must be at most 2^52 (${MAX_MAX_GAS})`),
+    }),
+    fees: z.strictObject({
+      min_gas_price: decimalU64,
+    }),
+    synchrony: z.strictObject({
+      precision_ms: timeout(0),
+      message_delay_ms: timeout(1),
+    }),
+    evidence: z.strictObject({
+      max_age_heights: positiveInt(Number.MAX_SAFE_INTEGER),
     }),
     timeouts: z.strictObject({
       propose_ms: timeout(1),
@@ -219,6 +261,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 function crossFieldProblems(doc: unknown): Problem[] {
   if (!isRecord(doc)) return [];
   const out: Problem[] = [];
+  const block = isRecord(doc.consensus_params) && isRecord(doc.consensus_params.block) ? doc.consensus_params.block : undefined;
+  const maxBytes = block?.max_bytes;
+  if (Array.isArray(doc.validators) && doc.validators.length > 0 && Number.isSafeInteger(maxBytes) && (maxBytes as number) >= 1) {
+    const least = minBlockBytes(doc.validators.length);
+    if ((maxBytes as number) < least) {
+      out.push({ path: ['consensus_params', 'block', 'max_bytes'], message: `must be at least ${least} for ${doc.validators.length} validator(s): the largest transaction (1 MiB) beside the largest header, commit and evidence` });
+    }
+  }
   if (Array.isArray(doc.validators)) {
     const keys = new Map<string, number>();
     const names = new Map<string, number>();
@@ -294,7 +344,7 @@ function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
   return out;
 }
 
-const SECTIONS = ['chain_id', 'genesis_time', 'consensus_params', 'validators', 'accounts'];
+const SECTIONS = ['protocol_version', 'chain_id', 'genesis_time', 'consensus_params', 'validators', 'accounts'];
 
 /** Sorts problems by section and then list item (stable otherwise), so a reader meets them in file order. */
 function inDocumentOrder(problems: Problem[]): Problem[] {
@@ -332,12 +382,17 @@ export function parseGenesis(json: string | unknown): Genesis {
 }
 
 function fromDocument(d: GenesisDocument): Genesis {
-  const t = d.consensus_params.timeouts;
+  const c = d.consensus_params;
+  const t = c.timeouts;
   return {
+    protocolVersion: d.protocol_version,
     chainId: d.chain_id,
     time: parseTime(d.genesis_time) as number,
     consensusParams: {
-      block: { maxBytes: d.consensus_params.block.max_bytes, maxTxs: d.consensus_params.block.max_txs },
+      block: { maxBytes: c.block.max_bytes, maxTxs: c.block.max_txs, maxGas: c.block.max_gas },
+      fees: { minGasPrice: BigInt(c.fees.min_gas_price) },
+      synchrony: { precisionMs: c.synchrony.precision_ms, messageDelayMs: c.synchrony.message_delay_ms },
+      evidence: { maxAgeHeights: c.evidence.max_age_heights },
       timeouts: {
         proposeMs: t.propose_ms, proposeDeltaMs: t.propose_delta_ms, prevoteMs: t.prevote_ms, prevoteDeltaMs: t.prevote_delta_ms,
         precommitMs: t.precommit_ms, precommitDeltaMs: t.precommit_delta_ms, commitMs: t.commit_ms,
@@ -355,12 +410,16 @@ function fromDocument(d: GenesisDocument): Genesis {
 
 /** The document for `g`, in the file's field order. */
 export function toDocument(g: Genesis): GenesisDocument {
-  const { block, timeouts: t } = g.consensusParams;
+  const { block, fees, synchrony, evidence, timeouts: t } = g.consensusParams;
   return {
+    protocol_version: g.protocolVersion,
     chain_id: g.chainId,
     genesis_time: new Date(g.time).toISOString(),
     consensus_params: {
-      block: { max_bytes: block.maxBytes, max_txs: block.maxTxs },
+      block: { max_bytes: block.maxBytes, max_txs: block.maxTxs, max_gas: block.maxGas },
+      fees: { min_gas_price: fees.minGasPrice.toString() },
+      synchrony: { precision_ms: synchrony.precisionMs, message_delay_ms: synchrony.messageDelayMs },
+      evidence: { max_age_heights: evidence.maxAgeHeights },
       timeouts: {
         propose_ms: t.proposeMs, propose_delta_ms: t.proposeDeltaMs, prevote_ms: t.prevoteMs, prevote_delta_ms: t.prevoteDeltaMs,
         precommit_ms: t.precommitMs, precommit_delta_ms: t.precommitDeltaMs, commit_ms: t.commitMs,
@@ -376,12 +435,12 @@ export function formatGenesis(g: Genesis): string {
   return `${JSON.stringify(toDocument(g), null, 2)}\n`;
 }
 
-const GENESIS_HASH_TAG = 'hallmark/genesis/v1';
+const GENESIS_HASH_TAG = 'hallmark/genesis/v2';
 
 /**
  * sha256 of the canonical CBOR encoding (chain/codec.ts) of the typed genesis, as the tuple
- *   [ "hallmark/genesis/v1", chainId, time,
- *     [maxBytes, maxTxs],
+ *   [ "hallmark/genesis/v2", protocolVersion, chainId, time,
+ *     [maxBytes, maxTxs, maxGas], [minGasPrice], [precisionMs, messageDelayMs], [evidenceMaxAgeHeights],
  *     [proposeMs, proposeDeltaMs, prevoteMs, prevoteDeltaMs, precommitMs, precommitDeltaMs, commitMs],
  *     [[name, publicKey(32), power], ...],     in file order
  *     [[address(20), balance], ...] ]          in file order
@@ -389,10 +448,10 @@ const GENESIS_HASH_TAG = 'hallmark/genesis/v1';
  * value or the order of the lists does. Validator addresses are left out: they follow from the keys.
  */
 export function genesisHash(g: Genesis): Uint8Array {
-  const { block, timeouts: t } = g.consensusParams;
+  const { block, fees, synchrony, evidence, timeouts: t } = g.consensusParams;
   const value: CborValue = [
-    GENESIS_HASH_TAG, g.chainId, g.time,
-    [block.maxBytes, block.maxTxs],
+    GENESIS_HASH_TAG, g.protocolVersion, g.chainId, g.time,
+    [block.maxBytes, block.maxTxs, block.maxGas], [fees.minGasPrice], [synchrony.precisionMs, synchrony.messageDelayMs], [evidence.maxAgeHeights],
     [t.proposeMs, t.proposeDeltaMs, t.prevoteMs, t.prevoteDeltaMs, t.precommitMs, t.precommitDeltaMs, t.commitMs],
     g.validators.map((v) => [v.name, v.publicKey, v.power]),
     g.accounts.map((a) => [a.address, a.balance]),
@@ -407,4 +466,10 @@ export function toGenesisState(g: Genesis): GenesisState {
     time: g.time,
     accounts: g.accounts.map((a) => ({ address: Uint8Array.from(a.address), balance: a.balance })),
   };
+}
+
+/** The limits every block of this chain is judged by (chain/block-rules.ts). */
+export function blockLimits(g: Genesis): BlockLimits {
+  const { block, fees } = g.consensusParams;
+  return { protocolVersion: g.protocolVersion, maxBytes: block.maxBytes, maxTxs: block.maxTxs, maxGas: block.maxGas, minGasPrice: fees.minGasPrice };
 }

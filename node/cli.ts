@@ -11,9 +11,10 @@ import { addressOf, AddressError, formatAddress, parseAddress } from '../chain/a
 import { toHex } from '../chain/bytes.ts';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
-import { signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
+import { encodeSignedTransaction, signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
 import { AbiError, decodeValues, encodeValues, formatValue, parseCliValue } from '../vm/abi.ts';
 import { contractAddress } from './contracts.ts';
+import { intrinsicGas } from './executor.ts';
 import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from './config.ts';
 import { initHome, isInitialized, loadHome, resolveHome } from './home.ts';
 import { addKey, FAUCET_KEY, getKey, hasKey, KEY_NAME, listKeys, showKey, type KeyInfo } from './keystore.ts';
@@ -24,9 +25,7 @@ import {
 } from './testnet.ts';
 
 export const DEFAULT_RPC_URL = 'http://127.0.0.1:26657';
-export const DEFAULT_FEE = 1n;
-export const DEFAULT_GAS_LIMIT = 100_000;
-/** Gas limit of contract deploys and calls unless --gas-limit says otherwise. */
+/** Gas limit of contract deploys and calls unless --gas-limit says otherwise (a transfer's is exact). */
 export const DEFAULT_CONTRACT_GAS = 20_000_000;
 /** The client gives up on a request after this long (a committed-wait broadcast included). */
 const RPC_CLIENT_TIMEOUT_MS = 120_000;
@@ -414,7 +413,7 @@ export function buildProgram(io: CliIo): Command {
   sendOptions(tx.command('transfer')
     .description('send base units from a key in the key store')
     .requiredOption('--to <address>', 'recipient: an hm1… address or a key name')
-    .requiredOption('--amount <n>', 'base units to send'), DEFAULT_GAS_LIMIT)
+    .requiredOption('--amount <n>', 'base units to send'), 'exactly what a transfer uses')
     .action(async (opts: SendOpts & { to: string; amount: string }, cmd: Command) => {
       const amount = parseU64(opts.amount, '--amount');
       const to = parseAddress(await resolveAddress(homeOf(cmd), opts.to, '--to'));
@@ -424,21 +423,30 @@ export function buildProgram(io: CliIo): Command {
       if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
     });
 
-  /** Signs `payload` with the --from key and broadcasts it; the nonce is looked up unless given. */
+  /**
+   * Signs `payload` with the --from key and broadcasts it. The nonce is looked up unless given;
+   * without --gas-limit a transfer declares exactly the gas it uses and a contract transaction
+   * DEFAULT_CONTRACT_GAS; without --fee the fee is the gas limit times the node's minimum gas price.
+   */
   async function send(cmd: Command, opts: SendOpts, payload: Payload) {
-    const fee = parseU64(opts.fee, '--fee');
-    const gasLimit = parseSafeInt(opts.gasLimit, '--gas-limit');
+    const givenFee = opts.fee === undefined ? null : parseU64(opts.fee, '--fee');
+    const givenGas = opts.gasLimit === undefined ? null : parseSafeInt(opts.gasLimit, '--gas-limit');
     const given = opts.nonce === undefined ? null : parseSafeInt(opts.nonce, '--nonce');
     const key = await getKey(homeOf(cmd), opts.from);
     const rpc = await rpcOf(cmd);
     const status = obj(await rpc.call('chain_status'));
     if (typeof status.chain_id !== 'string') throw new CliError('rpc_error', 'chain_status returned no chain_id');
+    const params = obj(await rpc.call('chain_getParams'));
+    if (typeof params.admission_min_gas_price !== 'string') throw new CliError('rpc_error', 'chain_getParams returned no admission_min_gas_price');
+    const price = BigInt(params.admission_min_gas_price);
     let nonce = given;
     if (nonce === null) {
       const acct = obj(await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) }));
       nonce = parseSafeInt(String(acct.nonce ?? 0), 'account nonce');
     }
-    const t: Transaction = { chainId: status.chain_id, sender: key.publicKey, nonce, fee, gasLimit, payload };
+    const base = { chainId: status.chain_id, sender: key.publicKey, nonce, payload };
+    const priced = (gasLimit: number): Transaction => ({ ...base, gasLimit, fee: givenFee ?? BigInt(gasLimit) * price });
+    const t = priced(givenGas ?? (payload.kind === 'transfer' ? exactTransferGas(priced) : DEFAULT_CONTRACT_GAS));
     const signed = signTransaction(t, key.secretKey);
     key.secretKey.fill(0);
     const r = obj(await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' }));
@@ -448,7 +456,7 @@ export function buildProgram(io: CliIo): Command {
   const contract = program.command('contract').description('deploy, call and query WebAssembly contracts (docs/contracts.md)');
   sendOptions(contract.command('deploy <file> [args...]')
     .description('deploy a module; ARGS go to its init: 42 is a u64, true/false a bool, hm1… an address, 0x… bytes, anything else a string; ' +
-      'u64:, bool:, addr: (an address or a key name), bytes: and str: pick the type'), DEFAULT_CONTRACT_GAS)
+      'u64:, bool:, addr: (an address or a key name), bytes: and str: pick the type'), String(DEFAULT_CONTRACT_GAS))
     .action(async (file: string, args: string[], opts: SendOpts, cmd: Command) => {
       let code: Uint8Array;
       try {
@@ -462,7 +470,7 @@ export function buildProgram(io: CliIo): Command {
     });
   sendOptions(contract.command('call <address> <method> [args...]')
     .description('call a contract method in a transaction; ARGS as for deploy')
-    .option('--value <n>', 'base units sent with the call', '0'), DEFAULT_CONTRACT_GAS)
+    .option('--value <n>', 'base units sent with the call', '0'), String(DEFAULT_CONTRACT_GAS))
     .action(async (address: string, method: string, args: string[], opts: SendOpts & { value: string }, cmd: Command) => {
       const to = parseAddress(await resolveAddress(homeOf(cmd), address, 'address'));
       const value = parseU64(opts.value, '--value');
@@ -509,21 +517,36 @@ export function buildProgram(io: CliIo): Command {
 }
 
 /** The options of every command that signs and sends a transaction. */
-function sendOptions(c: Command, gasLimit: number): Command {
+function sendOptions(c: Command, defaultGas: string): Command {
   return c
-    .option('--fee <n>', 'fee in base units', DEFAULT_FEE.toString())
+    .option('--fee <n>', "fee in base units (default: the gas limit times the node's minimum gas price; unused gas is not refunded)")
     .option('--from <name>', 'key that signs and pays', FAUCET_KEY)
     .option('--nonce <n>', "sender nonce (default: the account's next nonce)")
-    .option('--gas-limit <n>', 'gas limit', String(gasLimit))
+    .option('--gas-limit <n>', `gas limit, at most the chain's max_gas (default: ${defaultGas})`)
     .option('--no-wait', 'return once the mempool admits it instead of waiting for the commit');
 }
 
 interface SendOpts {
-  fee: string;
+  fee?: string;
   from: string;
   nonce?: string;
-  gasLimit: string;
+  gasLimit?: string;
   wait: boolean;
+}
+
+/**
+ * The gas a transfer uses is its intrinsic gas, which depends on its encoded size, which depends
+ * on the gas limit and fee it declares: iterate to the fixed point (sizes settle in a step or two).
+ */
+function exactTransferGas(priced: (gasLimit: number) => Transaction): number {
+  let gas = 0;
+  for (let i = 0; i < 8; i++) {
+    const tx = priced(gas);
+    const need = intrinsicGas(encodeSignedTransaction({ tx, signature: new Uint8Array(64) }).length, tx.payload);
+    if (need <= gas) return gas;
+    gas = need;
+  }
+  return gas;
 }
 
 /** CLI arguments in the contract ABI; `addr:NAME` names a key in the key store. */

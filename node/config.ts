@@ -202,6 +202,7 @@ const configSchema = z.strictObject({
     max_tx_bytes: int(1),
     max_nonce_gap: int(1),
     min_fee: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
+    min_gas_price: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
     replace_fee_bump_percent: int(0, 10_000),
   }).optional(),
   vm: z.strictObject({ debug_log: z.boolean().optional(), module_cache_size: int(1, 100_000) }).optional(),
@@ -419,6 +420,7 @@ function build(d: ConfigDocument): NodeConfig {
     c.mempool.maxTxBytes = pick(m.max_tx_bytes, c.mempool.maxTxBytes);
     c.mempool.maxNonceGap = pick(m.max_nonce_gap, c.mempool.maxNonceGap);
     if (m.min_fee !== undefined) c.mempool.minFee = BigInt(m.min_fee);
+    if (m.min_gas_price !== undefined) c.mempool.minGasPrice = BigInt(m.min_gas_price);
     c.mempool.replaceFeeBumpPercent = pick(m.replace_fee_bump_percent, c.mempool.replaceFeeBumpPercent);
   }
   return c;
@@ -511,6 +513,9 @@ max_tx_bytes = ${c.mempool.maxTxBytes}
 max_nonce_gap = ${c.mempool.maxNonceGap}
 # Lowest fee admitted, in base units (a decimal string)
 min_fee = ${str(c.mempool.minFee.toString())}
+# Lowest gas price admitted (fee / gas limit, base units per gas; a decimal string); genesis
+# consensus_params.fees.min_gas_price applies whatever this says, so only a higher value matters
+min_gas_price = ${str(c.mempool.minGasPrice.toString())}
 # A same-nonce replacement must pay at least this many percent more
 replace_fee_bump_percent = ${c.mempool.replaceFeeBumpPercent}
 

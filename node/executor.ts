@@ -9,28 +9,32 @@
  * the machine or map iteration order. State version N is the state after block N; version 0 is
  * genesis.
  *
- * Given the validator set, the executor also checks what consensus vouches for: the header's
- * validatorsHash, the +2/3 precommits in lastCommit (and in the commit given with the block), that
- * the proposer is a validator, and the duplicate-vote evidence the block carries. Evidence has
- * no effect on the state yet (no slashing); it is recorded and indexed by hash so it is committed
- * once. `validateBlock` runs every check without executing or writing anything: what a validator
- * runs on a proposed block before it prevotes.
+ * Every block passes ONE validity check before anything in it runs (#check): the limits of
+ * chain/block-rules.ts (protocol version, size, transaction count, declared gas, each
+ * transaction's gas cap, fee floor and sender key), every transaction's signature, the links to
+ * the head (time strictly after it), and, given the validator set, what consensus vouches for: the
+ * header's validatorsHash, the +2/3 precommits in lastCommit (and in the commit given with the
+ * block), that the proposer is a validator, and the duplicate-vote evidence the block carries.
+ * `validateBlock` runs it without executing or writing anything: what the proposer runs on its own
+ * block and a validator on a proposed one before it prevotes; applyBlock (and so block sync) runs
+ * it again. Evidence has no effect on the state yet (no slashing); it is recorded and indexed by
+ * hash so it is committed once.
  */
 import type { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import {
   blockHash, commitHash, encodeBlock, txsHash, txsRoot, ZERO_HASH, type Block, type Header,
 } from '../chain/block.ts';
+import { BlockError, checkBlockLimits, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
-import { CodedError } from '../chain/errors.ts';
 import {
-  evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot, MAX_BLOCK_EVIDENCE, type DuplicateVoteEvidence,
+  evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot, type DuplicateVoteEvidence,
 } from '../chain/evidence.ts';
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { encodeReceipt, receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
-import { decodeSignedTransaction, signedMessage, type SignedTransaction } from '../chain/tx.ts';
+import { signedMessage, type Payload, type SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -42,6 +46,7 @@ import { accountKey, accountOf, encodeAccount, type Account, type AccountReader 
 import { BlockStore } from './block-store.ts';
 import { Contracts, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { GAS as VM_GAS } from '../vm/limits.ts';
+import { executionRules } from './protocol.ts';
 
 /** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
 export const GAS = Object.freeze({ txBase: 1_000, txByte: 10, transfer: 500 });
@@ -51,7 +56,20 @@ const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
 /** Evidence older than this many heights (block height - evidence height) is refused, as in CometBFT. */
 export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
 
+export { BlockError } from '../chain/block-rules.ts';
+
+/** Transactions whose signatures are checked per call: a bad one stops the check at its chunk. */
+const SIGNATURE_CHUNK = 256;
+/** Execution hands the event loop a turn at least this often (RPC and timers run meanwhile). */
+const YIELD_EVERY_MS = 5;
+
 export interface ExecutorOptions {
+  /**
+   * The limits every block must keep (genesis protocol_version and consensus_params: blockLimits in
+   * genesis/schema.ts). Default CODEC_LIMITS: the codec's own caps and no fee floor, for tools and
+   * tests of execution alone; a node always passes its genesis.
+   */
+  limits?: BlockLimits;
   /**
    * The validator set. With it, blocks must carry its validatorsHash, commits must be +2/3 of its
    * power with valid signatures, and evidence must be signed by its members. Without it (tools and
@@ -102,12 +120,6 @@ export interface AppliedBlock {
   txHashes: Uint8Array[];
 }
 
-export class BlockError extends CodedError<'invalid_block'> {
-  constructor(message: string) {
-    super('invalid_block', message);
-  }
-}
-
 /** The committed state at one height, as `Executor.read` hands it out. */
 export interface CommittedView {
   head: ChainHead;
@@ -131,6 +143,7 @@ export class Executor implements AccountReader {
   readonly validators: ValidatorSet | undefined;
   readonly #validatorsHash: Uint8Array | undefined;
   readonly evidenceMaxAgeHeights: number;
+  readonly limits: BlockLimits;
   readonly #durable: boolean;
   readonly #sigCache: SignatureCache;
   /** Contract deploys, calls and queries, over the same state. */
@@ -154,6 +167,7 @@ export class Executor implements AccountReader {
     this.validators = opts.validators;
     this.#validatorsHash = opts.validators && validatorsHash(opts.validators.validators);
     this.evidenceMaxAgeHeights = opts.evidenceMaxAgeHeights ?? DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS;
+    this.limits = Object.freeze({ ...(opts.limits ?? CODEC_LIMITS) });
     this.#sigCache = opts.sigCache ?? new SignatureCache();
     this.#durable = opts.durable ?? false;
     this.contracts = new Contracts(db, opts.contracts);
@@ -165,6 +179,8 @@ export class Executor implements AccountReader {
       throw new RangeError(`evidenceMaxAgeHeights must be a positive integer, got ${maxAge}`);
     }
     if (opts.sigCache !== undefined && !(opts.sigCache instanceof SignatureCache)) throw new TypeError('sigCache must be a SignatureCache');
+    // Refuses, before anything is read, a protocol whose rules this build's VM does not run.
+    executionRules((opts.limits ?? CODEC_LIMITS).protocolVersion);
     const raw = await db.get(HEAD_KEY);
     const executor = new Executor(db, tree, raw && decodeHead(raw), opts);
     const head = executor.#head;
@@ -259,6 +275,7 @@ export class Executor implements AccountReader {
   }): Header {
     const head = this.#requireHead();
     return {
+      protocolVersion: this.limits.protocolVersion,
       chainId: head.chainId,
       height: head.height + 1,
       time: opts.time,
@@ -274,15 +291,17 @@ export class Executor implements AccountReader {
   }
 
   /**
-   * Runs every check applyBlock runs before executing: the links to the head, lastCommit, the
-   * evidence and (with a validator set) validatorsHash and commit signatures. Throws BlockError;
-   * writes nothing. With `round` (the proposal's round) and a validator set, the header's proposer
-   * must be that round's proposer. It checks against the current head, so call it when no
-   * applyBlock is in flight (consensus validates height H only after H-1 is applied).
+   * Runs every check applyBlock runs before executing (see the header comment). Throws
+   * BlockError; writes nothing. With `round` (the proposal's round) and a validator set, the
+   * header's proposer must be that round's proposer. `encoded` is the block's encoding when the
+   * caller has it (a proposal arrives as bytes), else the block is encoded to be measured. It
+   * checks against the current head, so call it when no applyBlock is in flight (consensus
+   * validates height H only after H-1 is applied).
    */
-  validateBlock(block: Block, opts: { round?: number } = {}): void {
+  validateBlock(block: Block, opts: { round?: number; encoded?: Uint8Array } = {}): void {
     const head = this.#requireHead();
-    this.#check(head, block, blockHash(block.header), block.txs.map(sha256), undefined, opts.round);
+    const size = (opts.encoded ?? encodeBlock(block)).length;
+    this.#check(head, block, size, blockHash(block.header), block.txs.map(sha256), undefined, opts.round);
   }
 
   /**
@@ -301,34 +320,21 @@ export class Executor implements AccountReader {
   async #apply(block: Block, commit: Commit | undefined): Promise<AppliedBlock> {
     const head = this.#requireHead();
     const hash = blockHash(block.header);
+    const encoded = encodeBlock(block);
     // Each transaction is hashed once: for the header's txsHash and for the tx index.
     const txHashes = block.txs.map(sha256);
-    this.#check(head, block, hash, txHashes, commit, undefined);
+    const txs = this.#check(head, block, encoded.length, hash, txHashes, commit, undefined);
     const overlay = new StateOverlay(this.#tree, head.height);
-    const decoded: (SignedTransaction | CodecError)[] = block.txs.map((raw) => {
-      try {
-        return decodeSignedTransaction(raw);
-      } catch (err) {
-        if (err instanceof CodecError) return err;
-        throw err;
-      }
-    });
-    // All signatures of the block in one batch call (same answers as one by one); those the
-    // mempool admitted through the shared cache are not verified again.
-    const sigItems = decoded.filter((d): d is SignedTransaction => !(d instanceof CodecError));
-    const sigOk = this.#sigCache.verify(sigItems.map((s) => ({
-      publicKey: s.tx.sender,
-      message: signedMessage(s),
-      signature: s.signature,
-    })));
-    const validSig = new Set<SignedTransaction>(sigItems.filter((_, i) => sigOk[i]));
     const receipts: Receipt[] = [];
     const proposer = block.header.proposer;
-    for (let i = 0; i < block.txs.length; i++) {
-      const d = decoded[i]!;
-      receipts.push(d instanceof CodecError
-        ? failure(TxStatus.malformed, 0, d.message)
-        : await executeTx(overlay, d, validSig.has(d), head.chainId, proposer, this.contracts, block.header));
+    let turn = performance.now();
+    for (const stx of txs) {
+      receipts.push(await executeTx(overlay, stx, proposer, this.contracts, block.header));
+      // Scheduling only: when the loop yields never changes what it computes.
+      if (performance.now() - turn >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turn = performance.now();
+      }
     }
     const writes = overlay.writes();
     const prepared = await this.#tree.prepare(block.header.height, writes);
@@ -340,7 +346,7 @@ export class Executor implements AccountReader {
     await this.#db.batch([
       ...prepared.ops,
       ...this.contracts.indexOps(writes),
-      ...this.blocks.putOps(block, encodeBlock(block), hash, txHashes, encodedReceipts),
+      ...this.blocks.putOps(block, encoded, hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },
     ], { sync: this.#durable });
@@ -351,18 +357,23 @@ export class Executor implements AccountReader {
     return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes };
   }
 
-  #check(head: ChainHead, block: Block, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined, round: number | undefined): void {
+  /** The one validity check (see the header comment); returns the decoded transactions. */
+  #check(
+    head: ChainHead, block: Block, size: number, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined, round: number | undefined,
+  ): SignedTransaction[] {
     const h = block.header;
     const fail = (what: string): never => {
       throw new BlockError(`block ${h.height}: ${what}`);
     };
     if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
     checkLinks(head, block, txHashes, fail);
+    const txs = checkBlockLimits(block, size, head.chainId, this.limits);
+    this.#checkSignatures(txs, fail);
     const hashes = this.#checkEvidenceForm(block, fail);
     const set = this.validators;
     if (set === undefined) {
       if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
-      return;
+      return txs;
     }
     if (!equalBytes(h.validatorsHash, this.#validatorsHash!)) fail('validatorsHash does not match the validator set');
     if (set.byAddress(h.proposer) === undefined) fail(`proposer ${formatAddress(h.proposer)} is not a validator`);
@@ -390,12 +401,26 @@ export class Executor implements AccountReader {
         throw err;
       }
     });
+    return txs;
+  }
+
+  /**
+   * Every transaction's signature, through the cache shared with the mempool (what it admitted is
+   * not verified again), a chunk at a time: a proposer who packs a block with bad signatures makes
+   * us check at most one chunk of them, each of which costs a fallback ZIP-215 verification.
+   */
+  #checkSignatures(txs: readonly SignedTransaction[], fail: (what: string) => never): void {
+    for (let start = 0; start < txs.length; start += SIGNATURE_CHUNK) {
+      const chunk = txs.slice(start, start + SIGNATURE_CHUNK);
+      const ok = this.#sigCache.verify(chunk.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature })));
+      const bad = ok.indexOf(false);
+      if (bad >= 0) fail(`txs[${start + bad}]: signature does not verify`);
+    }
   }
 
   /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */
   #checkEvidenceForm(block: Block, fail: (what: string) => never): Uint8Array[] {
     const height = block.header.height;
-    if (block.evidence.length > MAX_BLOCK_EVIDENCE) fail(`${block.evidence.length} evidence items exceed the limit of ${MAX_BLOCK_EVIDENCE}`);
     const hashes = block.evidence.map(evidenceHash);
     const inBlock = new Map<string, number>();
     block.evidence.forEach((ev, i) => {
@@ -435,7 +460,7 @@ function checkLinks(head: ChainHead, block: Block, txHashes: readonly Uint8Array
   const h = block.header;
   if (h.chainId !== head.chainId) fail(`chain id ${h.chainId} is not ${head.chainId}`);
   if (h.height !== head.height + 1) fail(`expected height ${head.height + 1}`);
-  if (h.time < head.time) fail(`time ${h.time} is before the previous block's ${head.time}`);
+  if (h.time <= head.time) fail(`time ${h.time} is not after the previous block's ${head.time}`);
   if (!equalBytes(h.lastBlockHash, head.blockHash)) fail('lastBlockHash does not match the previous block');
   if (!equalBytes(h.stateRoot, head.stateRoot)) fail('stateRoot does not match the state after the previous block');
   if (!equalBytes(h.lastResultsHash, head.resultsHash)) fail("lastResultsHash does not match the previous block's receipts");
@@ -447,6 +472,13 @@ function checkLinks(head: ChainHead, block: Block, txHashes: readonly Uint8Array
   if (block.lastCommit && (block.lastCommit.height !== head.height || !equalBytes(block.lastCommit.blockHash, head.blockHash))) {
     fail('lastCommit is not for the previous block');
   }
+}
+
+/** Gas a transaction of `size` encoded bytes uses before its payload runs: what a transfer uses in all. */
+export function intrinsicGas(size: number, payload: Payload): number {
+  const kind = payload.kind === 'transfer' ? GAS.transfer
+    : payload.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * payload.code.length : VM_GAS.callBase;
+  return GAS.txBase + GAS.txByte * size + kind;
 }
 
 function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt {
@@ -462,17 +494,14 @@ function writeAccount(overlay: StateOverlay, address: Address, a: Account): void
 }
 
 /**
- * One transaction. Checks that fail before the fee is taken (chain, signature, nonce, fee balance)
- * leave no trace; after that the fee is paid to the proposer and the nonce advances whatever the
- * payload does, and a failing payload is reverted.
+ * One transaction of a valid block (its chain id, signature, sender key, gas cap and fee floor
+ * were checked with the block). Checks that fail before the fee is taken (nonce, fee balance)
+ * leave no trace; after that the whole fee is paid to the proposer (unused gas is not refunded)
+ * and the nonce advances whatever the payload does, and a failing payload is reverted.
  */
-async function executeTx(
-  overlay: StateOverlay, stx: SignedTransaction, signatureOk: boolean, chainId: string, proposer: Address,
-  contracts: Contracts, header: Header,
-): Promise<Receipt> {
+async function executeTx(overlay: StateOverlay, stx: SignedTransaction, proposer: Address, contracts: Contracts, header: Header): Promise<Receipt> {
   const { tx } = stx;
-  if (tx.chainId !== chainId) return failure(TxStatus.wrong_chain, 0, `transaction is for chain ${tx.chainId}, not ${chainId}`);
-  if (!signatureOk) return failure(TxStatus.invalid_signature, 0, 'signature does not verify');
+  const chainId = header.chainId;
   const sender = addressOf(tx.sender);
   const from = await readAccount(overlay, sender);
   if (tx.nonce !== from.nonce) return failure(TxStatus.bad_nonce, 0, `nonce ${tx.nonce}: account nonce is ${from.nonce}`);
@@ -484,8 +513,7 @@ async function executeTx(
     writeAccount(overlay, proposer, { ...p, balance: p.balance + tx.fee });
   }
   const p = tx.payload;
-  const intrinsic = GAS.txBase + GAS.txByte * stx.bytes.length + (
-    p.kind === 'transfer' ? GAS.transfer : p.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * p.code.length : VM_GAS.callBase);
+  const intrinsic = intrinsicGas(stx.bytes.length, p);
   if (intrinsic > tx.gasLimit) return failure(TxStatus.out_of_gas, tx.gasLimit, `needs ${intrinsic} gas, limit is ${tx.gasLimit}`);
 
   const mark = overlay.checkpoint();

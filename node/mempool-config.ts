@@ -12,6 +12,11 @@ export interface MempoolConfig {
   /** A transaction's nonce must be below the sender's account nonce + maxNonceGap. */
   maxNonceGap: number;
   minFee: bigint;
+  /**
+   * This node's floor on the gas price (fee / gas limit) it admits, in base units per gas; the
+   * chain's genesis min_gas_price applies whatever this says, so only a higher value matters.
+   */
+  minGasPrice: bigint;
   /** A pending transaction is replaced by one with the same sender and nonce only if the new fee
    * is above the old and at least old * (100 + replaceFeeBumpPercent) / 100. */
   replaceFeeBumpPercent: number;
@@ -25,12 +30,14 @@ export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
   maxTxBytes: LIMITS.maxCodeBytes + 64 * 1024,
   maxNonceGap: 64,
   minFee: 0n,
+  minGasPrice: 0n,
   replaceFeeBumpPercent: 10,
 });
 
 export type MempoolErrorCode =
   | 'tx_too_large' | 'malformed' | 'wrong_chain' | 'duplicate' | 'invalid_signature'
-  | 'nonce_used' | 'nonce_too_far' | 'nonce_taken' | 'fee_too_low' | 'insufficient_fee_balance' | 'mempool_full';
+  | 'nonce_used' | 'nonce_too_far' | 'nonce_taken' | 'fee_too_low' | 'insufficient_fee_balance' | 'mempool_full'
+  | 'gas_limit_too_high' | 'invalid_sender_key';
 
 /** A refused transaction. `code` is stable (RPC and metrics use it); the message says what to change. */
 export class MempoolError extends CodedError<MempoolErrorCode> {}
@@ -57,6 +64,7 @@ export function checkConfig(c: MempoolConfig): MempoolConfig {
   }
   if (c.maxTxBytes > c.maxBytes) throw new RangeError(`mempool config maxTxBytes (${c.maxTxBytes}) must not exceed maxBytes (${c.maxBytes})`);
   if (typeof c.minFee !== 'bigint' || c.minFee < 0n) throw new RangeError('mempool config minFee: must be a non-negative bigint');
+  if (typeof c.minGasPrice !== 'bigint' || c.minGasPrice < 0n) throw new RangeError('mempool config minGasPrice: must be a non-negative bigint');
   if (!Number.isSafeInteger(c.replaceFeeBumpPercent) || c.replaceFeeBumpPercent < 0) {
     throw new RangeError(`mempool config replaceFeeBumpPercent: must be a non-negative integer, got ${c.replaceFeeBumpPercent}`);
   }

@@ -13,9 +13,16 @@
  *     latest arrival first among equal fees. Only tails are evicted: evicting a middle transaction
  *     would strand its successors behind a nonce gap.
  * A block proposal (`reap`) merges the senders' nonce-ordered queues with a heap over their heads.
+ *
+ * Priority is the gas price a transaction pays (fee / gas limit, compared exactly by cross
+ * multiplication), as blocks are limited by declared gas: a high fee spread over a huge gas limit
+ * does not crowd out cheaper-gas work that pays more per unit.
  */
 import type { Address } from '../chain/address.ts';
+import { cborHeaderBytes, CODEC_LIMITS, minimumFee, type BlockLimits } from '../chain/block-rules.ts';
 import { CodecError } from '../chain/codec.ts';
+import { MAX_TX_BYTES } from '../chain/tx.ts';
+import { publicKeyProblem } from '../chain/public-key.ts';
 import { decodeSignedTransaction, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from './account.ts';
@@ -46,6 +53,8 @@ interface Entry {
   readonly sender: SenderQueue;
   readonly nonce: number;
   readonly fee: bigint;
+  /** Declared gas, at least 1 (the divisor of the gas price). */
+  readonly gas: bigint;
   readonly size: number;
   /** Admission order; replacements count as new arrivals. */
   readonly arrival: number;
@@ -53,14 +62,23 @@ interface Entry {
   heapIndex: number;
 }
 
-/** Eviction order: lower fee first, then later arrival first. */
-function cheaper(a: Entry, b: Entry): boolean {
-  return a.fee !== b.fee ? a.fee < b.fee : a.arrival > b.arrival;
+/** a's gas price minus b's, by sign: fee_a / gas_a against fee_b / gas_b without rounding. */
+function comparePrice(a: Entry, b: Entry): number {
+  const l = a.fee * b.gas;
+  const r = b.fee * a.gas;
+  return l === r ? 0 : l < r ? -1 : 1;
 }
 
-/** Block order: higher fee first, then earlier arrival first. */
+/** Eviction order: lower gas price first, then later arrival first. */
+function cheaper(a: Entry, b: Entry): boolean {
+  const c = comparePrice(a, b);
+  return c !== 0 ? c < 0 : a.arrival > b.arrival;
+}
+
+/** Block order: higher gas price first, then earlier arrival first. */
 function better(a: Entry, b: Entry): boolean {
-  return a.fee !== b.fee ? a.fee > b.fee : a.arrival < b.arrival;
+  const c = comparePrice(a, b);
+  return c !== 0 ? c > 0 : a.arrival < b.arrival;
 }
 
 function bytesKey(b: Uint8Array): string {
@@ -75,6 +93,7 @@ export class Mempool {
     refused: {
       tx_too_large: 0, malformed: 0, wrong_chain: 0, duplicate: 0, invalid_signature: 0, nonce_used: 0,
       nonce_too_far: 0, nonce_taken: 0, fee_too_low: 0, insufficient_fee_balance: 0, mempool_full: 0,
+      gas_limit_too_high: 0, invalid_sender_key: 0,
     },
     removed: { committed: 0, replaced: 0, evicted: 0, stale: 0, unfunded: 0 },
   };
@@ -88,16 +107,29 @@ export class Mempool {
   /** Adds and updates run one at a time in call order: each awaits the account reader. */
   #turn: Promise<unknown> = Promise.resolve();
   readonly #sigCache: SignatureCache | undefined;
+  /** The chain's block limits: what no block can take is refused here. */
+  readonly limits: Readonly<BlockLimits>;
+  /** The gas price admitted: the higher of the chain's minimum and this node's. */
+  readonly minGasPrice: bigint;
+  /** The largest transaction admitted: this node's cap, or what a block has room for if less. */
+  readonly maxTxBytes: number;
 
   /**
    * `sigCache`, when given, remembers the signatures admitted here, so the executor (sharing it)
-   * does not verify them again when the block that carries them is applied.
+   * does not verify them again when the block that carries them is applied. `limits` are the
+   * chain's (default CODEC_LIMITS, for tests of the pool alone); `maxBlockTxBytes` is the largest
+   * transaction that fits a block (default: any the codec takes).
    */
-  constructor(opts: { chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache }) {
+  constructor(opts: {
+    chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache; limits?: BlockLimits; maxBlockTxBytes?: number;
+  }) {
     this.chainId = opts.chainId;
     this.#sigCache = opts.sigCache;
     this.#accounts = opts.accounts;
     this.config = Object.freeze(checkConfig({ ...DEFAULT_MEMPOOL_CONFIG, ...opts.config }));
+    this.limits = Object.freeze({ ...(opts.limits ?? CODEC_LIMITS) });
+    this.minGasPrice = this.config.minGasPrice > this.limits.minGasPrice ? this.config.minGasPrice : this.limits.minGasPrice;
+    this.maxTxBytes = Math.min(this.config.maxTxBytes, opts.maxBlockTxBytes ?? MAX_TX_BYTES);
   }
 
   get size(): number {
@@ -134,14 +166,17 @@ export class Mempool {
   }
 
   /**
-   * Up to `maxTxs` transactions totalling at most `maxBytes`, best fee first (earlier arrival
-   * first among equal fees), each sender's in nonce order from its account nonce without gaps.
-   * A transaction too big for the remaining bytes holds back only its own sender. Removes nothing.
+   * Up to `maxTxs` transactions taking at most `maxBytes` in a block (each its bytes and their
+   * CBOR header) and declaring at most `maxGas` together, best gas price first (earlier arrival
+   * first among equal prices), each sender's in nonce order from its account nonce without gaps.
+   * A transaction too big for the remaining bytes or gas holds back only its own sender. Removes
+   * nothing.
    */
-  reap(limits: { maxTxs: number; maxBytes: number }): SignedTransaction[] {
+  reap(limits: { maxTxs: number; maxBytes: number; maxGas?: number }): SignedTransaction[] {
     const { maxBytes } = limits;
+    const maxGas = limits.maxGas ?? Infinity;
     const maxTxs = Math.floor(limits.maxTxs);
-    if (!(maxTxs >= 0) || !(maxBytes >= 0)) throw new RangeError('reap: maxTxs and maxBytes must be non-negative numbers');
+    if (!(maxTxs >= 0) || !(maxBytes >= 0) || !(maxGas >= 0)) throw new RangeError('reap: maxTxs, maxBytes and maxGas must be non-negative numbers');
     const out: SignedTransaction[] = [];
     if (maxTxs < 1) return out;
     const heads: Entry[] = [];
@@ -153,12 +188,15 @@ export class Mempool {
     // Indexes into each sender's queue, for the senders reaped from so far.
     const next = new Map<SenderQueue, number>();
     let room = maxBytes;
+    let gasRoom = maxGas;
     while (out.length < maxTxs) {
       const e = heap.pop();
       if (e === undefined) break;
-      if (e.size > room) continue;
+      const cost = e.size + cborHeaderBytes(e.size);
+      if (cost > room || e.stx.tx.gasLimit > gasRoom) continue;
       out.push(e.stx);
-      room -= e.size;
+      room -= cost;
+      gasRoom -= e.stx.tx.gasLimit;
       const i = (next.get(e.sender) ?? 0) + 1;
       const after = e.sender.txs[i];
       if (after !== undefined && after.nonce === e.nonce + 1) {
@@ -191,11 +229,16 @@ export class Mempool {
     return run;
   }
 
-  /** Checks that need no state but the pool's hash index: size, shape, chain, duplicate, signature. */
+  /**
+   * Checks that need no state but the pool's hash index: size, shape, chain, gas cap, fee floor,
+   * sender key, duplicate, signature. The chain's rules (chain/block-rules.ts) refuse the same
+   * things in blocks; this node may ask a higher gas price.
+   */
   #check(bytes: Uint8Array): SignedTransaction {
-    const { maxTxBytes } = this.config;
+    const { maxTxBytes } = this;
     if (bytes.length > maxTxBytes) {
-      throw new MempoolError('tx_too_large', `transaction is ${bytes.length} bytes; the limit is ${maxTxBytes}`);
+      const why = maxTxBytes === this.config.maxTxBytes ? 'this node takes' : "the chain's blocks have room for";
+      throw new MempoolError('tx_too_large', `transaction is ${bytes.length} bytes; the largest ${why} is ${maxTxBytes}`);
     }
     let stx: SignedTransaction;
     try {
@@ -207,6 +250,16 @@ export class Mempool {
     if (stx.tx.chainId !== this.chainId) {
       throw new MempoolError('wrong_chain', `transaction is for chain ${JSON.stringify(stx.tx.chainId)}; this node runs ${JSON.stringify(this.chainId)}`);
     }
+    const { gasLimit, fee } = stx.tx;
+    if (gasLimit > this.limits.maxGas) {
+      throw new MempoolError('gas_limit_too_high', `gas limit ${gasLimit} exceeds the block gas limit of ${this.limits.maxGas}; no block can take it`);
+    }
+    const least = minimumFee(gasLimit, this.minGasPrice);
+    if (fee < least) {
+      throw new MempoolError('fee_too_low', `fee ${fee} is below gas limit ${gasLimit} × minimum gas price ${this.minGasPrice} = ${least}; pay at least that, or declare less gas`);
+    }
+    const key = publicKeyProblem(stx.tx.sender);
+    if (key !== null) throw new MempoolError('invalid_sender_key', `sender key is ${key}`);
     this.#checkNotDuplicate(stx);
     const valid = this.#sigCache === undefined
       ? verifyTransactionSignature(stx)
@@ -278,9 +331,9 @@ export class Mempool {
     for (const [e] of leaving) freedBytes += e.size;
     const overCount = this.size - leaving.length + 1 - this.config.maxTxs;
     const overBytes = this.#bytes - freedBytes + stx.bytes.length - this.config.maxBytes;
-    const evict = overCount > 0 || overBytes > 0 ? this.#planEviction(overCount, overBytes, fee, senderKey) : [];
+    const evict = overCount > 0 || overBytes > 0 ? this.#planEviction(overCount, overBytes, fee, BigInt(Math.max(1, stx.tx.gasLimit)), senderKey) : [];
     if (evict === undefined) {
-      throw new MempoolError('mempool_full', `mempool is full (${this.size} transactions, ${this.#bytes} bytes) and too few pending transactions pay less than fee ${fee} to make room; raise the fee or retry later`);
+      throw new MempoolError('mempool_full', `mempool is full (${this.size} transactions, ${this.#bytes} bytes) and too few pending transactions pay a lower gas price than this one's (fee ${fee} for gas limit ${stx.tx.gasLimit}) to make room; raise the fee or retry later`);
     }
 
     for (const [e, reason] of leaving) this.#remove(e, reason);
@@ -291,12 +344,12 @@ export class Mempool {
 
   /**
    * The transactions to evict so that `overCount` more transactions and `overBytes` more bytes fit,
-   * cheapest first, each a tail once those after it are gone, none of `ownSender`, all with fees
-   * below `fee`; or undefined if that cannot free enough. Looks at the evictable heap without
+   * cheapest first, each a tail once those after it are gone, none of `ownSender`, all paying a
+   * gas price below `fee / gas`; or undefined if that cannot free enough. Looks at the evictable heap without
    * changing it: walks it in order through a second heap holding the frontier of unvisited heap
    * nodes plus the predecessors that earlier planned evictions turn into tails.
    */
-  #planEviction(overCount: number, overBytes: number, fee: bigint, ownSender: string): Entry[] | undefined {
+  #planEviction(overCount: number, overBytes: number, fee: bigint, gas: bigint, ownSender: string): Entry[] | undefined {
     interface Candidate { entry: Entry; heapIndex: number } // heapIndex -1: not in the heap (a predecessor)
     const frontier = new Heap<Candidate>((a, b) => cheaper(a.entry, b.entry));
     const root = this.#tails.at(0);
@@ -304,7 +357,7 @@ export class Mempool {
     const plan: Entry[] = [];
     while (overCount > 0 || overBytes > 0) {
       const c = frontier.pop();
-      if (c === undefined || c.entry.fee >= fee) return undefined;
+      if (c === undefined || c.entry.fee * gas >= fee * c.entry.gas) return undefined;
       if (c.heapIndex >= 0) {
         for (const child of [2 * c.heapIndex + 1, 2 * c.heapIndex + 2]) {
           const entry = this.#tails.at(child);
@@ -330,7 +383,7 @@ export class Mempool {
     }
     queue.account = account;
     const e: Entry = {
-      stx, key: bytesKey(stx.hash), sender: queue, nonce: stx.tx.nonce, fee: stx.tx.fee, size: stx.bytes.length,
+      stx, key: bytesKey(stx.hash), sender: queue, nonce: stx.tx.nonce, fee: stx.tx.fee, gas: BigInt(Math.max(1, stx.tx.gasLimit)), size: stx.bytes.length,
       arrival: this.#arrivals++, heapIndex: -1,
     };
     const txs = queue.txs;

@@ -9,6 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
+import { cborHeaderBytes, sizeWithTxs, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
@@ -21,12 +22,15 @@ import { PrivValidator } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { SignatureCache } from '../consensus/verify.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
-import { genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
+import { untimely, type SynchronyBounds } from '../consensus/timeliness.ts';
+import { blockLimits, genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
+import { clockOffsetFromEnv, systemClock, type Clock } from './clock.ts';
 import type { NodeConfig } from './config.ts';
 import { Executor } from './executor.ts';
 import type { Logger } from './log.ts';
 import { Mempool } from './mempool.ts';
+import { executionRules } from './protocol.ts';
 import { startMetricsServer, type MetricSample } from './metrics.ts';
 import { FileSignStateStore } from './privval-file.ts';
 import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from './rpc/node-api.ts';
@@ -47,6 +51,8 @@ export interface StartNodeOptions {
   log: Logger;
   /** Also told of every consensus message the node sends (tests observe them here). */
   outbox?: ConsensusOutbox;
+  /** The clock consensus reads (default: the system clock shifted by HALLMARK_CLOCK_OFFSET_MS). */
+  clock?: Clock;
 }
 
 export interface RunningNode {
@@ -67,19 +73,34 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
   };
 }
 
-/** Key of the data directory's format version and genesis hash, next to the executor's keys. */
+/** Key of the data directory's format version, genesis hash and protocol version, next to the executor's keys. */
 const META_KEY = Uint8Array.of(0x76); // 'v'
-/** Bumped whenever the layout of anything in data/ changes; an older layout is refused, never guessed at. */
-export const DATA_FORMAT_VERSION = 2;
+/**
+ * Bumped whenever the layout of anything in data/ changes; an older layout is refused, never
+ * guessed at. 3: headers carry the protocol version, the marker records it.
+ */
+export const DATA_FORMAT_VERSION = 3;
 
-/** Refuses a data directory of another format, or one made from a different genesis.json. */
+function encodeMeta(genesis: Genesis): Uint8Array {
+  return encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis), genesis.protocolVersion]);
+}
+
+/**
+ * Refuses a data directory of another format, one written under another protocol version (its
+ * state was computed by other rules), or one made from a different genesis.json.
+ */
 function checkMeta(raw: Uint8Array | undefined, genesis: Genesis, dataDir: string): void {
   if (raw === undefined) {
     throw new Error(`${dataDir} has no format marker: it was written by an older Hallmark. Move it away (or delete it) to start the chain again`);
   }
-  const [version, hash] = tuple(decodeCanonical(raw, 'data format marker'), 2, 'data format marker');
+  const fields = decodeCanonical(raw, 'data format marker');
+  const version = Array.isArray(fields) ? fields[0] : undefined;
   if (version !== DATA_FORMAT_VERSION) {
-    throw new Error(`${dataDir} is in data format ${String(version)}, this Hallmark reads format ${DATA_FORMAT_VERSION}`);
+    throw new Error(`${dataDir} is in data format ${String(version)}, this Hallmark reads format ${DATA_FORMAT_VERSION}: it was written by another version of Hallmark. Move it away (or delete it) to start the chain again, or run the Hallmark that wrote it`);
+  }
+  const [, hash, protocol] = tuple(fields, 3, 'data format marker');
+  if (protocol !== genesis.protocolVersion) {
+    throw new Error(`${dataDir} was written under protocol version ${String(protocol)}, but genesis.json and this Hallmark run protocol ${genesis.protocolVersion}: its state was computed by other rules. Run the Hallmark of protocol ${String(protocol)}, or move the directory away to start again`);
   }
   const expected = genesisHash(genesis);
   if (!equalBytes(bytes(hash, 'genesis hash', 32), expected)) {
@@ -89,6 +110,14 @@ function checkMeta(raw: Uint8Array | undefined, genesis: Genesis, dataDir: strin
 
 /** Evidence items a proposer puts in one block (the block format allows more). */
 const MAX_EVIDENCE_PER_PROPOSAL = 16;
+
+/**
+ * The largest transaction a block of this chain has room for beside the largest header, commit
+ * and evidence: what the mempool takes at most, so nothing it admits can be left out of every block.
+ */
+export function maxBlockTxBytes(limits: BlockLimits, validators: number): number {
+  return limits.maxBytes - worstBlockBytes(validators, 0) - cborHeaderBytes(limits.maxBytes);
+}
 
 interface Waiter {
   resolve(inclusion: TxInclusion): void;
@@ -102,11 +131,14 @@ export class HallmarkNode implements RpcNode {
   readonly tree: StateTree;
   readonly mempool: Mempool;
   readonly validators: ValidatorSet;
+  readonly synchrony: SynchronyBounds;
   readonly validatorNames: ReadonlyMap<string, string>;
   readonly driver: ConsensusDriver;
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly #wal: FileWal;
   readonly #genesis: Genesis;
+  readonly #limits: BlockLimits;
+  readonly #clock: Clock;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
@@ -128,10 +160,13 @@ export class HallmarkNode implements RpcNode {
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
     validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeKey: NodeKey; outbox?: ConsensusOutbox;
-    sigCache: SignatureCache;
+    sigCache: SignatureCache; clock: Clock;
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
+    this.#limits = blockLimits(genesis);
+    this.synchrony = genesis.consensusParams.synchrony;
+    this.#clock = parts.clock;
     this.#db = parts.db;
     this.#wal = parts.wal;
     this.#log = log;
@@ -143,7 +178,10 @@ export class HallmarkNode implements RpcNode {
     this.validators = parts.validators;
     this.validatorNames = new Map(genesis.validators.map((v) => [toHex(v.address), v.name]));
     this.validatorAddress = parts.signer?.address ?? null;
-    this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache });
+    this.mempool = new Mempool({
+      chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
+      limits: this.#limits, maxBlockTxBytes: maxBlockTxBytes(this.#limits, genesis.validators.length),
+    });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
     this.service = new NetworkService({
       chainId: genesis.chainId, validators: parts.validators, sigCache: parts.sigCache, executor: parts.executor, mempool: this.mempool,
@@ -163,7 +201,7 @@ export class HallmarkNode implements RpcNode {
       signer: parts.signer,
       app: this.#app(),
       wal: parts.wal,
-      timers: { schedule: (ms, fn) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); } },
+      timers: { schedule: (ms, fn) => { const t = setTimeout(fn, ms); return () => clearTimeout(t); }, now: parts.clock },
       outbox,
       timeouts: engineTimeouts(timeouts),
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
@@ -192,11 +230,14 @@ export class HallmarkNode implements RpcNode {
         cacheSize: opts.config.vm.moduleCacheSize,
         ...(opts.config.vm.debugLog ? { debugLog: (address: Uint8Array, line: string) => log.debug('contract debug_log', { contract: formatAddress(address), line }) } : {}),
       };
-      const executor = await Executor.open(db, tree, { validators, sigCache, durable: true, contracts });
+      executionRules(genesis.protocolVersion);
+      const executor = await Executor.open(db, tree, {
+        validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights,
+      });
       const head = executor.head;
       if (head === undefined) {
         await executor.initGenesis(toGenesisState(genesis));
-        await db.put(META_KEY, encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis)]));
+        await db.put(META_KEY, encodeMeta(genesis));
         log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
       } else if (head.chainId !== genesis.chainId) {
         throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
@@ -220,7 +261,8 @@ export class HallmarkNode implements RpcNode {
       const wal = new FileWal(join(dataDir, 'wal'));
       // One signature cache for votes, commits and transactions: what was checked on arrival
       // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
-      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache });
+      const clock = opts.clock ?? systemClock(clockOffsetFromEnv());
+      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock });
       const h = executor.head!;
       if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
@@ -262,14 +304,19 @@ export class HallmarkNode implements RpcNode {
 
   #app(): ConsensusApp {
     return {
-      propose: (height) => this.#buildBlock(height),
-      validate: (height, bytes, { round, validRound }) => {
+      propose: (height, round) => this.#buildBlock(height, round),
+      validate: (height, bytes, { round, validRound, receivedAt }) => {
         try {
           const block = decodeBlock(bytes);
           if (block.header.height !== height) return { error: `block is for height ${block.header.height}` };
-          // A fresh block must name the round's proposer (who gets its fees); a re-proposed one
-          // keeps the proposer of the round that built it.
-          this.executor.validateBlock(block, validRound === -1 ? { round } : {});
+          // A fresh block must name the round's proposer (who gets its fees) and be timely; a
+          // re-proposed one keeps the proposer and the time of the round that built it.
+          const fresh = validRound === -1;
+          if (fresh) {
+            const late = untimely(block.header.time, receivedAt, this.synchrony, round);
+            if (late !== null) return { error: `block ${height} is not timely: ${late}` };
+          }
+          this.executor.validateBlock(block, fresh ? { round, encoded: bytes } : { encoded: bytes });
           return { hash: blockHash(block.header) };
         } catch (err) {
           return { error: (err as Error).message };
@@ -291,22 +338,36 @@ export class HallmarkNode implements RpcNode {
     return run;
   }
 
-  #buildBlock(height: number): { block: Uint8Array; hash: Uint8Array } {
+  /**
+   * The block this validator proposes: its time from our clock (after the previous block's, even
+   * if our clock is behind), the pending evidence, and the best-paying transactions that fit what
+   * is left of max_bytes once this very header, commit and evidence are counted, and max_gas. It
+   * passes the same validity check every validator will run before it leaves.
+   */
+  #buildBlock(height: number, round: number): { block: Uint8Array; hash: Uint8Array } {
     const head = this.executor.head!;
     if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
-    const params = this.#genesis.consensusParams.block;
-    const txs = this.mempool.reap({ maxTxs: params.maxTxs, maxBytes: params.maxBytes - 64 * 1024 }).map((s) => s.bytes);
+    const limits = this.#limits;
     // Evidence of this height cannot go in yet, and too old evidence no longer can.
     const oldest = height - this.executor.evidenceMaxAgeHeights;
     const evidence = [...this.#pendingEvidence.values()]
       .filter((ev) => evidenceHeight(ev) < height && evidenceHeight(ev) >= oldest)
       .slice(0, MAX_EVIDENCE_PER_PROPOSAL);
-    const header = this.executor.nextHeader({
-      txs, time: Math.max(Date.now(), head.time), proposer: this.validatorAddress!,
-      lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,
-    });
-    const block: Block = { header, txs, lastCommit: this.#lastCommit, evidence };
-    return { block: encodeBlock(block), hash: blockHash(header) };
+    const build = (txs: Uint8Array[]): Block => {
+      const header = this.executor.nextHeader({
+        txs, time: Math.max(this.#clock(), head.time + 1), proposer: this.validatorAddress!,
+        lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,
+      });
+      return { header, txs, lastCommit: this.#lastCommit, evidence };
+    };
+    const emptySize = encodeBlock(build([])).length;
+    // The list header of `maxTxs` transactions is the largest the reaped list can need.
+    const room = limits.maxBytes - sizeWithTxs(emptySize, []) - (cborHeaderBytes(limits.maxTxs) - cborHeaderBytes(0));
+    const txs = this.mempool.reap({ maxTxs: limits.maxTxs, maxBytes: Math.max(0, room), maxGas: limits.maxGas }).map((s) => s.bytes);
+    const block = build(txs);
+    const encoded = encodeBlock(block);
+    this.executor.validateBlock(block, { round, encoded });
+    return { block: encoded, hash: blockHash(block.header) };
   }
 
   async #commit(height: number, block: Block, commit: Commit): Promise<void> {

@@ -11,6 +11,7 @@
  * of equal power, one funded faucet). Node i listens on loopback: p2p base+10i, RPC base+10i+1,
  * metrics base+10i+2, and lists every other node as a persistent peer.
  */
+import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
@@ -162,6 +163,7 @@ export async function writeTestnet(opts: WriteTestnetOptions): Promise<TestnetLa
   const faucet = generateKeyPair(opts.random);
   const faucetAddress = addressOf(faucet.publicKey);
   const g: Genesis = {
+    protocolVersion: PROTOCOL_VERSION,
     chainId,
     time,
     consensusParams: defaultConsensusParams(),

@@ -151,7 +151,7 @@ function sampleBlock(r: ReturnType<typeof rng>, height: number, txCount: number)
   };
   return {
     header: {
-      chainId: 'hallmark-devnet', height, time: 1_700_000_000_000 + height, lastBlockHash: r.bytes(32),
+      protocolVersion: 1, chainId: 'hallmark-devnet', height, time: 1_700_000_000_000 + height, lastBlockHash: r.bytes(32),
       lastCommitHash: r.bytes(32), txsHash: txsHash(txs), stateRoot: r.bytes(32), lastResultsHash: r.bytes(32),
       validatorsHash: r.bytes(32), proposer: r.bytes(20), evidenceHash: r.bytes(32),
     },
@@ -186,7 +186,8 @@ t.test('bad block, vote, commit and receipt bytes are rejected', async (t) => {
   const [h, txs, c] = decodeCanonical(bytes, 'b') as [unknown[], unknown, unknown];
   expectCodecError(t, () => decodeBlock(encodeCanonical([h, txs, c, [1]] as never)), 'schema', 'block with evidence');
   expectCodecError(t, () => decodeBlock(encodeCanonical([h.slice(0, 11), txs, c, []] as never)), 'schema', 'short header');
-  expectCodecError(t, () => decodeBlock(encodeCanonical([[2, ...h.slice(1)], txs, c, []] as never)), 'schema', 'header version');
+  expectCodecError(t, () => decodeBlock(encodeCanonical([[1, ...h.slice(1)], txs, c, []] as never)), 'schema', 'header of block format 1');
+  expectCodecError(t, () => decodeBlock(encodeCanonical([[3, ...h.slice(1)], txs, c, []] as never)), 'schema', 'header of block format 3');
   expectCodecError(t, () => decodeBlock(encodeCanonical([h, ['not bytes'], c, []] as never)), 'schema', 'tx not bytes');
   const vote: Vote = { type: PREVOTE, height: 1, round: 0, blockHash: null, validator: r.bytes(20), signature: r.bytes(64) };
   const v = decodeCanonical(encodeVote(vote), 'v') as unknown[];

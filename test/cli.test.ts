@@ -3,6 +3,7 @@
  * RPC commands run against a small HTTP server in this test that answers JSON-RPC with the shapes
  * the real server uses, and records what it was asked; and against a port where nothing listens.
  */
+import { intrinsicGas } from '../node/executor.ts';
 import t, { type Test } from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -201,7 +202,7 @@ t.test('a broken home is reported by file, in one line', async (t) => {
     `error: ${cfg}: rpc.listen: port 99999 is out of range (0-65535); rpc.max_bach: unknown key (did you mean "max_batch"?)`, 'bad config, status');
   assertOneLineError(t, await hallmark(['--home', home, 'start']), `${cfg}: rpc.listen`, 'bad config, start');
   writeFileSync(join(home, 'config.toml'), '');
-  writeFileSync(join(home, 'genesis.json'), '{"chain_id": 5}');
+  writeFileSync(join(home, 'genesis.json'), '{"protocol_version": 1, "chain_id": 5}');
   assertOneLineError(t, await hallmark(['--home', home, 'start']), `${join(home, 'genesis.json')}: chain_id: expected a string`, 'bad genesis, start');
 });
 
@@ -281,6 +282,7 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   let failNext = false;
   const { url, calls } = await rpcServer(t, ({ method, params }) => {
     if (method === 'chain_status') return { ...STATUS, chain_id: 'hallmark-cli-test' };
+    if (method === 'chain_getParams') return { admission_min_gas_price: '2' };
     if (method === 'state_getAccount') return { address: params.address, balance: '100', nonce: 4, height: 42 };
     if (method === 'tx_broadcast') {
       const stx = decodeSignedTransaction(fromHex(params.tx as string));
@@ -307,8 +309,8 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   t.equal(stx.tx.nonce, 4, 'nonce from state_getAccount');
   t.same(calls.find((c) => c.method === 'state_getAccount')?.params, { address: faucet.address }, 'the faucet pays by default');
   t.ok(equalBytes(stx.tx.sender, fromHex(faucet.public_key)));
-  t.equal(stx.tx.fee, 1n);
-  t.equal(stx.tx.gasLimit, 100_000);
+  t.equal(stx.tx.gasLimit, intrinsicGas(stx.bytes.length, stx.tx.payload), 'a transfer declares exactly the gas it uses');
+  t.equal(stx.tx.fee, BigInt(stx.tx.gasLimit) * 2n, 'and pays it at the node\'s minimum gas price');
   const p = stx.tx.payload;
   t.ok(p.kind === 'transfer' && equalBytes(p.to, parseAddress(bob.address)) && p.amount === 25n, 'a transfer of 25 to bob');
 
@@ -317,12 +319,13 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   t.equal(r2.code, 0, r2.stderr);
   t.match(r2.stdout, /^status +checked$/m);
   t.match(r2.stdout, /^hash +[0-9a-f]{64}$/m);
-  t.same(calls.map((c) => c.method), ['chain_status', 'tx_broadcast'], 'a given nonce is not looked up');
-  const stx2 = decodeSignedTransaction(fromHex(calls[1]!.params.tx as string));
-  t.equal(calls[1]!.params.wait, 'checked');
+  t.same(calls.map((c) => c.method), ['chain_status', 'chain_getParams', 'tx_broadcast'], 'a given nonce is not looked up');
+  const stx2 = decodeSignedTransaction(fromHex(calls[2]!.params.tx as string));
+  t.equal(calls[2]!.params.wait, 'checked');
   t.ok(equalBytes(stx2.tx.sender, fromHex(bob.public_key)));
   t.equal(stx2.tx.nonce, 9);
-  t.equal(stx2.tx.fee, 3n);
+  t.equal(stx2.tx.fee, 3n, 'a given fee is used as it is');
+  t.equal(stx2.tx.gasLimit, intrinsicGas(stx2.bytes.length, stx2.tx.payload));
   t.equal(stx2.tx.payload.kind === 'transfer' && stx2.tx.payload.amount, 7n);
 
   failNext = true;

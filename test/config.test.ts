@@ -3,6 +3,7 @@
  * node/log.ts (the two line formats, levels, child fields).
  */
 import t from 'tap';
+import { clockOffsetFromEnv, systemClock } from '../node/clock.ts';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
@@ -57,7 +58,7 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
     },
     metrics: { enabled: false, host: 'localhost', port: 9100 },
     consensus: { blockTimeMs: 250, timeouts: { proposeMs: 1500, precommitDeltaMs: 0 } },
-    mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, replaceFeeBumpPercent: 0 },
+    mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, minGasPrice: 7n, replaceFeeBumpPercent: 0 },
     vm: { debugLog: true, moduleCacheSize: 3 },
   };
   const text = formatConfig(c);
@@ -72,6 +73,8 @@ t.test('a partial file keeps the defaults for what it leaves out', async (t) => 
   t.equal(c.mempool.minFee, 25n);
   t.equal(c.mempool.maxTxs, DEFAULT_CONFIG.mempool.maxTxs);
   t.equal(parseConfig('[mempool]\nmin_fee = 7\n').mempool.minFee, 7n, 'an integer fee is accepted too');
+  t.equal(parseConfig('[mempool]\nmin_gas_price = "3"\n').mempool.minGasPrice, 3n);
+  t.equal(c.mempool.minGasPrice, 0n, 'no node gas price floor by default: the genesis one applies');
   t.equal(parseConfig('[consensus]\nblock_time_ms = 0\n').consensus.blockTimeMs, 0);
 });
 
@@ -80,7 +83,7 @@ t.test('unknown sections and keys are errors naming them, with a hint', async (t
   t.same(problemsOf('[rpc]\nmax_bach = 3\n'), ['rpc.max_bach: unknown key (did you mean "max_batch"?)']);
   t.match(problemsOf('[rpc]\nport = 26657\n')[0], /^rpc\.port: unknown key \(expected one of listen, max_body_bytes/);
   t.match(problemsOf('verbose = true\n')[0], /^verbose: unknown section/);
-  t.same(problemsOf('[mempool.extra]\nx = 1\n'), ['mempool.extra: unknown key (expected one of max_txs, max_bytes, max_tx_bytes, max_nonce_gap, min_fee, replace_fee_bump_percent)']);
+  t.same(problemsOf('[mempool.extra]\nx = 1\n'), ['mempool.extra: unknown key (expected one of max_txs, max_bytes, max_tx_bytes, max_nonce_gap, min_fee, min_gas_price, replace_fee_bump_percent)']);
 });
 
 t.test('each wrong type or value names its key and what is expected', async (t) => {
@@ -227,4 +230,16 @@ t.test('levels filter, and children add and override fields', async (t) => {
   t.same(silent.lines, []);
   t.throws(() => createLogger({ level: 'loud' as 'info', format: 'text' }), RangeError);
   t.throws(() => createLogger({ level: 'info', format: 'xml' as 'text' }), RangeError);
+});
+
+t.test('HALLMARK_CLOCK_OFFSET_MS shifts the node clock port, and a malformed value is an error', async (t) => {
+  t.equal(clockOffsetFromEnv({}), 0);
+  t.equal(clockOffsetFromEnv({ HALLMARK_CLOCK_OFFSET_MS: '-10000' }), -10_000);
+  t.equal(clockOffsetFromEnv({ HALLMARK_CLOCK_OFFSET_MS: ' 2500 ' }), 2500);
+  t.throws(() => clockOffsetFromEnv({ HALLMARK_CLOCK_OFFSET_MS: '10s' }), /HALLMARK_CLOCK_OFFSET_MS: expected a whole number of milliseconds, got "10s"/);
+  const clock = systemClock(60_000);
+  const before = Date.now();
+  const read = clock();
+  const after = Date.now();
+  t.ok(read >= before + 60_000 && read <= after + 60_000, 'the clock reads the system time plus the offset');
 });

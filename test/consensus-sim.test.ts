@@ -131,6 +131,37 @@ if (ONE_SEED !== null) {
     }
   });
 
+  t.test('a lying proposer: blocks too big, with too many transactions or too much gas, or timed in the future or the past are never voted for or applied, and the rest keep deciding', async (t) => {
+    for (const nodes of [4, 7]) {
+      // The proposer of height 1, round 0 lies at every turn; at least one turn of each kind.
+      const liar = proposerNode(nodes, 1, 0);
+      const lines: string[] = [];
+      const s = calmScenario(8, nodes, { byzantine: [{ node: liar, behaviour: 'lie' }], heights: 12 * nodes, progressAfterHeal: 0 });
+      const r = await run(t, s, { onTrace: (l) => lines.push(l) });
+      const kinds = new Set(lines.flatMap((l) => /lies: proposes a block with (.+) at h/.exec(l)?.[1] ?? []));
+      t.same([...kinds].sort(), ['future time', 'oversized', 'past time', 'too many txs', 'too much gas'], `${nodes} nodes: every kind of lie was told (${r.invalidProposals} invalid proposals)`);
+      for (const [i, c] of r.committed.entries()) if (i !== liar) t.ok(c.length >= 12 * nodes, `${nodes} nodes: n${i} committed ${c.length} heights`);
+      t.ok(r.maxDecisionRound >= 1, 'the liar\'s heights were decided in a later round');
+    }
+  });
+
+  t.test('skewed clocks (one validator +10 s, one -10 s) and a proposer lying about time: the chain keeps deciding', async (t) => {
+    const nodes = 4;
+    const heights = 40;
+    const liar = proposerNode(nodes, 1, 0);
+    const [ahead, behind] = [0, 1, 2, 3].filter((i) => i !== liar);
+    const base = await run(t, calmScenario(9, nodes, { heights, progressAfterHeal: 0 }));
+    const skewed = await run(t, calmScenario(9, nodes, {
+      heights, progressAfterHeal: 0, byzantine: [{ node: liar, behaviour: 'lie' }],
+      clockSkews: [{ node: ahead!, ms: 10_000 }, { node: behind!, ms: -10_000 }],
+    }));
+    const perMinute = (r: SimResult) => Math.round((Math.min(...r.committed.map((c) => c.length)) * 60_000) / r.virtualMs);
+    t.comment(`heights per virtual minute: ${perMinute(base)} with synchronised clocks, ${perMinute(skewed)} with n${ahead} +10 s, n${behind} -10 s and n${liar} lying`);
+    for (const [i, c] of skewed.committed.entries()) if (i !== liar) t.ok(c.length >= heights, `n${i} committed ${c.length} heights`);
+    t.ok(skewed.invalidProposals > 0, 'the liar was refused');
+    t.ok(perMinute(skewed) > 0 && perMinute(skewed) <= perMinute(base), 'slower than synchronised clocks, but deciding');
+  });
+
   t.test('f silent validators: the rest still decide every height', async (t) => {
     const byzantine = [{ node: proposerNode(7, 1, 0), behaviour: 'silent' as const }, { node: proposerNode(7, 2, 0), behaviour: 'silent' as const }];
     const r = await run(t, calmScenario(6, 7, { byzantine, heights: 5 }));
@@ -161,7 +192,9 @@ if (ONE_SEED !== null) {
   for (const nodes of SIZES) {
     const count = SEEDS ?? DEFAULT_SEEDS[nodes] ?? 50;
     t.test(`${count} random seeds from ${FIRST_SEED}, ${nodes} nodes (f = ${maxFaulty(nodes)})`, async (t) => {
-      const totals = { heights: 0, evidence: 0, runsWithEvidence: 0, blockSyncs: 0, honestBlockSyncs: 0, crashes: 0, partitions: 0, byzantine: 0, failed: 0 };
+      const totals = {
+        heights: 0, evidence: 0, runsWithEvidence: 0, blockSyncs: 0, honestBlockSyncs: 0, crashes: 0, partitions: 0, byzantine: 0, liars: 0, invalidProposals: 0, failed: 0,
+      };
       for (let seed = FIRST_SEED; seed < FIRST_SEED + count; seed++) {
         const s = randomScenario(seed, nodes);
         const r = await simulate(s);
@@ -178,6 +211,8 @@ if (ONE_SEED !== null) {
         totals.crashes += s.crashes.length;
         totals.partitions += s.partitions.length;
         totals.byzantine += s.byzantine.length;
+        totals.liars += s.byzantine.filter((b) => b.behaviour === 'lie').length;
+        totals.invalidProposals += r.invalidProposals;
       }
       t.equal(totals.failed, 0, `${count} seeds: ${JSON.stringify(totals)}`);
       // Only an equivocator's own driver, which never holds the proposal it signed behind its back,
@@ -187,6 +222,8 @@ if (ONE_SEED !== null) {
         // The seeds must actually exercise the faults, or passing them says little.
         t.ok(totals.crashes > 0 && totals.partitions > 0 && totals.byzantine > 0, 'crashes, partitions and byzantine validators all occurred');
         t.ok(totals.runsWithEvidence > 0, 'some runs reported equivocation evidence');
+        // Every run checks that no honest node voted for or applied one of them (simulator.ts).
+        t.ok(totals.invalidProposals > 0, `liars proposed ${totals.invalidProposals} invalid blocks, none voted for or applied by an honest node`);
       }
     });
   }

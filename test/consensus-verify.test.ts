@@ -246,7 +246,7 @@ t.test('blocks carry evidence: root, round trip, limit', async (t) => {
   const list = [duplicate(0), duplicate(1), duplicate(5)];
   t.ok(equalBytes(evidenceRoot(list), merkleRoot(list.map(evidenceHash))));
   const header = {
-    chainId: CHAIN_ID, height: 7, time: 1, lastBlockHash: HASH_A, lastCommitHash: HASH_B, txsHash: HASH_A, stateRoot: HASH_A,
+    protocolVersion: 1, chainId: CHAIN_ID, height: 7, time: 1, lastBlockHash: HASH_A, lastCommitHash: HASH_B, txsHash: HASH_A, stateRoot: HASH_A,
     lastResultsHash: HASH_A, validatorsHash: HASH_A, proposer: addressOf(vals.keys[0]!.publicKey), evidenceHash: evidenceRoot(list),
   };
   const block: Block = { header, txs: [], lastCommit: null, evidence: list.map((e) => ({ first: e.second, second: e.first })) };

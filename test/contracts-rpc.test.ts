@@ -18,7 +18,7 @@ async function faucetNode(t: Test) {
   const faucet = addressOf(FAUCET.publicKey);
   const { chain_id: chainId } = await rpc(url, 'chain_status');
   let nonce = (await rpc(url, 'state_getAccount', { address: formatAddress(faucet) })).nonce as number;
-  const sign = (payload: Payload, gasLimit: number) => signTransaction({ chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 1n, gasLimit, payload }, FAUCET.secretKey);
+  const sign = (payload: Payload, gasLimit: number) => signTransaction({ chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: BigInt(gasLimit), gasLimit, payload }, FAUCET.secretKey);
   return {
     url, faucet, sign,
     nextNonce: () => nonce,

@@ -3,7 +3,10 @@ import { addressOf } from '../chain/address.ts';
 import { blockHash, encodeBlock } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { TxStatus } from '../chain/receipt.ts';
-import { signTransaction, type Transaction } from '../chain/tx.ts';
+import { encodeSignedTransaction, signTransaction, type Transaction } from '../chain/tx.ts';
+import type { Block } from '../chain/block.ts';
+import type { BlockLimits } from '../chain/block-rules.ts';
+import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { keyPairFromSecret, secretKeyFromSeed, type KeyPair } from '../chain/keys.ts';
 import { GAS, BlockError } from '../node/executor.ts';
 import { CHAIN_ID, nextBlock, openChain, PROPOSER, testAccounts, testGenesis, transfersFor } from './fixtures/chain.ts';
@@ -48,24 +51,19 @@ t.test('failed transactions: no trace before the fee, fee and nonce only after i
   t.teardown(() => db.close());
   await executor.initGenesis(testGenesis([alice, bob], 1000n));
   const poor = keyPairFromSecret(secretKeyFromSeed('poor'));
-  const forged = signTransaction({ chainId: CHAIN_ID, sender: alice.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } }, bob.secretKey).bytes;
   const txs = [
-    transfer({ chainId: 'other-chain' }),                 // wrong chain
-    forged,                                               // signed by the wrong key
     transfer({ nonce: 5 }),                               // bad nonce
     transfer({ nonce: 0, fee: 5n }, poor),                // cannot pay the fee
-    Uint8Array.of(0x82, 0x01),                            // not a transaction
     transfer({ nonce: 0, fee: 2n, gasLimit: 10 }),        // out of gas: fee paid, nonce used
     transfer({ nonce: 1, fee: 2n, amount: 5000n }),       // insufficient funds: fee paid, nonce used
     transfer({ nonce: 2, fee: 1n, amount: 10n }),         // fine
   ];
   const { receipts } = await executor.applyBlock(nextBlock(executor, txs));
   t.same(receipts.map((r) => r.status), [
-    TxStatus.wrong_chain, TxStatus.invalid_signature, TxStatus.bad_nonce, TxStatus.insufficient_fee_balance,
-    TxStatus.malformed, TxStatus.out_of_gas, TxStatus.insufficient_funds, TxStatus.ok,
+    TxStatus.bad_nonce, TxStatus.insufficient_fee_balance, TxStatus.out_of_gas, TxStatus.insufficient_funds, TxStatus.ok,
   ]);
-  for (const r of receipts.slice(0, 7)) t.not(r.error, '', `status ${r.status} says why: ${r.error}`);
-  t.equal(receipts[5]!.gasUsed, 10, 'out of gas uses the whole limit');
+  for (const r of receipts.slice(0, 4)) t.not(r.error, '', `status ${r.status} says why: ${r.error}`);
+  t.equal(receipts[2]!.gasUsed, 10, 'out of gas uses the whole limit');
   t.same(await executor.getAccount(A), { balance: 1000n - 2n - 2n - 1n - 10n, nonce: 3 });
   t.same(await executor.getAccount(B), { balance: 1010n, nonce: 0 });
   t.same(await executor.getAccount(addressOf(poor.publicKey)), { balance: 0n, nonce: 0 });
@@ -92,6 +90,7 @@ t.test('blocks that do not link to the head are refused and change nothing', asy
     bad('wrong results hash', (b) => { b.header.lastResultsHash = new Uint8Array(32); }),
     bad('txs not matching txsHash', (b) => { b.txs = [transfer({ nonce: 2 })]; }),
     bad('time going backwards', (b) => { b.header.time = 0; }),
+    bad('time standing still', (b) => { b.header.time = head.time; }),
     bad('missing last commit', (b) => { b.lastCommit = null; }),
     bad('commit for another block', (b) => { b.lastCommit!.blockHash = new Uint8Array(32); }),
   ];
@@ -178,4 +177,46 @@ t.test('determinism: independent stores fed the same blocks agree at every heigh
     roots.add(toHex(ra.stateRoot));
   }
   t.equal(roots.size, 25, 'every height changed the state');
+});
+
+/** A sender whose key is the small-order point (0, 1) encoded canonically. */
+const SMALL_ORDER_KEY = Uint8Array.of(1, ...new Array<number>(31).fill(0));
+
+t.test('one validity rule: a block breaking a limit or carrying a transaction no block may hold is refused whole, before anything runs', async (t) => {
+  const limits: BlockLimits = { protocolVersion: PROTOCOL_VERSION, maxBytes: 4096, maxTxs: 3, maxGas: 300_000, minGasPrice: 1n };
+  const { db, executor, tree } = await openChain(t.testdir(), undefined, { limits });
+  t.teardown(() => db.close());
+  await executor.initGenesis(testGenesis([alice, bob], 10_000_000n));
+  const ok = (nonce: number, over: Partial<Transaction> = {}) => transfer({ nonce, fee: 100_000n, ...over });
+  const forged = signTransaction({ chainId: CHAIN_ID, sender: alice.publicKey, nonce: 0, fee: 100_000n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } }, bob.secretKey).bytes;
+  const smallOrder = encodeSignedTransaction({
+    tx: { chainId: CHAIN_ID, sender: SMALL_ORDER_KEY, nonce: 0, fee: 100_000n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } },
+    signature: new Uint8Array(64),
+  });
+  const cases: [string, Uint8Array[], RegExp, ((b: Block) => void)?][] = [
+    ['too many transactions', [ok(0), ok(1), ok(2), ok(3, { gasLimit: 1 })], /4 transactions exceed the limit of 3/],
+    ['too many bytes', [ok(0, { payload: { kind: 'deploy', code: new Uint8Array(5000), args: new Uint8Array(0) } })], /bytes exceed the block size limit of 4096/],
+    ['too much declared gas', [ok(0, { gasLimit: 200_000, fee: 200_000n }), ok(1, { gasLimit: 200_000, fee: 200_000n })], /declare more than the block gas limit of 300000/],
+    ['one transaction over the gas cap', [ok(0, { gasLimit: 300_001, fee: 300_001n })], /gas limit 300001 exceeds the block gas limit of 300000/],
+    ['a fee below gas limit × price', [ok(0, { fee: 99_999n })], /fee 99999 is below gas limit 100000 × minimum gas price 1 = 100000/],
+    ['another chain\'s transaction', [ok(0, { chainId: 'other-chain' })], /txs\[0\] is for chain other-chain/],
+    ['a bad signature', [ok(0), forged], /txs\[1\]: signature does not verify/],
+    ['bytes that are not a transaction', [Uint8Array.of(0x82, 0x01)], /txs\[0\] is malformed/],
+    ['a small-order sender key', [smallOrder], /sender key .* small-order/],
+    ['another protocol version', [ok(0)], /protocol version 2; this chain runs version 1/, (b) => { b.header.protocolVersion = 2; }],
+  ];
+  for (const [name, txs, reason, edit] of cases) {
+    const b = nextBlock(executor, txs);
+    edit?.(b);
+    t.throws(() => executor.validateBlock(b), { name: 'BlockError', message: reason }, `${name}: validateBlock refuses it`);
+    await t.rejects(executor.applyBlock(b), { code: 'invalid_block', message: reason }, `${name}: applyBlock refuses it`);
+    t.equal(executor.head!.height, 0, `${name}: nothing applied`);
+    t.equal(tree.latestVersion, 0, `${name}: state unchanged`);
+  }
+  // The same limits exactly met are fine.
+  const full = nextBlock(executor, [ok(0, { gasLimit: 100_000 }), ok(1, { gasLimit: 100_000 }), ok(2, { gasLimit: 100_000 })]);
+  t.doesNotThrow(() => executor.validateBlock(full));
+  t.same((await executor.applyBlock(full)).receipts.map((r) => r.status), [TxStatus.ok, TxStatus.ok, TxStatus.ok]);
+  const a = await executor.getAccount(A);
+  t.equal(a.balance, 10_000_000n - 3n * (100_000n + 100n), 'each paid its whole fee: unused gas is not refunded');
 });

@@ -2,8 +2,10 @@ import t, { type Test } from 'tap';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
+import { minBlockBytes, worstBlockBytes } from '../chain/block-rules.ts';
+import { MAX_TX_BYTES } from '../chain/tx.ts';
 import {
-  formatGenesis, genesisHash, GenesisError, MAX_TOTAL_POWER, parseGenesis, toGenesisState, validatorsHash, type Genesis,
+  blockLimits, formatGenesis, genesisHash, GenesisError, MAX_MAX_GAS, MAX_TOTAL_POWER, MIN_MAX_GAS, parseGenesis, toGenesisState, validatorsHash, type Genesis,
 } from '../genesis/schema.ts';
 
 const key = (label: string) => keyPairFromSecret(secretKeyFromSeed(label)).publicKey;
@@ -13,10 +15,14 @@ const ADDR = [formatAddress(addressOf(key('a0'))), formatAddress(addressOf(key('
 /** A valid document; tests edit a copy. */
 function doc(): any {
   return {
+    protocol_version: 1,
     chain_id: 'hallmark-devnet',
     genesis_time: '2026-11-23T00:00:00.000Z',
     consensus_params: {
-      block: { max_bytes: 4194304, max_txs: 10000 },
+      block: { max_bytes: 4194304, max_txs: 10000, max_gas: 250000000 },
+      fees: { min_gas_price: '1' },
+      synchrony: { precision_ms: 500, message_delay_ms: 15000 },
+      evidence: { max_age_heights: 100000 },
       timeouts: { propose_ms: 3000, propose_delta_ms: 500, prevote_ms: 1000, prevote_delta_ms: 500, precommit_ms: 1000, precommit_delta_ms: 500, commit_ms: 1000 },
     },
     validators: [
@@ -51,8 +57,12 @@ t.test('a valid genesis parses into typed values and round-trips through formatG
   const g = parseGenesis(JSON.stringify(doc()));
   t.equal(g.chainId, 'hallmark-devnet');
   t.equal(g.time, Date.UTC(2026, 10, 23));
+  t.equal(g.protocolVersion, 1);
   t.same(g.consensusParams, {
-    block: { maxBytes: 4194304, maxTxs: 10000 },
+    block: { maxBytes: 4194304, maxTxs: 10000, maxGas: 250_000_000 },
+    fees: { minGasPrice: 1n },
+    synchrony: { precisionMs: 500, messageDelayMs: 15_000 },
+    evidence: { maxAgeHeights: 100_000 },
     timeouts: { proposeMs: 3000, proposeDeltaMs: 500, prevoteMs: 1000, prevoteDeltaMs: 500, precommitMs: 1000, precommitDeltaMs: 500, commitMs: 1000 },
   });
   t.equal(g.validators.length, 3);
@@ -65,7 +75,8 @@ t.test('a valid genesis parses into typed values and round-trips through formatG
   const text = formatGenesis(g);
   t.same(JSON.parse(text), doc(), 'the same fields in the same order');
   t.same(Object.keys(JSON.parse(text)), Object.keys(doc()));
-  t.ok(text.startsWith('{\n  "chain_id": "hallmark-devnet",\n'), '2-space JSON');
+  t.ok(text.startsWith('{\n  "protocol_version": 1,\n  "chain_id": "hallmark-devnet",\n'), '2-space JSON');
+  t.same(blockLimits(g), { protocolVersion: 1, maxBytes: 4194304, maxTxs: 10000, maxGas: 250_000_000, minGasPrice: 1n });
   t.ok(text.endsWith('}\n'));
   t.same(parseGenesis(text), g, 'parse(format(g)) deep-equals g');
   t.equal(formatGenesis(parseGenesis(text)), text, 'formatting is stable');
@@ -111,8 +122,10 @@ const cases: [string, (d: any) => void, string][] = [
   ['duplicate public key', (d) => { d.validators[2].public_key = toHex(K0); }, 'validators[2]: duplicate public key (same as validators[0])'],
   ['duplicate public key in another case', (d) => { d.validators[2].public_key = toHex(K0).toUpperCase(); }, 'validators[2]: duplicate public key (same as validators[0])'],
   ['short public key', (d) => { d.validators[0].public_key = 'abcd'; }, 'validators[0].public_key: must be 64 hex characters'],
-  ['public key that is not a curve point', (d) => { d.validators[0].public_key = '02' + '00'.repeat(31); }, 'validators[0].public_key: not a valid Ed25519 public key'],
-  ['small-order public key', (d) => { d.validators[0].public_key = '01' + '00'.repeat(31); }, 'validators[0].public_key: not a usable Ed25519 public key (a small-order point)'],
+  ['public key that is not a curve point', (d) => { d.validators[0].public_key = '02' + '00'.repeat(31); }, 'validators[0].public_key: not a usable Ed25519 public key: not the canonical encoding'],
+  ['small-order public key', (d) => { d.validators[0].public_key = '01' + '00'.repeat(31); }, 'validators[0].public_key: not a usable Ed25519 public key: a small-order Ed25519 point'],
+  // y = p + 1 (non-canonical) encodes the same point as y = 1, the identity's neighbour order.
+  ['non-canonical public key', (d) => { d.validators[0].public_key = 'eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f'; }, 'validators[0].public_key: not a usable Ed25519 public key: not the canonical encoding'],
   ['duplicate validator name', (d) => { d.validators[1].name = 'validator-0'; }, 'validators[1].name: duplicate name (same as validators[0])'],
   ['empty validator name', (d) => { d.validators[1].name = ''; }, 'validators[1].name: must be 1-64 characters'],
   ['zero validators', (d) => { d.validators = []; }, 'validators: must list at least one validator'],
@@ -138,7 +151,18 @@ const cases: [string, (d: any) => void, string][] = [
   ['missing timeouts', (d) => { delete d.consensus_params.timeouts; }, 'consensus_params.timeouts: missing (required field)'],
   ['unknown top-level field', (d) => { d.chainid = 'x'; }, 'chainid: unknown field'],
   ['unknown validator field', (d) => { d.validators[2].pub_key = 'x'; }, 'validators[2].pub_key: unknown field'],
-  ['unknown consensus field', (d) => { d.consensus_params.block.max_gas = 1; }, 'consensus_params.block.max_gas: unknown field'],
+  ['unknown consensus field', (d) => { d.consensus_params.block.max_gass = 1; }, 'consensus_params.block.max_gass: unknown field'],
+  ['unsupported protocol version', (d) => { d.protocol_version = 2; }, 'protocol_version: protocol version 2 is not one this Hallmark runs (1)'],
+  ['missing protocol version', (d) => { delete d.protocol_version; }, 'protocol_version: missing (required field)'],
+  ['max_gas below the floor', (d) => { d.consensus_params.block.max_gas = MIN_MAX_GAS - 1; }, `consensus_params.block.max_gas: must be at least ${MIN_MAX_GAS}`],
+  ['max_gas over 2^52', (d) => { d.consensus_params.block.max_gas = MAX_MAX_GAS + 1; }, 'consensus_params.block.max_gas: must be at most 2^52'],
+  ['max_bytes over the codec cap', (d) => { d.consensus_params.block.max_bytes = 64 * 1024 * 1024 + 1; }, `consensus_params.block.max_bytes: must be at most ${64 * 1024 * 1024}`],
+  ['max_txs over the codec cap', (d) => { d.consensus_params.block.max_txs = 100_001; }, 'consensus_params.block.max_txs: must be at most 100000'],
+  ['max_bytes too small for the largest transaction', (d) => { d.consensus_params.block.max_bytes = minBlockBytes(3) - 1; }, `consensus_params.block.max_bytes: must be at least ${minBlockBytes(3)} for 3 validator(s)`],
+  ['gas price as a number', (d) => { d.consensus_params.fees.min_gas_price = 1; }, 'consensus_params.fees.min_gas_price: expected a string, got number 1'],
+  ['missing synchrony', (d) => { delete d.consensus_params.synchrony; }, 'consensus_params.synchrony: missing (required field)'],
+  ['zero message delay', (d) => { d.consensus_params.synchrony.message_delay_ms = 0; }, 'consensus_params.synchrony.message_delay_ms: must be at least 1'],
+  ['zero evidence age', (d) => { d.consensus_params.evidence.max_age_heights = 0; }, 'consensus_params.evidence.max_age_heights: must be at least 1'],
   ['fractional timeout', (d) => { d.consensus_params.timeouts.propose_ms = 1.5; }, 'consensus_params.timeouts.propose_ms: must be an integer, got number 1.5'],
   ['zero propose timeout', (d) => { d.consensus_params.timeouts.propose_ms = 0; }, 'consensus_params.timeouts.propose_ms: must be at least 1'],
   ['huge timeout', (d) => { d.consensus_params.timeouts.commit_ms = 3_600_000; }, 'consensus_params.timeouts.commit_ms: must be at most 600000'],
@@ -238,6 +262,10 @@ t.test('genesisHash is of the meaning, not the text', async (t) => {
     (d) => { d.chain_id = 'hallmark-other'; },
     (d) => { d.genesis_time = '2026-11-23T00:00:00.001Z'; },
     (d) => { d.consensus_params.block.max_txs = 9999; },
+    (d) => { d.consensus_params.block.max_gas += 1; },
+    (d) => { d.consensus_params.fees.min_gas_price = '2'; },
+    (d) => { d.consensus_params.synchrony.precision_ms = 501; },
+    (d) => { d.consensus_params.evidence.max_age_heights = 99; },
     (d) => { d.consensus_params.timeouts.commit_ms = 999; },
     (d) => { d.validators[0].power = '11'; },
     (d) => { d.validators[0].name = 'renamed'; },
@@ -249,4 +277,19 @@ t.test('genesisHash is of the meaning, not the text', async (t) => {
     edit(d);
     t.notSame(genesisHash(parseGenesis(d)), h, `edit ${i} changes the hash`);
   }
+});
+
+t.test('the smallest max_bytes is derived from the codec, and grows with the validator count', async (t) => {
+  for (const n of [1, 3, 100]) {
+    const least = minBlockBytes(n);
+    t.equal(least, worstBlockBytes(n, MAX_TX_BYTES), `${n} validators: a block with the largest transaction and everything else at its largest`);
+    t.ok(least > MAX_TX_BYTES + worstBlockBytes(n, 0) - 8, 'it holds the transaction and the overhead');
+    const d = doc();
+    d.validators = d.validators.slice(0, Math.min(n, 3));
+    const m = Math.min(n, 3);
+    d.consensus_params.block.max_bytes = minBlockBytes(m);
+    t.equal(parseGenesis(d).consensusParams.block.maxBytes, minBlockBytes(m), 'exactly the floor is accepted');
+  }
+  t.ok(minBlockBytes(100) > minBlockBytes(1), 'a bigger commit needs more room');
+  t.ok(MIN_MAX_GAS <= 250_000_000 && MIN_MAX_GAS >= 1);
 });

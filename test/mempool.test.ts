@@ -1,5 +1,6 @@
 import t from 'tap';
-import { toHex } from '../chain/bytes.ts';
+import { cborHeaderBytes, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
+import { fromHex, toHex } from '../chain/bytes.ts';
 import { encodeSignedTransaction } from '../chain/tx.ts';
 import { Mempool, MempoolError } from '../node/mempool.ts';
 import { Accounts, ALL, addAll, CHAIN, label, order, refuse, setup, stx, tx, who } from './fixtures/mempool.ts';
@@ -27,7 +28,7 @@ t.test('every refusal code, each leaving the pool unchanged', async (t) => {
   t.test('tx_too_large', async (t) => {
     const { pool } = setup({ maxTxBytes: small.length });
     await addAll(pool, tx('a', 0, 1), tx('b', 0, 2));
-    await refuse(t, pool, big, 'tx_too_large', `transaction is ${big.length} bytes; the limit is ${small.length}`);
+    await refuse(t, pool, big, 'tx_too_large', `transaction is ${big.length} bytes; the largest this node takes is ${small.length}`);
     await pool.add(small);
     t.equal(pool.size, 3);
   });
@@ -219,11 +220,55 @@ t.test('reap limits: count and bytes', async (t) => {
   t.same(order(pool, { maxTxs: 2.5, maxBytes: 1e9 }), ['b0', 'a0']);
   t.same(order(pool, { maxTxs: 10, maxBytes: 0 }), []);
   t.ok(a0.length > c0.length);
+  // Each transaction takes its bytes and their CBOR header in the block.
+  const cost = (b: Uint8Array) => b.length + cborHeaderBytes(b.length);
+  t.equal(cost(b0), b0.length + 2);
   // After b0 the room is too small for a0 but fits c0: a0 blocks only its sender (a1 stays out).
-  t.same(order(pool, { maxTxs: 10, maxBytes: b0.length + a0.length - 1 }), ['b0', 'c0']);
-  t.same(order(pool, { maxTxs: 10, maxBytes: b0.length + a0.length }), ['b0', 'a0']);
+  t.same(order(pool, { maxTxs: 10, maxBytes: cost(b0) + cost(a0) - 1 }), ['b0', 'c0']);
+  t.same(order(pool, { maxTxs: 10, maxBytes: cost(b0) + cost(a0) }), ['b0', 'a0']);
   t.equal(pool.size, 4, 'reap removes nothing');
   t.throws(() => pool.reap({ maxTxs: -1, maxBytes: 1 }), RangeError);
+});
+
+t.test('gas: the cap, the price floor (the chain\'s and this node\'s), reaping by declared gas, ordering by gas price', async (t) => {
+  const limits: BlockLimits = { ...CODEC_LIMITS, maxGas: 1000, minGasPrice: 2n };
+  t.test('gas_limit_too_high and fee_too_low, at the chain\'s price and at a higher node floor', async (t) => {
+    const { pool } = setup({}, undefined, { limits });
+    t.equal(pool.minGasPrice, 2n);
+    await refuse(t, pool, tx('a', 0, 10_000, { gasLimit: 1001 }), 'gas_limit_too_high', 'gas limit 1001 exceeds the block gas limit of 1000; no block can take it');
+    await refuse(t, pool, tx('a', 0, 1999, { gasLimit: 1000 }), 'fee_too_low', /^fee 1999 is below gas limit 1000 × minimum gas price 2 = 2000/);
+    await pool.add(tx('a', 0, 2000, { gasLimit: 1000 }));
+    const strict = setup({ minGasPrice: 3n }, undefined, { limits }).pool;
+    t.equal(strict.minGasPrice, 3n, 'a node may ask more than the chain');
+    await refuse(t, strict, tx('a', 0, 2999, { gasLimit: 1000 }), 'fee_too_low', /minimum gas price 3 = 3000/);
+    const lax = setup({ minGasPrice: 1n }, undefined, { limits }).pool;
+    t.equal(lax.minGasPrice, 2n, 'but never less');
+  });
+  t.test('invalid_sender_key: small-order and non-canonical keys own no account', async (t) => {
+    const { pool } = setup({}, undefined, { limits });
+    const body = { chainId: CHAIN, nonce: 0, fee: 0n, gasLimit: 0, payload: { kind: 'transfer' as const, to: who('sink').address, amount: 1n } };
+    const smallOrder = encodeSignedTransaction({ tx: { ...body, sender: Uint8Array.of(1, ...new Array<number>(31).fill(0)) }, signature: new Uint8Array(64) });
+    await refuse(t, pool, smallOrder, 'invalid_sender_key', /small-order/);
+    const nonCanonical = encodeSignedTransaction({ tx: { ...body, sender: fromHex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f') }, signature: new Uint8Array(64) });
+    await refuse(t, pool, nonCanonical, 'invalid_sender_key', /not the canonical encoding/);
+  });
+  t.test('tx_too_large when no block has room for it, whatever the node takes', async (t) => {
+    const one = tx('a', 0, 0);
+    const { pool } = setup({}, undefined, { maxBlockTxBytes: one.length - 1 });
+    await refuse(t, pool, one, 'tx_too_large', `transaction is ${one.length} bytes; the largest the chain's blocks have room for is ${one.length - 1}`);
+  });
+  t.test('reap by declared gas: a transaction over the gas left holds back only its sender', async (t) => {
+    const { pool } = setup();
+    await addAll(pool, tx('a', 0, 900, { gasLimit: 600 }), tx('a', 1, 900, { gasLimit: 10 }), tx('b', 0, 400, { gasLimit: 500 }), tx('c', 0, 50, { gasLimit: 100 }));
+    t.same(order(pool, { ...ALL, maxGas: 1000 }), ['a0', 'a1', 'c0'], 'b0 (500 gas) does not fit after a0 and a1; c0 does');
+    t.same(order(pool, { ...ALL, maxGas: 599 }), ['b0'], 'a0 alone is over the room, so its sender waits (a1 too); then c0 no longer fits beside b0');
+    t.throws(() => pool.reap({ ...ALL, maxGas: -1 }), RangeError);
+  });
+  t.test('order by gas price, not fee: a big fee spread over a big gas limit comes after', async (t) => {
+    const { pool } = setup();
+    await addAll(pool, tx('a', 0, 1000, { gasLimit: 1000 }), tx('b', 0, 300, { gasLimit: 100 }), tx('c', 0, 10, { gasLimit: 0 }));
+    t.same(order(pool), ['c0', 'b0', 'a0'], 'prices 10/1, 3, 1');
+  });
 });
 
 t.test('eviction', async (t) => {

@@ -16,7 +16,8 @@ import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
 import { Executor } from '../node/executor.ts';
 import { createLogger } from '../node/log.ts';
-import { startNode } from '../node/node.ts';
+import { DATA_FORMAT_VERSION, startNode } from '../node/node.ts';
+import { decodeCanonical, encodeCanonical } from '../chain/codec.ts';
 import { openChain } from './fixtures/chain.ts';
 import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, VALIDATOR, waitForHeight } from './fixtures/node.ts';
 import { liveDir } from './fixtures/dirs.ts';
@@ -30,7 +31,7 @@ t.test('a single validator produces blocks, commits a transfer and restarts wher
 
   const to = addressOf(generateKeyPair().publicKey);
   const tx = signTransaction({
-    chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 0, fee: 5n, gasLimit: 100_000,
+    chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 0, fee: 100_005n, gasLimit: 100_000,
     payload: { kind: 'transfer', to, amount: 1234n },
   }, FAUCET.secretKey);
   const sent = await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'committed' });
@@ -70,7 +71,7 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
   const url = running.rpcUrl;
   for (let nonce = 0; nonce < 5; nonce++) {
     const tx = signTransaction({
-      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 1n, gasLimit: 100_000,
+      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 100_000n, gasLimit: 100_000,
       payload: { kind: 'transfer', to: addressOf(generateKeyPair().publicKey), amount: BigInt(100 + nonce) },
     }, FAUCET.secretKey);
     await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: nonce === 4 ? 'committed' : 'checked' });
@@ -110,10 +111,23 @@ t.test('a genesis for another chain, or an edited one, is refused and the data d
   await waitForHeight(again.rpcUrl, 4);
   await again.close();
 
-  // A data directory without the format marker (as an older Hallmark wrote them) is refused.
+  // A data directory written under another protocol version, or in another data format, is
+  // refused with what to do; then one without the format marker (as an older Hallmark wrote them).
   const chain = await openChain(join(home, 'data', 'chain'));
-  await chain.db.del(Uint8Array.of(0x76));
+  const META = Uint8Array.of(0x76);
+  const marker = decodeCanonical((await chain.db.get(META))!, 'marker') as [number, Uint8Array, number];
+  t.equal(marker[0], DATA_FORMAT_VERSION);
+  t.equal(marker[2], fastGenesis().protocolVersion, 'the marker records the protocol version');
+  await chain.db.put(META, encodeCanonical([marker[0], marker[1], marker[2] + 1]));
   await chain.db.close();
+  await t.rejects(startTestNode(home), /was written under protocol version 2, but genesis.json and this Hallmark run protocol 1: its state was computed by other rules/);
+  const again2 = await openChain(join(home, 'data', 'chain'));
+  await again2.db.put(META, encodeCanonical([2, marker[1]]));
+  await again2.db.close();
+  await t.rejects(startTestNode(home), /is in data format 2, this Hallmark reads format 3/);
+  const last = await openChain(join(home, 'data', 'chain'));
+  await last.db.del(META);
+  await last.db.close();
   await t.rejects(startTestNode(home), /has no format marker: it was written by an older Hallmark/);
 });
 
@@ -178,14 +192,14 @@ t.test('a fresh proposal must name its round\'s proposer in the block header', a
   genesis.validators.push({ name: 'other', publicKey: other.publicKey, address: addressOf(other.publicKey), power: genesis.validators[0]!.power });
   const set = new ValidatorSet(genesis.validators);
   const round = [0, 1, 2].find((r) => equalBytes(set.proposer(1, r).address, addressOf(other.publicKey)))!;
-  const prevoteFor = async (headerProposer: Uint8Array): Promise<string> => {
+  const prevoteFor = async (headerProposer: Uint8Array, time = Date.now()): Promise<string> => {
     const votes: Vote[] = [];
     const running = await startNode({
       home: liveDir(t), config: testConfig(), genesis, validatorKey: VALIDATOR,
       log: createLogger({ level: 'silent', format: 'text' }), outbox: { proposal() {}, vote: (v) => votes.push(v) },
     });
     const node = running.node;
-    const header = node.executor.nextHeader({ txs: [], time: genesis.time + 1, proposer: headerProposer, lastCommit: null });
+    const header = node.executor.nextHeader({ txs: [], time, proposer: headerProposer, lastCommit: null });
     const block = encodeBlock({ header, txs: [], lastCommit: null, evidence: [] });
     const unsigned = { height: 1, round, validRound: -1, blockHash: blockHash(header) };
     node.driver.receiveProposal({ ...unsigned, signature: sign(other.secretKey, proposalSignBytes(genesis.chainId, unsigned)) }, block);
@@ -200,4 +214,8 @@ t.test('a fresh proposal must name its round\'s proposer in the block header', a
   };
   t.equal(await prevoteFor(addressOf(other.publicKey)), 'block', 'the round\'s proposer named: prevote for the block');
   t.equal(await prevoteFor(addressOf(VALIDATOR.publicKey)), 'nil', 'another validator named: prevote nil');
+  // Proposer-based timestamps: a fresh proposal's time must be timely on our clock.
+  const { precisionMs, messageDelayMs } = genesis.consensusParams.synchrony;
+  t.equal(await prevoteFor(addressOf(other.publicKey), Date.now() + precisionMs + 5_000), 'nil', 'a time in the future: prevote nil');
+  t.equal(await prevoteFor(addressOf(other.publicKey), Date.now() - precisionMs - messageDelayMs - 5_000), 'nil', 'a time further back than precision + message delay: prevote nil');
 });

@@ -6,49 +6,17 @@
  * height, checked from each node's RPC.
  */
 import t from 'tap';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { toHex } from '../chain/bytes.ts';
 import { signTransaction } from '../chain/tx.ts';
-import { formatConfig, loadConfig } from '../node/config.ts';
 import { FAUCET_KEY, keyPath, readKeyFile } from '../node/keystore.ts';
-import { writeTestnet, type TestnetLayout } from '../node/testnet.ts';
+import { writeTestnet } from '../node/testnet.ts';
 import { parseAddress } from '../chain/address.ts';
 import { rpc } from './fixtures/node.ts';
 import { freeBasePort, spawnNode, type NodeProcess } from './fixtures/processes.ts';
 import { liveDir } from './fixtures/dirs.ts';
-
-/** Round timeouts of tens of ms and quick redials: many heights in a few seconds. */
-async function speedUp(home: string): Promise<void> {
-  const c = await loadConfig(home);
-  c.logLevel = 'info';
-  c.consensus.blockTimeMs = 20;
-  c.consensus.timeouts = { proposeMs: 400, proposeDeltaMs: 100, prevoteMs: 100, prevoteDeltaMs: 50, precommitMs: 100, precommitDeltaMs: 50 };
-  c.p2p.rebroadcastMs = 200;
-  c.p2p.reconnectBaseMs = 100;
-  c.p2p.reconnectMaxMs = 1_000;
-  writeFileSync(join(home, 'config.toml'), formatConfig(c));
-}
-
-async function height(url: string): Promise<number | null> {
-  try {
-    return (await rpc(url, 'chain_status')).latest_height as number;
-  } catch {
-    return null;
-  }
-}
-
-/** Polls until every listed node reports at least `h`; gives up after a number of polls. */
-async function waitHeight(layout: TestnetLayout, which: number[], h: number, procs: (NodeProcess | null)[], polls = 1_500): Promise<void> {
-  for (let i = 0; i < polls; i++) {
-    const dead = which.filter((w) => procs[w]?.done);
-    if (dead.length > 0) throw new Error(`node ${dead[0]} exited; see ${layout.nodes[dead[0]!]!.logPath}`);
-    const hs = await Promise.all(which.map((w) => height(layout.nodes[w]!.rpcUrl)));
-    if (hs.every((x) => x !== null && x >= h)) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nodes ${which.join(',')} did not all reach height ${h}`);
-}
+import { height, speedUp, waitHeight } from './fixtures/testnet.ts';
 
 t.test('4 validator processes: commit, survive a SIGKILL, block-sync back, halt without forking at 2 down, resume', async (t) => {
   const dir = liveDir(t);
@@ -76,7 +44,7 @@ t.test('4 validator processes: commit, survive a SIGKILL, block-sync back, halt 
       try {
         const acct = await rpc(url, 'state_getAccount', { address: faucet.address });
         const tx = signTransaction({
-          chainId: genesis.chain_id, sender: faucet.publicKey, nonce: acct.nonce, fee: 1n, gasLimit: 100_000,
+          chainId: genesis.chain_id, sender: faucet.publicKey, nonce: acct.nonce, fee: 100_000n, gasLimit: 100_000,
           payload: { kind: 'transfer', to, amount: 1n },
         }, faucet.secretKey);
         const r = await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'committed' });

@@ -42,6 +42,7 @@ export function statusName(code: number): string {
 // ---- header, commit, block ---------------------------------------------------------------------
 
 export const HeaderJson = z.object({
+  protocol_version: Uint,
   chain_id: z.string(),
   height: Uint,
   time: TimeOut,
@@ -57,6 +58,7 @@ export const HeaderJson = z.object({
 
 export function headerJson(h: Header): z.infer<typeof HeaderJson> {
   return {
+    protocol_version: h.protocolVersion,
     chain_id: h.chainId,
     height: h.height,
     time: rfc3339(h.time),

@@ -199,6 +199,34 @@ const chainStatus = method({
   },
 });
 
+const chainGetParams = method({
+  name: 'chain_getParams',
+  summary: "The chain's consensus rules (genesis protocol_version and consensus_params) and what this node admits.",
+  params: NoParams,
+  result: z.object({
+    protocol_version: Uint,
+    max_bytes: Uint.describe('most bytes of an encoded block'),
+    max_txs: Uint.describe('most transactions in a block'),
+    max_gas: Uint.describe('most gas the transactions of a block may declare together, and so the largest gas_limit'),
+    min_gas_price: AmountOut.describe("base units per unit of declared gas every transaction's fee must cover (chain-wide)"),
+    admission_min_gas_price: AmountOut.describe('the gas price this node admits: the chain minimum or the higher floor of its config'),
+    max_tx_bytes: Uint.describe('largest transaction this node admits'),
+    precision_ms: Uint.describe('timeliness: how far apart honest clocks may be'),
+    message_delay_ms: Uint.describe('timeliness: how long a proposal may take to arrive (round 0)'),
+    evidence_max_age_heights: Uint,
+  }),
+  errors: [],
+  async handler(node) {
+    const l = node.executor.limits;
+    return {
+      protocol_version: l.protocolVersion, max_bytes: l.maxBytes, max_txs: l.maxTxs, max_gas: l.maxGas,
+      min_gas_price: l.minGasPrice.toString(), admission_min_gas_price: node.mempool.minGasPrice.toString(),
+      max_tx_bytes: node.mempool.maxTxBytes, precision_ms: node.synchrony.precisionMs, message_delay_ms: node.synchrony.messageDelayMs,
+      evidence_max_age_heights: node.executor.evidenceMaxAgeHeights,
+    };
+  },
+});
+
 const chainGetBlock = method({
   name: 'chain_getBlock',
   summary: 'A block by height or by hash; the latest block when neither is given.',
@@ -559,7 +587,7 @@ const rpcDiscover = method({
 
 /** Every method the server offers, in the order the docs list them. */
 export const RPC_METHODS: readonly RpcMethod[] = Object.freeze([
-  chainStatus, chainGetBlock, chainGetCommit, txBroadcast, txGet, stateGetAccount, stateGetProof,
+  chainStatus, chainGetParams, chainGetBlock, chainGetCommit, txBroadcast, txGet, stateGetAccount, stateGetProof,
   contractGetCode, contractQuery, consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
 ]);
 

@@ -12,6 +12,7 @@ import type { StateTree } from '../../state/tree.ts';
 import type { Executor } from '../executor.ts';
 import type { Mempool } from '../mempool.ts';
 import type { ValidatorSet } from '../../consensus/validators.ts';
+import type { SynchronyBounds } from '../../consensus/timeliness.ts';
 
 export interface TxInclusion {
   height: number;
@@ -49,6 +50,8 @@ export interface RpcNode {
   readonly tree: StateTree;
   readonly mempool: Mempool;
   readonly validators: ValidatorSet;
+  /** The genesis timeliness bounds (consensus/timeliness.ts). */
+  readonly synchrony: SynchronyBounds;
   /** Display names from genesis, by validator address hex. */
   readonly validatorNames: ReadonlyMap<string, string>;
   catchingUp(): boolean;
