@@ -52,8 +52,11 @@ export interface StartNodeOptions {
 export interface RunningNode {
   readonly rpcUrl: string;
   readonly node: HallmarkNode;
-  /** Settles if consensus stops for good (a decided block could not be applied): exit and let a
-   * supervisor restart the node, which then replays the height from its WAL. */
+  /**
+   * Settles if consensus stops for good (a decided block could not be stored, the WAL could not be
+   * written, a bug): exit and let a supervisor restart the node, which then replays the height
+   * from its WAL and block store.
+   */
   readonly halted: Promise<Error>;
   close(): Promise<void>;
 }
@@ -113,10 +116,10 @@ export class HallmarkNode implements RpcNode {
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
   #rpc: { url: string; close(): Promise<void> } | null = null;
-  #halt: (err: Error) => void = () => {};
+  #halted: (err: Error) => void = () => {};
   /** See RunningNode.halted. */
   readonly halted = new Promise<Error>((resolve) => {
-    this.#halt = resolve;
+    this.#halted = resolve;
   });
   #metrics: { url: string; close(): Promise<void> } | null = null;
   readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
@@ -150,7 +153,8 @@ export class HallmarkNode implements RpcNode {
       wal: parts.wal, rebroadcastMs: config.p2p.rebroadcastMs, behindThreshold: config.p2p.sync.behindThreshold,
       applyBlock: (block, commit) => this.#track(this.#commit(block.header.height, block, commit)),
       applied: () => this.#applying,
-      halt: (err) => this.#halt(err),
+      // The driver stops for good, logs, and tells onHalt below.
+      halt: (err) => this.driver.halt(err),
       log: log.child({ module: 'p2p' }),
     });
     const outbox = parts.outbox === undefined ? this.service.outbox : {
@@ -169,6 +173,7 @@ export class HallmarkNode implements RpcNode {
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
       sigCache: parts.sigCache,
       onEvidence: (ev) => this.#pendingEvidence.set(toHex(evidenceHash(ev)), ev),
+      onHalt: (err) => this.#halted(err),
       log: log.child({ module: 'consensus' }),
     });
   }
@@ -275,13 +280,8 @@ export class HallmarkNode implements RpcNode {
           return { error: (err as Error).message };
         }
       },
-      commit: (height, bytes, commit) => {
-        const run = this.#track(this.#commit(height, decodeBlock(bytes), commit));
-        run.catch((err: unknown) => {
-          this.#halt(err instanceof Error ? err : new Error(String(err)));
-        });
-        return run;
-      },
+      // A rejection halts the driver, which reports it through onHalt.
+      commit: (height, bytes, commit) => this.#track(this.#commit(height, decodeBlock(bytes), commit)),
     };
   }
 
