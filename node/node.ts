@@ -12,7 +12,7 @@ import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
-import { evidenceHash, evidenceHeight } from '../chain/evidence.ts';
+import { evidenceHash } from '../chain/evidence.ts';
 import type { SignedTransaction } from '../chain/tx.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -24,6 +24,7 @@ import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
 import { genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
 import type { NodeConfig } from './config.ts';
+import { EVIDENCE_DROP_REASONS, EvidencePool } from './evidence-pool.ts';
 import { Executor } from './executor.ts';
 import type { Logger } from './log.ts';
 import { Mempool } from './mempool.ts';
@@ -112,7 +113,7 @@ export class HallmarkNode implements RpcNode {
   readonly #genesis: Genesis;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
-  readonly #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
+  readonly evidencePool: EvidencePool;
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
   #rpc: { url: string; close(): Promise<void> } | null = null;
@@ -147,6 +148,7 @@ export class HallmarkNode implements RpcNode {
     this.validatorNames = new Map(genesis.validators.map((v) => [toHex(v.address), v.name]));
     this.validatorAddress = parts.signer?.address ?? null;
     this.mempool = new Mempool({ chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache });
+    this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: Date.now });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
     this.service = new NetworkService({
       chainId: genesis.chainId, validators: parts.validators, sigCache: parts.sigCache, executor: parts.executor, mempool: this.mempool,
@@ -172,7 +174,7 @@ export class HallmarkNode implements RpcNode {
       timeouts: engineTimeouts(timeouts),
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
       sigCache: parts.sigCache,
-      onEvidence: (ev) => this.#pendingEvidence.set(toHex(evidenceHash(ev)), ev),
+      onEvidence: (ev) => this.#onEvidence(ev),
       onHalt: (err) => this.#halted(err),
       log: log.child({ module: 'consensus' }),
     });
@@ -285,6 +287,18 @@ export class HallmarkNode implements RpcNode {
     };
   }
 
+  /** Equivocation the driver saw: pooled for our next proposals, unless a block already carries it. */
+  #onEvidence(ev: DuplicateVoteEvidence): void {
+    const verdict = this.evidencePool.add(ev, this.executor.head!.height + 1);
+    if (verdict !== 'added') return;
+    // Only the block store knows evidence committed long ago (replayed votes can show it again);
+    // a proposal carrying it would be invalid.
+    const hash = evidenceHash(ev);
+    this.executor.blocks.getEvidenceHeight(hash).then((at) => {
+      if (at !== undefined) this.evidencePool.dropCommitted(hash);
+    }, (err: unknown) => this.#log.warn('could not look up evidence in the block store', { error: err }));
+  }
+
   /** Remembers an apply in flight, so close() and block sync wait for it. */
   #track<T>(run: Promise<T>): Promise<T> {
     this.#applying = run.catch(() => {});
@@ -296,11 +310,7 @@ export class HallmarkNode implements RpcNode {
     if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
     const params = this.#genesis.consensusParams.block;
     const txs = this.mempool.reap({ maxTxs: params.maxTxs, maxBytes: params.maxBytes - 64 * 1024 }).map((s) => s.bytes);
-    // Evidence of this height cannot go in yet, and too old evidence no longer can.
-    const oldest = height - this.executor.evidenceMaxAgeHeights;
-    const evidence = [...this.#pendingEvidence.values()]
-      .filter((ev) => evidenceHeight(ev) < height && evidenceHeight(ev) >= oldest)
-      .slice(0, MAX_EVIDENCE_PER_PROPOSAL);
+    const evidence = this.evidencePool.reap(height, MAX_EVIDENCE_PER_PROPOSAL);
     const header = this.executor.nextHeader({
       txs, time: Math.max(Date.now(), head.time), proposer: this.validatorAddress!,
       lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,
@@ -315,7 +325,8 @@ export class HallmarkNode implements RpcNode {
     this.#committed.blocks++;
     this.#committed.txs += block.txs.length;
     this.#committed.rounds += commit.round;
-    for (const ev of block.evidence) this.#pendingEvidence.delete(toHex(evidenceHash(ev)));
+    this.evidencePool.committed(block.evidence);
+    this.evidencePool.expire(height + 1);
     const committed: SignedTransaction[] = [];
     applied.txHashes.forEach((hash, index) => {
       const key = toHex(hash);
@@ -364,7 +375,12 @@ export class HallmarkNode implements RpcNode {
         name: 'hallmark_mempool_removed_total', help: 'Transactions that left the mempool, by reason.', type: 'counter',
         values: Object.entries(m.removed).map(([reason, value]) => ({ labels: { reason }, value })),
       },
-      { name: 'hallmark_evidence_pending', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.#pendingEvidence.size },
+      { name: 'hallmark_evidence_pool_items', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.evidencePool.size },
+      { name: 'hallmark_evidence_pool_bytes', help: 'Encoded bytes of the evidence in the pool.', type: 'gauge', values: this.evidencePool.bytes },
+      {
+        name: 'hallmark_evidence_dropped_total', help: 'Evidence refused by or dropped from the pool without this node proposing it, by reason.', type: 'counter',
+        values: EVIDENCE_DROP_REASONS.map((reason) => ({ labels: { reason }, value: this.evidencePool.dropped[reason] })),
+      },
       ...this.#networkMetrics(),
     ];
   }
@@ -468,7 +484,7 @@ export class HallmarkNode implements RpcNode {
 
   async evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }> {
     const committed = await this.executor.blocks.listEvidence(100);
-    return { committed, pending: [...this.#pendingEvidence.values()] };
+    return { committed, pending: this.evidencePool.list() };
   }
 
   peers(): PeerInfo[] {
