@@ -20,6 +20,7 @@ import { ConsensusDriver, type ConsensusApp, type ConsensusOutbox } from '../con
 import { PrivValidator } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { SignatureCache } from '../consensus/verify.ts';
+import { entriesToReplay } from '../consensus/wal.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
 import { genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
@@ -202,8 +203,10 @@ export class HallmarkNode implements RpcNode {
       const executor = await Executor.open(db, tree, { validators, sigCache, durable: true, contracts });
       const head = executor.head;
       if (head === undefined) {
-        await executor.initGenesis(toGenesisState(genesis));
+        // The marker first: a crash between the two then leaves a marked directory without a
+        // chain, which the next start initialises, never a chain without its marker.
         await db.put(META_KEY, encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis)]));
+        await executor.initGenesis(toGenesisState(genesis));
         log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
       } else if (head.chainId !== genesis.chainId) {
         throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
@@ -240,6 +243,10 @@ export class HallmarkNode implements RpcNode {
   /** Starts consensus at the height after the stored head (replaying the WAL) and the RPC server. */
   async start(config: NodeConfig): Promise<string> {
     const head = this.executor.head!;
+    // A WAL that ended a height the block store lacks is refused here, with its message (WalError
+    // 'ahead'), before anything listens; the driver would only halt on it.
+    const wal = this.#wal.readAll();
+    entriesToReplay(wal, head.height + 1);
     this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }) });
     if (config.metrics.enabled) this.#metrics = await startMetricsServer(() => this.metrics(), config.metrics);
     this.#network = await Network.start({
@@ -250,7 +257,7 @@ export class HallmarkNode implements RpcNode {
       chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metrics?.url ?? 'off',
       p2p: this.#network.multiaddrs[0]?.toString() ?? '', validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
     });
-    this.driver.start(head.height + 1, this.#wal.readAll());
+    this.driver.start(head.height + 1, wal);
     this.service.attach(this.driver, this.#network);
     return this.#rpc.url;
   }
