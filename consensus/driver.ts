@@ -23,6 +23,14 @@
  *
  * Everything here is synchronous except the app's commit: a message is fully handled (logged,
  * counted, acted on) before the next is looked at.
+ *
+ * Faults. Nothing a peer sends or the app throws escapes to the caller. The app's callbacks are
+ * the paper's functions and fail like them: a propose that throws proposes nothing this round (the
+ * propose timeout then prevotes nil, as for a silent proposer), a validate that throws makes the
+ * block invalid. Anything else that throws — a commit that cannot be written, a WAL append or sync
+ * that fails, a bug — halts the driver for good: it stops where it is, logs the error with its
+ * stack and reports it through `onHalt`; the process is expected to exit and restart from its WAL,
+ * never to carry on from a half-performed step.
  */
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import type { Commit } from '../chain/vote.ts';
@@ -38,17 +46,22 @@ import { entriesToReplay, type WalEntry, type WalStore } from './wal.ts';
 
 /** The application side: blocks are opaque bytes to consensus. */
 export interface ConsensusApp {
-  /** Builds the block this validator proposes at (height, round). */
+  /** Builds the block this validator proposes at (height, round); a throw skips the proposal. */
   propose(height: number, round: number): { block: Uint8Array; hash: Uint8Array };
   /**
-   * The paper's valid(v): the block's hash if it may be voted for, else a reason. Must not throw.
+   * The paper's valid(v): the block's hash if it may be voted for, else a reason. Should not throw
+   * (a throw counts as invalid and is logged as a bug).
    * `proposal` says in which round it is proposed and its validRound: a fresh block (-1) was built
    * by that round's proposer; a block re-proposed after a polka keeps the proposer that built it.
    * `receivedAt` is when the proposal reached this validator (the timers' clock): a fresh block's
    * time is judged against it (consensus/timeliness.ts).
    */
   validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string };
-  /** Applies a decided block with the commit that finalised it. The next height starts when it resolves. */
+  /**
+   * Applies a decided block with the commit that finalised it. The next height starts when it
+   * resolves; a rejection (or throw) halts the driver: the block is decided, and a node that cannot
+   * store it must not vote on a state it does not have.
+   */
   commit(height: number, block: Uint8Array, commit: Commit): Promise<void>;
 }
 
@@ -72,6 +85,7 @@ export interface ConsensusOutbox {
 }
 
 export interface DriverLog {
+  error(msg: string, fields?: Record<string, unknown>): void;
   info(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   debug(msg: string, fields?: Record<string, unknown>): void;
@@ -92,6 +106,8 @@ export interface DriverOptions {
   sigCache?: SignatureCache;
   onEvidence?: (ev: DuplicateVoteEvidence) => void;
   onDecide?: (height: number, round: number, blockHash: Uint8Array) => void;
+  /** Told once, when the driver halts for good (see the header); it has logged the error already. */
+  onHalt?: (err: Error) => void;
   log?: DriverLog;
 }
 
@@ -111,9 +127,10 @@ export interface DriverStatus {
   lockedRound: number;
   validRound: number;
   committing: boolean;
+  halted: boolean;
 }
 
-const NO_LOG: DriverLog = { info() {}, warn() {}, debug() {} };
+const NO_LOG: DriverLog = { error() {}, info() {}, warn() {}, debug() {} };
 
 export class ConsensusDriver {
   readonly #o: DriverOptions;
@@ -154,6 +171,10 @@ export class ConsensusDriver {
   #startTimer: (() => void) | null = null;
   /** Bumped by start and stop: a commit that settles after either belongs to a past life. */
   #epoch = 0;
+  /** Why the driver halted; once set it never runs again. */
+  #halted: Error | null = null;
+  /** Depth of guarded calls: only the outermost catches, so a fault unwinds the whole step. */
+  #guardDepth = 0;
 
   constructor(opts: DriverOptions) {
     this.#o = opts;
@@ -171,7 +192,7 @@ export class ConsensusDriver {
 
   status(): DriverStatus {
     const s = this.#state;
-    return { height: s.height, round: s.round, step: s.step, lockedRound: s.lockedRound, validRound: s.validRound, committing: this.#committing };
+    return { height: s.height, round: s.round, step: s.step, lockedRound: s.lockedRound, validRound: s.validRound, committing: this.#committing, halted: this.#halted !== null };
   }
 
   /** Power of the prevotes and precommits seen in the current round. */
@@ -187,6 +208,14 @@ export class ConsensusDriver {
    * so a restarted validator continues where it was (and signs nothing that conflicts).
    */
   start(height: number, replay: readonly WalEntry[] = []): void {
+    if (this.#halted !== null) {
+      this.#log.warn('not starting: consensus halted earlier; restart the process', { height, error: this.#halted.message });
+      return;
+    }
+    this.#guard(() => this.#start(height, replay));
+  }
+
+  #start(height: number, replay: readonly WalEntry[]): void {
     // Also how a stopped driver resumes, at any height (after block sync applied the ones between).
     this.#stopped = false;
     this.#committing = false;
@@ -225,7 +254,7 @@ export class ConsensusDriver {
   /** A proposal and its block from the network. */
   receiveProposal(proposal: Proposal, block: Uint8Array): void {
     if (this.#stopped) return;
-    this.#takeProposal(proposal, block, this.#o.timers.now());
+    this.#guard(() => this.#takeProposal(proposal, block, this.#o.timers.now()));
   }
 
   #takeProposal(proposal: Proposal, block: Uint8Array, receivedAt: number): void {
@@ -236,11 +265,13 @@ export class ConsensusDriver {
   /** Votes from the network, delivered together: verified as one batch. */
   receiveVotes(votes: readonly Vote[]): void {
     if (this.#stopped || votes.length === 0) return;
-    const now: Vote[] = [];
-    for (const v of votes) {
-      if (!this.#defer({ kind: 'votes', votes: [v] }, v.height)) now.push(v);
-    }
-    if (now.length > 0) this.#onVotes(now, true);
+    this.#guard(() => {
+      const now: Vote[] = [];
+      for (const v of votes) {
+        if (!this.#defer({ kind: 'votes', votes: [v] }, v.height)) now.push(v);
+      }
+      if (now.length > 0) this.#onVotes(now, true);
+    });
   }
 
   /** Stops timers and ignores everything after; the WAL and app are the caller's to close. */
@@ -250,6 +281,60 @@ export class ConsensusDriver {
     this.#clearTimers();
     this.#startTimer?.();
     this.#startTimer = null;
+  }
+
+  // ---- faults --------------------------------------------------------------------------------
+
+  /** Runs an entry point (a message, a timer, a commit settling); a throw from any depth halts. */
+  #guard(fn: () => void): void {
+    if (this.#halted !== null) return;
+    if (this.#guardDepth > 0) return fn();
+    this.#guardDepth++;
+    try {
+      fn();
+    } catch (err) {
+      this.halt(err);
+    } finally {
+      this.#guardDepth--;
+    }
+  }
+
+  /**
+   * Stops for good, logging why and telling onHalt (once): what the driver does on a fault of its
+   * own, and what its host calls on one found elsewhere (a synced block it could not store).
+   */
+  halt(err: unknown): void {
+    if (this.#halted !== null) return;
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.#halted = error;
+    this.stop();
+    const { height, round } = this.#state;
+    const stack = error.cause instanceof Error ? error.cause.stack : error.stack;
+    this.#log.error('consensus halted', { height, round, error, stack });
+    this.#o.onHalt?.(error);
+  }
+
+  /** A timer whose callback runs guarded. */
+  #schedule(ms: number, fn: () => void): () => void {
+    return this.#o.timers.schedule(ms, () => this.#guard(fn));
+  }
+
+  /** The app's valid(v); a throw is a bug in the app, and the block counts as invalid. */
+  #validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string } {
+    try {
+      return this.#o.app.validate(height, block, proposal);
+    } catch (err) {
+      this.#log.error('the app threw while validating a block; taking it as invalid', { height, round: proposal.round, error: err, stack: (err as Error)?.stack });
+      return { error: `validation threw: ${(err as Error)?.message ?? String(err)}` };
+    }
+  }
+
+  /**
+   * Proposes nothing in this round: the propose timeout then prevotes nil, as every other
+   * validator does for a silent proposer, and the round moves on (a lone validator included).
+   */
+  #skipProposal(height: number, round: number): void {
+    this.#timers.push(this.#schedule(timeoutDuration(this.#state.config, 'propose', round), () => this.#onTimeout('propose', height, round)));
   }
 
   // ---- heights -------------------------------------------------------------------------------
@@ -314,7 +399,7 @@ export class ConsensusDriver {
       this.#log.warn('proposal with a bad signature', { height: p.height, round: p.round });
       return;
     }
-    const checked = this.#o.app.validate(p.height, block, { round: p.round, validRound: p.validRound, receivedAt });
+    const checked = this.#validate(p.height, block, { round: p.round, validRound: p.validRound, receivedAt });
     const valid = 'hash' in checked && equalBytes(checked.hash, p.blockHash);
     if (!valid) {
       this.#log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
@@ -394,14 +479,21 @@ export class ConsensusDriver {
         const own = this.#ownFromWal.get(e.round)?.block ?? this.#ownValuesFromWal.get(e.round);
         let value: { block: Uint8Array; hash: Uint8Array };
         if (own !== undefined) {
-          const checked = this.#o.app.validate(e.height, own, { round: e.round, validRound: -1, receivedAt: this.#o.timers.now() });
+          const checked = this.#validate(e.height, own, { round: e.round, validRound: -1, receivedAt: this.#o.timers.now() });
           if (!('hash' in checked)) {
             this.#log.warn('the block built before the restart is no longer valid; not proposing this round', { height: e.height, round: e.round, reason: checked.error });
+            this.#skipProposal(e.height, e.round);
             break;
           }
           value = { block: own, hash: checked.hash };
         } else {
-          value = this.#o.app.propose(e.height, e.round);
+          try {
+            value = this.#o.app.propose(e.height, e.round);
+          } catch (err) {
+            this.#log.error('the app could not build a block; not proposing this round', { height: e.height, round: e.round, error: err, stack: (err as Error)?.stack });
+            this.#skipProposal(e.height, e.round);
+            break;
+          }
           this.#o.wal.append({ kind: 'value', height: e.height, round: e.round, block: value.block }, { sync: true });
         }
         this.#blocks.set(toHex(value.hash), value.block);
@@ -437,7 +529,7 @@ export class ConsensusDriver {
       }
       case 'schedule-timeout': {
         const { timeout, height, round } = e;
-        const cancel = this.#o.timers.schedule(e.durationMs, () => this.#onTimeout(timeout, height, round));
+        const cancel = this.#schedule(e.durationMs, () => this.#onTimeout(timeout, height, round));
         this.#timers.push(cancel);
         break;
       }
@@ -462,7 +554,7 @@ export class ConsensusDriver {
       const { height, round } = this.#state;
       this.#log.warn('the double-sign guard refused to sign; staying silent this round', { height, round, error: (err as Error).message });
       const skip = { kind: 'round-skip', height, round: round + 1 } as const;
-      this.#timers.push(this.#o.timers.schedule(timeoutDuration(this.#state.config, 'precommit', round), () => {
+      this.#timers.push(this.#schedule(timeoutDuration(this.#state.config, 'precommit', round), () => {
         if (!this.#stopped && !this.#committing) this.#feed(skip);
       }));
       return null;
@@ -485,22 +577,28 @@ export class ConsensusDriver {
     this.#o.onDecide?.(height, round, blockHash);
     this.#log.debug('decided', { height, round, hash: toHex(blockHash) });
     const epoch = this.#epoch;
-    this.#o.app.commit(height, block, commit).then(
-      () => {
+    let applied: Promise<void>;
+    try {
+      applied = this.#o.app.commit(height, block, commit);
+    } catch (err) {
+      applied = Promise.reject(err);
+    }
+    applied.then(
+      () => this.#guard(() => {
         if (this.#stopped || epoch !== this.#epoch) return;
+        // Only now, with the block stored (durably, for a node), may the WAL say the height ended.
         this.#o.wal.endHeight(height);
-        this.#startTimer = this.#o.timers.schedule(this.#o.commitTimeoutMs, () => {
+        this.#startTimer = this.#schedule(this.#o.commitTimeoutMs, () => {
           this.#startTimer = null;
           if (this.#stopped || epoch !== this.#epoch) return;
           this.start(height + 1);
         });
-      },
+      }),
       (err: unknown) => {
-        // A decided block the app cannot apply is a fault of this node (disk, bug), not of the
-        // network: stop rather than vote on a state we do not have.
+        // Stopped meanwhile (closing, or block sync took over): not this driver's fault to report.
         if (epoch !== this.#epoch) return;
-        this.#log.warn('could not apply the decided block; consensus stopped', { height, error: String(err) });
-        this.stop();
+        const cause = err instanceof Error ? err : new Error(String(err));
+        this.halt(new Error(`could not apply the decided block at height ${height}: ${cause.message}`, { cause }));
       },
     );
   }

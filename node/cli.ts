@@ -27,6 +27,8 @@ import {
 export const DEFAULT_RPC_URL = 'http://127.0.0.1:26657';
 /** Gas limit of contract deploys and calls unless --gas-limit says otherwise (a transfer's is exact). */
 export const DEFAULT_CONTRACT_GAS = 20_000_000;
+/** How long a halted `start` waits for the node to close before it exits anyway. */
+const HALT_CLOSE_TIMEOUT_MS = 10_000;
 /** The client gives up on a request after this long (a committed-wait broadcast included). */
 const RPC_CLIENT_TIMEOUT_MS = 120_000;
 
@@ -240,12 +242,21 @@ export function buildProgram(io: CliIo): Command {
           process.exit(1);
         });
       };
+      // A node that cannot go on closes what it can and exits 1, for a supervisor to restart it: the
+      // restarted node replays its WAL and block store. A close that hangs on a failed disk is not waited for.
+      const fail = (msg: string, fields: Record<string, unknown>) => {
+        log.error(msg, fields);
+        if (stopping) return;
+        stopping = true;
+        setTimeout(() => process.exit(1), HALT_CLOSE_TIMEOUT_MS).unref();
+        running.close().finally(() => process.exit(1));
+      };
       process.on('SIGINT', stop);
       process.on('SIGTERM', stop);
-      void running.halted.then((err) => {
-        log.error('consensus stopped: could not apply a decided block; exiting so the node can be restarted', { error: err });
-        running.close().finally(() => process.exit(1));
-      });
+      void running.halted.then((err) => fail('exiting with status 1: consensus halted', { reason: err.message }));
+      // Last resort: every known path contains its errors; one that escapes is a bug, logged with its stack.
+      process.on('uncaughtException', (err) => fail('exiting with status 1: uncaught exception', { reason: err.message, stack: err.stack }));
+      process.on('unhandledRejection', (err) => fail('exiting with status 1: unhandled promise rejection', { reason: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack }));
     });
 
   // `testnet` writes a network; `testnet start` (a subcommand) runs one. Commander checks required

@@ -15,6 +15,10 @@
  *     ours for longer than two rebroadcast periods (we missed a decision the others made), the
  *     driver is stopped, blocks are fetched and applied with their commits, and consensus resumes
  *     at the height after the new head.
+ *
+ * Nothing a peer sends escapes as an exception: a handler that throws anyway (a bug, a local read
+ * that failed) is logged with its stack and the message dropped, without penalising the peer,
+ * since the fault is ours. A local fault while storing synced blocks halts the node.
  */
 import { decodeBlock, type Block } from '../chain/block.ts';
 import { toHex } from '../chain/bytes.ts';
@@ -137,11 +141,11 @@ export class NetworkService {
 
   handlers(): NetworkHandlers {
     return {
-      onStatus: (peer, head) => this.#onStatus(peer, head),
-      onProposal: (_peer, p, block) => this.#onProposal(p, block),
-      onVotes: (_peer, votes) => this.#onVotes(votes),
+      onStatus: (peer, head) => this.#contain('status', peer, () => this.#onStatus(peer, head)),
+      onProposal: (peer, p, block) => this.#contain('proposal', peer, () => this.#onProposal(p, block)) ?? null,
+      onVotes: (peer, votes) => this.#contain('votes', peer, () => this.#onVotes(votes)) ?? null,
       onTxs: (peer, txs) => this.#onTxs(peer, txs),
-      onPeerReady: (peer) => this.#sendOwn(peer),
+      onPeerReady: (peer) => this.#contain('peer ready', peer, () => this.#sendOwn(peer)),
       onPeerGone: (peer) => this.#peerHeads.delete(peer),
       syncSource: {
         head: () => this.#o.executor.head?.height ?? 0,
@@ -152,6 +156,16 @@ export class NetworkService {
         },
       },
     };
+  }
+
+  /** Runs a handler of a peer's message; a throw is our fault, logged, and the message dropped. */
+  #contain<T>(what: string, peer: string, fn: () => T): T | undefined {
+    try {
+      return fn();
+    } catch (err) {
+      this.#log.error(`internal error handling a peer's ${what}; message dropped`, { peer, error: err, stack: (err as Error)?.stack });
+      return undefined;
+    }
   }
 
   /**
@@ -188,6 +202,16 @@ export class NetworkService {
   /** Rebroadcast while a height lasts; and the block sync check. */
   #tick(): void {
     if (this.#closed || this.#driver === null) return;
+    try {
+      this.#rebroadcast();
+    } catch (err) {
+      // A timer's throw would end the process; the next tick tries again.
+      this.#log.error('internal error in the rebroadcast tick', { error: err, stack: (err as Error)?.stack });
+    }
+  }
+
+  #rebroadcast(): void {
+    if (this.#driver === null) return;
     const now = Date.now();
     if (now - this.#lastRebroadcast >= this.#o.rebroadcastMs) {
       this.#lastRebroadcast = now;
@@ -250,9 +274,14 @@ export class NetworkService {
       this.#sync = null;
       if (!this.#closed) {
         const head = this.#o.executor.head!.height;
-        if (head >= from) this.#o.wal.endHeight(head);
-        driver.start(head + 1, this.#o.wal.readAll());
-        network.setHead(head);
+        try {
+          if (head >= from) this.#o.wal.endHeight(head);
+          driver.start(head + 1, this.#o.wal.readAll());
+          network.setHead(head);
+        } catch (err) {
+          // The WAL cannot be written or read: the node cannot take part in consensus safely.
+          this.#o.halt(new Error(`could not resume consensus after block sync: ${(err as Error)?.message ?? String(err)}`, { cause: err }));
+        }
       }
       this.#syncing = false;
     }
@@ -315,8 +344,11 @@ export class NetworkService {
         const stx = await this.#o.mempool.add(bytes);
         admitted.push({ hash: stx.hash, bytes });
       } catch (err) {
-        if (!(err instanceof MempoolError)) throw err;
-        if (BAD_TX.has(err.code)) penalty = 'invalid_message';
+        if (err instanceof MempoolError) {
+          if (BAD_TX.has(err.code)) penalty = 'invalid_message';
+        } else {
+          this.#log.error("internal error admitting a peer's transaction; dropped", { peer, error: err, stack: (err as Error)?.stack });
+        }
       }
     }
     if (admitted.length > 0) this.#network?.gossipTxs(admitted, peer);

@@ -13,7 +13,7 @@ import { cborHeaderBytes, sizeWithTxs, worstBlockBytes, type BlockLimits } from 
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
-import { evidenceHash, evidenceHeight } from '../chain/evidence.ts';
+import { evidenceHash } from '../chain/evidence.ts';
 import type { SignedTransaction } from '../chain/tx.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -21,12 +21,14 @@ import { ConsensusDriver, type ConsensusApp, type ConsensusOutbox } from '../con
 import { PrivValidator } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { SignatureCache } from '../consensus/verify.ts';
+import { entriesToReplay } from '../consensus/wal.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
 import { untimely, type SynchronyBounds } from '../consensus/timeliness.ts';
 import { blockLimits, genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
 import { clockOffsetFromEnv, systemClock, type Clock } from './clock.ts';
 import type { NodeConfig } from './config.ts';
+import { EVIDENCE_DROP_REASONS, EvidencePool } from './evidence-pool.ts';
 import { Executor } from './executor.ts';
 import type { Logger } from './log.ts';
 import { Mempool } from './mempool.ts';
@@ -58,8 +60,11 @@ export interface StartNodeOptions {
 export interface RunningNode {
   readonly rpcUrl: string;
   readonly node: HallmarkNode;
-  /** Settles if consensus stops for good (a decided block could not be applied): exit and let a
-   * supervisor restart the node, which then replays the height from its WAL. */
+  /**
+   * Settles if consensus stops for good (a decided block could not be stored, the WAL could not be
+   * written, a bug): exit and let a supervisor restart the node, which then replays the height
+   * from its WAL and block store.
+   */
   readonly halted: Promise<Error>;
   close(): Promise<void>;
 }
@@ -141,14 +146,14 @@ export class HallmarkNode implements RpcNode {
   readonly #clock: Clock;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
-  readonly #pendingEvidence = new Map<string, DuplicateVoteEvidence>();
+  readonly evidencePool: EvidencePool;
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
   #rpc: { url: string; close(): Promise<void> } | null = null;
-  #halt: (err: Error) => void = () => {};
+  #halted: (err: Error) => void = () => {};
   /** See RunningNode.halted. */
   readonly halted = new Promise<Error>((resolve) => {
-    this.#halt = resolve;
+    this.#halted = resolve;
   });
   #metrics: { url: string; close(): Promise<void> } | null = null;
   readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
@@ -182,13 +187,15 @@ export class HallmarkNode implements RpcNode {
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
       limits: this.#limits, maxBlockTxBytes: maxBlockTxBytes(this.#limits, genesis.validators.length),
     });
+    this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
     this.service = new NetworkService({
       chainId: genesis.chainId, validators: parts.validators, sigCache: parts.sigCache, executor: parts.executor, mempool: this.mempool,
       wal: parts.wal, rebroadcastMs: config.p2p.rebroadcastMs, behindThreshold: config.p2p.sync.behindThreshold,
       applyBlock: (block, commit) => this.#track(this.#commit(block.header.height, block, commit)),
       applied: () => this.#applying,
-      halt: (err) => this.#halt(err),
+      // The driver stops for good, logs, and tells onHalt below.
+      halt: (err) => this.driver.halt(err),
       log: log.child({ module: 'p2p' }),
     });
     const outbox = parts.outbox === undefined ? this.service.outbox : {
@@ -206,7 +213,8 @@ export class HallmarkNode implements RpcNode {
       timeouts: engineTimeouts(timeouts),
       commitTimeoutMs: config.consensus.blockTimeMs ?? timeouts.commitMs,
       sigCache: parts.sigCache,
-      onEvidence: (ev) => this.#pendingEvidence.set(toHex(evidenceHash(ev)), ev),
+      onEvidence: (ev) => this.#onEvidence(ev),
+      onHalt: (err) => this.#halted(err),
       log: log.child({ module: 'consensus' }),
     });
   }
@@ -236,8 +244,10 @@ export class HallmarkNode implements RpcNode {
       });
       const head = executor.head;
       if (head === undefined) {
-        await executor.initGenesis(toGenesisState(genesis));
+        // The marker first: a crash between the two then leaves a marked directory without a
+        // chain, which the next start initialises, never a chain without its marker.
         await db.put(META_KEY, encodeMeta(genesis));
+        await executor.initGenesis(toGenesisState(genesis));
         log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
       } else if (head.chainId !== genesis.chainId) {
         throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
@@ -275,6 +285,10 @@ export class HallmarkNode implements RpcNode {
   /** Starts consensus at the height after the stored head (replaying the WAL) and the RPC server. */
   async start(config: NodeConfig): Promise<string> {
     const head = this.executor.head!;
+    // A WAL that ended a height the block store lacks is refused here, with its message (WalError
+    // 'ahead'), before anything listens; the driver would only halt on it.
+    const wal = this.#wal.readAll();
+    entriesToReplay(wal, head.height + 1);
     this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }) });
     if (config.metrics.enabled) this.#metrics = await startMetricsServer(() => this.metrics(), config.metrics);
     this.#network = await Network.start({
@@ -285,7 +299,7 @@ export class HallmarkNode implements RpcNode {
       chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metrics?.url ?? 'off',
       p2p: this.#network.multiaddrs[0]?.toString() ?? '', validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
     });
-    this.driver.start(head.height + 1, this.#wal.readAll());
+    this.driver.start(head.height + 1, wal);
     this.service.attach(this.driver, this.#network);
     return this.#rpc.url;
   }
@@ -322,14 +336,21 @@ export class HallmarkNode implements RpcNode {
           return { error: (err as Error).message };
         }
       },
-      commit: (height, bytes, commit) => {
-        const run = this.#track(this.#commit(height, decodeBlock(bytes), commit));
-        run.catch((err: unknown) => {
-          this.#halt(err instanceof Error ? err : new Error(String(err)));
-        });
-        return run;
-      },
+      // A rejection halts the driver, which reports it through onHalt.
+      commit: (height, bytes, commit) => this.#track(this.#commit(height, decodeBlock(bytes), commit)),
     };
+  }
+
+  /** Equivocation the driver saw: pooled for our next proposals, unless a block already carries it. */
+  #onEvidence(ev: DuplicateVoteEvidence): void {
+    const verdict = this.evidencePool.add(ev, this.executor.head!.height + 1);
+    if (verdict !== 'added') return;
+    // Only the block store knows evidence committed long ago (replayed votes can show it again);
+    // a proposal carrying it would be invalid.
+    const hash = evidenceHash(ev);
+    this.executor.blocks.getEvidenceHeight(hash).then((at) => {
+      if (at !== undefined) this.evidencePool.dropCommitted(hash);
+    }, (err: unknown) => this.#log.warn('could not look up evidence in the block store', { error: err }));
   }
 
   /** Remembers an apply in flight, so close() and block sync wait for it. */
@@ -348,11 +369,7 @@ export class HallmarkNode implements RpcNode {
     const head = this.executor.head!;
     if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
     const limits = this.#limits;
-    // Evidence of this height cannot go in yet, and too old evidence no longer can.
-    const oldest = height - this.executor.evidenceMaxAgeHeights;
-    const evidence = [...this.#pendingEvidence.values()]
-      .filter((ev) => evidenceHeight(ev) < height && evidenceHeight(ev) >= oldest)
-      .slice(0, MAX_EVIDENCE_PER_PROPOSAL);
+    const evidence = this.evidencePool.reap(height, MAX_EVIDENCE_PER_PROPOSAL);
     const build = (txs: Uint8Array[]): Block => {
       const header = this.executor.nextHeader({
         txs, time: Math.max(this.#clock(), head.time + 1), proposer: this.validatorAddress!,
@@ -376,7 +393,8 @@ export class HallmarkNode implements RpcNode {
     this.#committed.blocks++;
     this.#committed.txs += block.txs.length;
     this.#committed.rounds += commit.round;
-    for (const ev of block.evidence) this.#pendingEvidence.delete(toHex(evidenceHash(ev)));
+    this.evidencePool.committed(block.evidence);
+    this.evidencePool.expire(height + 1);
     const committed: SignedTransaction[] = [];
     applied.txHashes.forEach((hash, index) => {
       const key = toHex(hash);
@@ -425,7 +443,12 @@ export class HallmarkNode implements RpcNode {
         name: 'hallmark_mempool_removed_total', help: 'Transactions that left the mempool, by reason.', type: 'counter',
         values: Object.entries(m.removed).map(([reason, value]) => ({ labels: { reason }, value })),
       },
-      { name: 'hallmark_evidence_pending', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.#pendingEvidence.size },
+      { name: 'hallmark_evidence_pool_items', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.evidencePool.size },
+      { name: 'hallmark_evidence_pool_bytes', help: 'Encoded bytes of the evidence in the pool.', type: 'gauge', values: this.evidencePool.bytes },
+      {
+        name: 'hallmark_evidence_dropped_total', help: 'Evidence refused by or dropped from the pool without this node proposing it, by reason.', type: 'counter',
+        values: EVIDENCE_DROP_REASONS.map((reason) => ({ labels: { reason }, value: this.evidencePool.dropped[reason] })),
+      },
       ...this.#networkMetrics(),
     ];
   }
@@ -529,7 +552,7 @@ export class HallmarkNode implements RpcNode {
 
   async evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }> {
     const committed = await this.executor.blocks.listEvidence(100);
-    return { committed, pending: [...this.#pendingEvidence.values()] };
+    return { committed, pending: this.evidencePool.list() };
   }
 
   peers(): PeerInfo[] {

@@ -152,6 +152,9 @@ t.test('Prometheus metrics are served on their own port and follow the chain', a
   t.ok(value('hallmark_blocks_committed_total') >= height);
   t.match(text, /^# TYPE hallmark_mempool_refused_total counter$/m);
   t.match(text, /^hallmark_mempool_refused_total\{reason="invalid_signature"\} 0$/m);
+  t.match(text, /^hallmark_evidence_pool_items 0$/m);
+  t.match(text, /^hallmark_evidence_pool_bytes 0$/m);
+  t.match(text, /^hallmark_evidence_dropped_total\{reason="full"\} 0$/m);
   t.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);
   await running.close();
 });
@@ -183,6 +186,9 @@ t.test('equivocation seen by the node is reported, included in a block and liste
   const later = await waitForHeight(url, committed[0].height + 2);
   t.ok(later > committed[0].height + 1, 'the chain goes on');
   t.equal((await rpc(url, 'consensus_evidence')).committed.length, 1, 'it is not included twice');
+  const sample = (name: string) => running.node.metrics().find((m) => m.name === name)?.values;
+  t.equal(sample('hallmark_evidence_pool_items'), 0, 'the pool emptied once the evidence was committed');
+  t.equal(sample('hallmark_evidence_pool_bytes'), 0);
   await running.close();
 });
 
