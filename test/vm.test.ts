@@ -1,11 +1,15 @@
 import t, { type Test } from 'tap';
+import { addressOf } from '../chain/address.ts';
 import { sha256 } from '../chain/hash.ts';
+import { TxStatus } from '../chain/receipt.ts';
+import { contractAddress } from '../node/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
 import { EXPORT_GAS } from '../vm/host-abi.ts';
 import { GAS, LIMITS, MAX_CALL_DEPTH } from '../vm/limits.ts';
 import { runCall, type CallResult } from '../vm/runtime.ts';
 import { ModuleError } from '../vm/wasm.ts';
 import { addr, compile, MemoryEnv, wat } from './fixtures/vm.ts';
+import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
 import { FORWARDER, RELAY, STORE } from './fixtures/vm-contracts.ts';
 
 const BLOCK = { chainId: 'hallmark-test', height: 42, time: 1_700_000_000_000, origin: addr(9) };
@@ -207,12 +211,17 @@ t.test('memory: growth is charged per page and capped by the declared maximum', 
   t.equal((await call(env, addr(2), 'bomb', undefined, 100_000)).failure?.kind, 'out_of_gas');
 });
 
-t.test('a start function runs metered on every call; one that loops runs out of gas', async (t) => {
-  const env = new MemoryEnv();
-  env.deploy(addr(3), wat(`(module ${MEM} (start $s) (func $s (loop $l (br $l))) (func (export "m")))`));
-  const r = await call(env, addr(3), 'm', undefined, 200_000);
-  t.equal(r.failure?.kind, 'out_of_gas');
-  t.equal(r.gasUsed, 200_000);
+t.test('a module with a start section is refused at deploy, with a reason that points at init', async (t) => {
+  const withStart = wat(`(module ${MEM} (global $g (mut i32) (i32.const 0)) (start $s) (func $s (global.set $g (i32.const 1))) (func (export "m")))`);
+  refused(t, withStart, /start function \(function 0\).*init/, 'a start section');
+  // The same module through a deploy transaction: a receipt with the reason, and no contract.
+  const { tx, apply } = await twoChains(t);
+  const [deploy] = await apply([tx({ kind: 'deploy', code: withStart, args: new Uint8Array(0) })]);
+  t.equal(deploy!.status, TxStatus.invalid_contract);
+  t.match(deploy!.error, /start function.*exported init/);
+  const [m] = await apply([tx({ kind: 'call', contract: contractAddress(addressOf(ACCOUNTS[0]!.publicKey), 0), method: 'm', args: new Uint8Array(0), value: 0n })]);
+  t.match(m!.error, /^no_contract/, 'nothing was deployed');
+  t.ok(prepareCode(wat(`(module ${MEM} (func (export "init")) (func (export "m")))`)).hasInit, 'the same setup as init is accepted');
 });
 
 t.test('cross-contract calls: return data, all-or-nothing inner state, no re-entry', async (t) => {

@@ -49,7 +49,6 @@ export const RESERVED_EXPORT_PREFIX = '__hallmark';
 export const EXPORT_GAS = '__hallmark_gas';
 export const EXPORT_TRAP = '__hallmark_trap';
 export const EXPORT_STACK = '__hallmark_stack';
-export const EXPORT_START = '__hallmark_start';
 export const EXPORT_GLOBAL_PREFIX = '__hallmark_global_';
 
 /** Why instrumented code trapped, as it writes it to the __hallmark_trap global before trapping. */

@@ -25,9 +25,8 @@
  *   - Entry points. Each exported function is exported as an added wrapper with its original
  *     signature, which starts from the two globals and writes the gas left back. A function import
  *     placed in the table gets an added thunk with the threaded signature, so call_indirect sees
- *     one convention. Added functions come after the module's own: no index moves.
- *   - The start function is no longer run by instantiation; it is exported (wrapped) as
- *     __hallmark_start so the runtime runs it metered.
+ *     one convention. Added functions come after the module's own: no index moves. Modules with
+ *     a start function are refused at deploy (vm/validate.ts), so there is none to handle.
  *   - The module's mutable globals are exported (__hallmark_global_<index>) so the runtime can
  *     reset a pooled instance to its state right after instantiation.
  *
@@ -36,11 +35,11 @@
  * leaving the function.
  */
 import {
-  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { FRAME_SLOTS, GAS, STACK_LIMIT_SLOTS } from './limits.ts';
 import {
-  EXTERNAL, isLoad, isStore, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
+  EXTERNAL, isLoad, isStore, ModuleError, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
 } from './wasm.ts';
 
 class Writer {
@@ -136,6 +135,7 @@ interface Layout {
 
 /** Returns the instrumented module's bytes. `m` must have passed validateModule. */
 export function instrumentModule(m: ParsedModule): Uint8Array {
+  if (m.start !== undefined) throw new ModuleError('a module with a start function cannot be instrumented (validateModule refuses it)');
   const g: Globals = { gas: m.globals.length, trap: m.globals.length + 1, stack: m.globals.length + 2 };
   const L: Layout = {
     imports: m.imports.length,
@@ -145,8 +145,7 @@ export function instrumentModule(m: ParsedModule): Uint8Array {
     thunks: new Map(),
   };
   let next = L.funcTypes.length;
-  const entryPoints = [...m.exports.filter((e) => e.kind === EXTERNAL.func).map((e) => e.index), ...(m.start === undefined ? [] : [m.start])];
-  for (const f of entryPoints) if (f >= L.imports && !L.entries.has(f)) L.entries.set(f, next++);
+  for (const e of m.exports) if (e.kind === EXTERNAL.func && e.index >= L.imports && !L.entries.has(e.index)) L.entries.set(e.index, next++);
   for (const seg of m.elementSegments) for (const f of seg.functions) if (f < L.imports && !L.thunks.has(f)) L.thunks.set(f, next++);
 
   const out = new Writer().byte(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
@@ -159,7 +158,6 @@ export function instrumentModule(m: ParsedModule): Uint8Array {
     else if (id === SECTION.function) section(id, functionSection(m, L));
     else if (id === SECTION.global) section(id, globalSection(m, s));
     else if (id === SECTION.export) section(id, exportSection(m, g, L));
-    else if (id === SECTION.start) continue;
     else if (id === SECTION.element) {
       if (s !== undefined) section(id, elementSection(m, L));
     } else if (id === SECTION.code) section(id, codeSection(m, g, L));
@@ -204,7 +202,7 @@ function globalSection(m: ParsedModule, s: { start: number; end: number } | unde
 
 function exportSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
   const mutable = m.globals.flatMap((gl, i) => (gl.mutable ? [i] : []));
-  const w = new Writer().u32(m.exports.length + 3 + (m.start === undefined ? 0 : 1) + mutable.length);
+  const w = new Writer().u32(m.exports.length + 3 + mutable.length);
   const entry = (f: number) => L.entries.get(f) ?? f;
   for (const e of m.exports) w.name(e.name).byte(e.kind).u32(e.kind === EXTERNAL.func ? entry(e.index) : e.index);
   // The module's own mutable globals, so the runtime can put a reused instance back as it was.
@@ -212,7 +210,6 @@ function exportSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
   w.name(EXPORT_GAS).byte(EXTERNAL.global).u32(g.gas);
   w.name(EXPORT_TRAP).byte(EXTERNAL.global).u32(g.trap);
   w.name(EXPORT_STACK).byte(EXTERNAL.global).u32(g.stack);
-  if (m.start !== undefined) w.name(EXPORT_START).byte(EXTERNAL.func).u32(entry(m.start));
   return w.done();
 }
 

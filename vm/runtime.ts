@@ -16,7 +16,7 @@ import { sha256 } from '../chain/hash.ts';
 import { verifySignature } from '../chain/signature.ts';
 import type { CompiledContract } from './code.ts';
 import {
-  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, HOST_MODULE, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_TRAP, HOST_MODULE, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { GAS, MAX_CALL_DEPTH } from './limits.ts';
 
@@ -157,8 +157,6 @@ class Call {
     const stackBefore = this.#stack.length;
     this.#stack.push(req.address);
     try {
-      const start = x[EXPORT_START];
-      if (typeof start === 'function') await WebAssembly.promising(start as () => unknown)();
       await WebAssembly.promising(x[req.method] as () => unknown)();
       const gasUsed = Number(limit - (this.#gas.value as bigint));
       release(req.contract, pooled);
