@@ -5,6 +5,8 @@
  *     module instantiated as written and as instrumented, results checked equal;
  *   - the same counting loop in @ethereumjs/evm against our metered WebAssembly;
  *   - a trivial method through runCall (instance, host functions, JSPI): calls per second;
+ *   - a long loop through runCall in slices of the default yield interval (a turn of the event
+ *     loop between slices) against one slice (goal: <= 1.05x);
  *   - token transfers through the executor, in blocks of 1,000, against plain transfers.
  */
 import { createEVM } from '@ethereumjs/evm';
@@ -18,9 +20,11 @@ import { buildContracts } from '../contracts/build.ts';
 import { contractAddress } from '../node/contracts.ts';
 import { encodeValues } from '../vm/abi.ts';
 import { prepareCode } from '../vm/code.ts';
-import { runCall } from '../vm/runtime.ts';
+import { HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';
+import { DEFAULT_YIELD_INTERVAL, runCall } from '../vm/runtime.ts';
 import { CHAIN_ID, nextBlock, openChain, testGenesis } from '../test/fixtures/chain.ts';
 import { addr, MemoryEnv, wat } from '../test/fixtures/vm.ts';
+import { STORE } from '../test/fixtures/vm-contracts.ts';
 import { report } from './harness.ts';
 
 const BENCH = 'vm';
@@ -54,8 +58,10 @@ const KERNELS = wat(`(module
 )`);
 
 type Kernel = (n: number) => number;
+// The metered kernels get more gas than they use, so the slice never runs out.
+const refuel = { [HOST_MODULE]: { [IMPORT_REFUEL]: () => { throw new Error('the bench kernels ran out of gas'); } } };
 function instance(bytes: Uint8Array, metered: boolean): Record<string, Kernel> {
-  const x = new WebAssembly.Instance(new WebAssembly.Module(bytes), {}).exports;
+  const x = new WebAssembly.Instance(new WebAssembly.Module(bytes), metered ? refuel : {}).exports;
   const k: Record<string, Kernel> = {};
   for (const name of ['loop', 'hash', 'fib', 'countdown']) {
     const f = x[name] as Kernel;
@@ -103,7 +109,7 @@ for (const [name, fn, n, goal] of runs) {
   const [base, withGas] = timeTogether([() => plain[fn]!(n), () => metered[fn]!(n)]) as [number, number];
   report({ bench: BENCH, name: `${name}, unmetered (baseline)`, value: base, unit: 'ms' });
   report({ bench: BENCH, name: `${name}, metered`, value: withGas, unit: 'ms' });
-  report({ bench: BENCH, name: `${name}, metered / unmetered`, value: withGas / base, unit: 'ratio', goal });
+  report({ bench: BENCH, name: `${name}, metered / unmetered`, value: withGas / base, unit: 'ratio', goal, goal_op: '<=' });
 }
 
 // The same counting loop in the EVM (PUSH4 N; JUMPDEST; PUSH1 1; SWAP1; SUB; DUP1; PUSH1 5; JUMPI; STOP).
@@ -144,6 +150,33 @@ const built = await buildContracts();
   const t0 = performance.now();
   for (let i = 0; i < n; i++) await call();
   report({ bench: BENCH, name: 'counter.get through runCall', value: (n * 1000) / (performance.now() - t0), unit: 'calls/s' });
+}
+
+// The slowest plain code per gas (`loop br`, one check per instruction) until its gas runs out:
+// a turn of the event loop every DEFAULT_YIELD_INTERVAL gas against none.
+{
+  const env = new MemoryEnv();
+  const at = addr(1);
+  const contract = env.deploy(at, STORE);
+  const block = { chainId: CHAIN_ID, height: 1, time: 0, origin: addr(2) };
+  const GAS = 200_000_000;
+  const spin = async (yieldInterval: number) => {
+    const r = await runCall(env, block, { contract, address: at, method: 'spin', input: new Uint8Array(0), caller: addr(2), value: 0n, gasLimit: GAS }, { yieldInterval });
+    if (r.gasUsed !== GAS) throw new Error(`spin used ${r.gasUsed} gas, not ${GAS}`);
+  };
+  const ms: [number[], number[]] = [[], []];
+  for (let i = 0; i < 2; i++) await spin(Number.MAX_SAFE_INTEGER);
+  for (let i = 0; i < 9; i++) {
+    for (const [k, interval] of [Number.MAX_SAFE_INTEGER, DEFAULT_YIELD_INTERVAL].entries()) {
+      const t0 = performance.now();
+      await spin(interval);
+      ms[k]!.push(performance.now() - t0);
+    }
+  }
+  const [one, sliced] = ms.map(median) as [number, number];
+  report({ bench: BENCH, name: `spin, ${GAS / 1e6}M gas through runCall, one slice (baseline)`, value: one, unit: 'ms' });
+  report({ bench: BENCH, name: `spin, ${GAS / 1e6}M gas through runCall, a turn every ${DEFAULT_YIELD_INTERVAL / 1e6}M gas`, value: sliced, unit: 'ms' });
+  report({ bench: BENCH, name: 'spin, yielding / one slice', value: sliced / one, unit: 'ratio', goal: 1.05, goal_op: '<=' });
 }
 
 // Token transfers through the executor against plain transfers, blocks of 1,000, one core.

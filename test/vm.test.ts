@@ -1,12 +1,16 @@
 import t, { type Test } from 'tap';
+import { addressOf } from '../chain/address.ts';
 import { sha256 } from '../chain/hash.ts';
+import { TxStatus } from '../chain/receipt.ts';
+import { contractAddress } from '../node/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
-import { EXPORT_GAS } from '../vm/host-abi.ts';
+import { EXPORT_GAS, HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';
 import { GAS, LIMITS, MAX_CALL_DEPTH } from '../vm/limits.ts';
 import { runCall, type CallResult } from '../vm/runtime.ts';
-import { ModuleError } from '../vm/wasm.ts';
+import { ModuleError, OP, readInstruction, Reader } from '../vm/wasm.ts';
 import { addr, compile, MemoryEnv, wat } from './fixtures/vm.ts';
-import { FORWARDER, RELAY, STORE } from './fixtures/vm-contracts.ts';
+import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
+import { FORWARDER, RELAY, STORE, TABLE } from './fixtures/vm-contracts.ts';
 
 const BLOCK = { chainId: 'hallmark-test', height: 42, time: 1_700_000_000_000, origin: addr(9) };
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
@@ -64,6 +68,64 @@ t.test('deploy validation refuses what is not on the allow-list, each with its r
     'methods are the () -> () exports not starting with _');
   t.same(prepareCode(STORE).instrumented, code.instrumented, 'instrumentation is deterministic');
   t.ok(WebAssembly.validate(code.instrumented), 'the instrumented module validates');
+});
+
+t.test('every refuel branch, and nothing else, is hinted unlikely; calls and the table are renumbered', async (t) => {
+  const bytes = prepareCode(TABLE).instrumented;
+  const imports = WebAssembly.Module.imports(new WebAssembly.Module(bytes));
+  const refuel = imports.findIndex((i) => i.module === HOST_MODULE && i.name === IMPORT_REFUEL);
+  t.equal(refuel, imports.length - 1, 'refuel is the last import');
+  // The custom sections, and each function body: where its declaration (locals) and code start.
+  const customs: { name: string; r: Reader }[] = [];
+  const bodies: { decl: number; code: number; end: number }[] = [];
+  const top = new Reader(bytes, 8);
+  while (top.pos < top.end) {
+    const id = top.byte();
+    const end = top.u32() + top.pos;
+    const r = new Reader(bytes, top.pos, end);
+    if (id === 0) customs.push({ name: r.name(), r });
+    if (id === 10) {
+      t.same(customs.map((c) => c.name), ['metadata.code.branch_hint'], 'the hints come before the code');
+      for (let n = r.u32(); n > 0; n--) {
+        const size = r.u32();
+        const decl = r.pos;
+        for (let groups = r.u32(); groups > 0; groups--) (r.u32(), r.byte());
+        bodies.push({ decl, code: r.pos, end: decl + size });
+        r.pos = decl + size;
+      }
+    }
+    top.pos = end;
+  }
+  const { r } = customs[0]!;
+  let hinted = 0;
+  let wrong = 0;
+  let lastFunction = -1;
+  for (let n = r.u32(); n > 0; n--) {
+    const f = r.u32();
+    if (f <= lastFunction) wrong++;
+    lastFunction = f;
+    for (let k = r.u32(); k > 0; k--) {
+      const at = bodies[f - imports.length]!.decl + r.u32();
+      const [size, hint] = [r.u32(), r.byte()];
+      if (bytes[at] !== OP.if || bytes[at - 1] !== 0x54 /* i64.lt_u */ || size !== 1 || hint !== 0) wrong++;
+      hinted++;
+    }
+  }
+  let refuels = 0;
+  for (const body of bodies) {
+    const ins = new Reader(bytes, body.code, body.end);
+    while (ins.pos < body.end) {
+      const x = readInstruction(ins);
+      if (x.op === OP.call && x.imm === refuel) refuels++;
+    }
+  }
+  t.equal(wrong, 0, 'functions in order, each hint an unlikely i64.lt_u if');
+  t.ok(refuels > 10 && hinted === refuels, `${hinted} hints for ${refuels} refuel calls`);
+  const run = new MemoryEnv();
+  run.deploy(addr(4), TABLE);
+  t.same((await call(run, addr(4), 'direct', u32(10))).returnData, u32(55), 'the renumbered module runs: direct calls');
+  t.same((await call(run, addr(4), 'table', u32(10))).returnData, u32(55), 'calls through the table');
+  t.same((await call(run, addr(4), 'size', u32(7))).returnData, u32(4), 'and a host function through the table');
 });
 
 t.test('host functions: storage, events, input and return data, context; reads may suspend (JSPI)', async (t) => {
@@ -140,37 +202,11 @@ t.test('traps are classified by mechanism and cost the whole limit', async (t) =
 });
 
 t.test('indirect calls: defined and host functions through the table, same gas as direct calls but the index', async (t) => {
-  // $fib recurses directly; $fibT the same through the table. Each call_indirect costs one more
-  // instruction (its index), nothing else: the gas and stack travel the same way.
+  // Each call_indirect costs one more instruction (its index), nothing else: the gas and stack
+  // travel the same way.
   const env = new MemoryEnv();
   const at = addr(4);
-  env.deploy(at, wat(`(module
-    (import "hallmark" "input_read" (func $ird (param i32)))
-    (import "hallmark" "input_size" (func $isz (result i32)))
-    (import "hallmark" "gas_left" (func $gl (result i64)))
-    (import "hallmark" "return_data" (func $ret (param i32 i32)))
-    (type $i2i (func (param i32) (result i32)))
-    (type $v2i (func (result i32)))
-    (type $v2l (func (result i64)))
-    ${MEM}
-    (table 5 funcref)
-    (elem (i32.const 0) $fibT $isz $gl $fib)
-    (func $fib (param $n i32) (result i32)
-      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
-        (else (i32.add (call $fib (i32.sub (local.get $n) (i32.const 1))) (call $fib (i32.sub (local.get $n) (i32.const 2)))))))
-    (func $fibT (param $n i32) (result i32)
-      (if (result i32) (i32.lt_u (local.get $n) (i32.const 2)) (then (local.get $n))
-        (else (i32.add (call_indirect (type $i2i) (i32.sub (local.get $n) (i32.const 1)) (i32.const 0))
-                       (call_indirect (type $i2i) (i32.sub (local.get $n) (i32.const 2)) (i32.const 0))))))
-    (func $arg (result i32) (call $ird (i32.const 0)) (i32.load (i32.const 0)))
-    (func $out (param i32) (i32.store (i32.const 0) (local.get 0)) (call $ret (i32.const 0) (i32.const 4)))
-    (func (export "direct") (call $out (call $fib (call $arg))))
-    (func (export "table") (call $out (call_indirect (type $i2i) (call $arg) (i32.const 0))))
-    (func (export "size") (call $out (call_indirect (type $v2i) (i32.const 1))))
-    (func (export "gas") (i64.store (i32.const 0) (call_indirect (type $v2l) (i32.const 2))) (call $ret (i32.const 0) (i32.const 8)))
-    (func (export "mismatch") (drop (call_indirect (type $v2i) (i32.const 3))))
-    (func (export "empty") (drop (call_indirect (type $i2i) (i32.const 0) (i32.const 4))))
-    (func (export "outside") (drop (call_indirect (type $i2i) (i32.const 0) (i32.const 5)))))`));
+  env.deploy(at, TABLE);
   const n = 15;
   const direct = await call(env, at, 'direct', u32(n));
   const table = await call(env, at, 'table', u32(n));
@@ -207,12 +243,17 @@ t.test('memory: growth is charged per page and capped by the declared maximum', 
   t.equal((await call(env, addr(2), 'bomb', undefined, 100_000)).failure?.kind, 'out_of_gas');
 });
 
-t.test('a start function runs metered on every call; one that loops runs out of gas', async (t) => {
-  const env = new MemoryEnv();
-  env.deploy(addr(3), wat(`(module ${MEM} (start $s) (func $s (loop $l (br $l))) (func (export "m")))`));
-  const r = await call(env, addr(3), 'm', undefined, 200_000);
-  t.equal(r.failure?.kind, 'out_of_gas');
-  t.equal(r.gasUsed, 200_000);
+t.test('a module with a start section is refused at deploy, with a reason that points at init', async (t) => {
+  const withStart = wat(`(module ${MEM} (global $g (mut i32) (i32.const 0)) (start $s) (func $s (global.set $g (i32.const 1))) (func (export "m")))`);
+  refused(t, withStart, /start function \(function 0\).*init/, 'a start section');
+  // The same module through a deploy transaction: a receipt with the reason, and no contract.
+  const { tx, apply } = await twoChains(t);
+  const [deploy] = await apply([tx({ kind: 'deploy', code: withStart, args: new Uint8Array(0) })]);
+  t.equal(deploy!.status, TxStatus.invalid_contract);
+  t.match(deploy!.error, /start function.*exported init/);
+  const [m] = await apply([tx({ kind: 'call', contract: contractAddress(addressOf(ACCOUNTS[0]!.publicKey), 0), method: 'm', args: new Uint8Array(0), value: 0n })]);
+  t.match(m!.error, /^no_contract/, 'nothing was deployed');
+  t.ok(prepareCode(wat(`(module ${MEM} (func (export "init")) (func (export "m")))`)).hasInit, 'the same setup as init is accepted');
 });
 
 t.test('cross-contract calls: return data, all-or-nothing inner state, no re-entry', async (t) => {
@@ -250,6 +291,10 @@ t.test('the compiled-module cache is bounded and keyed by code hash', async (t) 
   cache.get(codes[2]!.codeHash, () => { throw new Error('should be cached'); }, () => []);
   t.equal(cache.hits, 1);
   t.throws(() => new ModuleCache(0), RangeError);
+  const original = wat(`(module ${MEM} (func (export "m")))`);
+  t.throws(() => cache.get(sha256(original), () => original, () => ['m']), { code: 'stale_contract_code', message: /before cost table version 3.*replay the chain/ },
+    'code not instrumented for slices (stored by an older node) is refused, never run');
+  t.equal(cache.peek(sha256(original)), undefined, 'and not cached');
   t.ok(compile(STORE).methods.has('increment'));
 });
 

@@ -49,10 +49,16 @@ export const RESERVED_EXPORT_PREFIX = '__hallmark';
 export const EXPORT_GAS = '__hallmark_gas';
 export const EXPORT_TRAP = '__hallmark_trap';
 export const EXPORT_STACK = '__hallmark_stack';
-export const EXPORT_START = '__hallmark_start';
 export const EXPORT_GLOBAL_PREFIX = '__hallmark_global_';
+/**
+ * The import the instrumenter adds (module HOST_MODULE): `(left: i64, cost: i64) -> i64`, called
+ * when a block costs more than the gas slice left; a contract cannot import it (not in HOST_FUNCTIONS).
+ */
+export const IMPORT_REFUEL = '__hallmark_refuel';
 
-/** Why instrumented code trapped, as it writes it to the __hallmark_trap global before trapping. */
-export const TRAP_OUT_OF_GAS = 1;
+/**
+ * Why instrumented code trapped, as it writes it to the __hallmark_trap global before trapping.
+ * (Out of gas, once 1, is now raised by the runtime's refuel.)
+ */
 export const TRAP_STACK = 2;
 export const TRAP_UNREACHABLE = 3;

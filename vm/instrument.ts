@@ -11,10 +11,20 @@
  * call-heavy kernel against ~1.4x for this one (bench/vm.bench.ts).
  *
  *   - Gas. Each basic block is charged its instructions' cost at its start, checked before it is
- *     spent (`left < cost` traps, so the counter never wraps). memory.grow is charged per page and
- *     memory.copy / memory.fill per byte, from the operand, before they run. Host functions charge
- *     the exported global __hallmark_gas: around a call to an import the local is flushed to it and
- *     reloaded after.
+ *     spent (the counter never wraps). memory.grow is charged per page and memory.copy /
+ *     memory.fill per byte, from the operand, before they run. Host functions charge the exported
+ *     global __hallmark_gas: around a call to an import the local is flushed to it and reloaded
+ *     after.
+ *   - Slices. The gas a function holds is a slice of the call's gas, not all of it (the runtime
+ *     keeps the rest). When a block costs more than the slice has left (`left < cost`), the
+ *     code calls the added import hallmark.__hallmark_refuel(left, cost): the runtime traps as out
+ *     of gas if the whole remaining gas cannot pay, which is where a single budget would have
+ *     trapped, or lets the event loop run and returns the next slice (at least `cost`). Only the
+ *     branch taken when the slice runs out differs from a single budget: the hot path is the same
+ *     compare and subtract, and the gas charged does not depend on the slice size. Each of those
+ *     branches is hinted unlikely (a metadata.code.branch_hint section): a branch to a trap was
+ *     out of line by itself, a call that returns is not, and without the hint TurboFan ran
+ *     recursive fib 1.9x unmetered instead of 1.45x (vm/code.ts turns the hints on in V8).
  *   - Stack. On entry a function adds its cost (parameters + locals + deepest operand stack +
  *     FRAME_SLOTS) to the slots it was given and traps past STACK_LIMIT_SLOTS; its callees get the
  *     sum. V8's own overflow depth differs by tier, so it must never be reached. Around a call to
@@ -25,9 +35,10 @@
  *   - Entry points. Each exported function is exported as an added wrapper with its original
  *     signature, which starts from the two globals and writes the gas left back. A function import
  *     placed in the table gets an added thunk with the threaded signature, so call_indirect sees
- *     one convention. Added functions come after the module's own: no index moves.
- *   - The start function is no longer run by instantiation; it is exported (wrapped) as
- *     __hallmark_start so the runtime runs it metered.
+ *     one convention. Added functions come after the module's own. The refuel import comes after
+ *     the module's imports, so every defined function's index moves up by one (calls, exports and
+ *     table entries are renumbered). Modules with a start function are refused at deploy
+ *     (vm/validate.ts), so there is none to handle.
  *   - The module's mutable globals are exported (__hallmark_global_<index>) so the runtime can
  *     reset a pooled instance to its state right after instantiation.
  *
@@ -36,11 +47,11 @@
  * leaving the function.
  */
 import {
-  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_START, EXPORT_TRAP, I32, I64, TRAP_OUT_OF_GAS, TRAP_STACK, TRAP_UNREACHABLE,
+  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_TRAP, HOST_MODULE, I32, I64, IMPORT_REFUEL, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { FRAME_SLOTS, GAS, STACK_LIMIT_SLOTS } from './limits.ts';
 import {
-  EXTERNAL, isLoad, isStore, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
+  EXTERNAL, isLoad, isStore, ModuleError, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
 } from './wasm.ts';
 
 class Writer {
@@ -123,19 +134,24 @@ interface Globals {
 
 /** How the module's functions are reached once instrumented. */
 interface Layout {
+  /** The module's own imports; the refuel import comes right after them, at this index. */
   imports: number;
-  /** The module's own type count; type t's threaded form is at `types + t`. */
+  /** The module's own type count; type t's threaded form is at `types + t`, refuel's at `2 * types`. */
   types: number;
-  /** Type index (original) of every function, imports first. */
+  /** Type index (original) of every function, imports first, in the original numbering. */
   funcTypes: number[];
-  /** Defined function index -> its added entry wrapper. */
+  /** Defined function index (original) -> its added entry wrapper. */
   entries: Map<number, number>;
   /** Imported function index -> its added thunk (imports placed in the table). */
   thunks: Map<number, number>;
 }
 
+/** A function's index once the refuel import is in place: defined functions move up by one. */
+const moved = (L: Layout, f: number) => (f < L.imports ? f : f + 1);
+
 /** Returns the instrumented module's bytes. `m` must have passed validateModule. */
 export function instrumentModule(m: ParsedModule): Uint8Array {
+  if (m.start !== undefined) throw new ModuleError('a module with a start function cannot be instrumented (validateModule refuses it)');
   const g: Globals = { gas: m.globals.length, trap: m.globals.length + 1, stack: m.globals.length + 2 };
   const L: Layout = {
     imports: m.imports.length,
@@ -144,9 +160,8 @@ export function instrumentModule(m: ParsedModule): Uint8Array {
     entries: new Map(),
     thunks: new Map(),
   };
-  let next = L.funcTypes.length;
-  const entryPoints = [...m.exports.filter((e) => e.kind === EXTERNAL.func).map((e) => e.index), ...(m.start === undefined ? [] : [m.start])];
-  for (const f of entryPoints) if (f >= L.imports && !L.entries.has(f)) L.entries.set(f, next++);
+  let next = L.funcTypes.length + 1;
+  for (const e of m.exports) if (e.kind === EXTERNAL.func && e.index >= L.imports && !L.entries.has(e.index)) L.entries.set(e.index, next++);
   for (const seg of m.elementSegments) for (const f of seg.functions) if (f < L.imports && !L.thunks.has(f)) L.thunks.set(f, next++);
 
   const out = new Writer().byte(0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00);
@@ -156,25 +171,39 @@ export function instrumentModule(m: ParsedModule): Uint8Array {
   for (const id of [1, 2, 3, 4, 5, 6, 7, 8, 9, 12, 10, 11]) {
     const s = original(id);
     if (id === SECTION.type) section(id, typeSection(m));
+    else if (id === SECTION.import) section(id, importSection(m, s, L));
     else if (id === SECTION.function) section(id, functionSection(m, L));
     else if (id === SECTION.global) section(id, globalSection(m, s));
     else if (id === SECTION.export) section(id, exportSection(m, g, L));
-    else if (id === SECTION.start) continue;
     else if (id === SECTION.element) {
       if (s !== undefined) section(id, elementSection(m, L));
-    } else if (id === SECTION.code) section(id, codeSection(m, g, L));
-    else if (s !== undefined) section(id, m.bytes.subarray(s.start, s.end));
+    } else if (id === SECTION.code) {
+      // Hints must come before the code they describe.
+      const { bytes, hints } = codeSection(m, g, L);
+      section(SECTION.custom, branchHintSection(hints));
+      section(id, bytes);
+    } else if (s !== undefined) section(id, m.bytes.subarray(s.start, s.end));
   }
   return out.done();
 }
 
-/** The module's types, then each one's threaded form: (params, i64, i32) -> (results, i64). */
+/**
+ * The module's types, then each one's threaded form: (params, i64, i32) -> (results, i64), then
+ * refuel's: (left: i64, cost: i64) -> (slice: i64).
+ */
 function typeSection(m: ParsedModule): Uint8Array {
-  const w = new Writer().u32(m.types.length * 2);
+  const w = new Writer().u32(m.types.length * 2 + 1);
   const type = (params: number[], results: number[]) => w.byte(0x60).u32(params.length).byte(...params).u32(results.length).byte(...results);
   for (const t of m.types) type(t.params, t.results);
   for (const t of m.types) type([...t.params, I64, I32], [...t.results, I64]);
+  type([I64, I64], [I64]);
   return w.done();
+}
+
+/** The module's imports as written, then refuel. */
+function importSection(m: ParsedModule, s: { start: number; end: number } | undefined, L: Layout): Uint8Array {
+  const { count, rest } = entries(m, s);
+  return new Writer().u32(count + 1).bytes(rest).name(HOST_MODULE).name(IMPORT_REFUEL).byte(EXTERNAL.func).u32(2 * L.types).done();
 }
 
 function functionSection(m: ParsedModule, L: Layout): Uint8Array {
@@ -204,15 +233,14 @@ function globalSection(m: ParsedModule, s: { start: number; end: number } | unde
 
 function exportSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
   const mutable = m.globals.flatMap((gl, i) => (gl.mutable ? [i] : []));
-  const w = new Writer().u32(m.exports.length + 3 + (m.start === undefined ? 0 : 1) + mutable.length);
-  const entry = (f: number) => L.entries.get(f) ?? f;
+  const w = new Writer().u32(m.exports.length + 3 + mutable.length);
+  const entry = (f: number) => L.entries.get(f) ?? moved(L, f);
   for (const e of m.exports) w.name(e.name).byte(e.kind).u32(e.kind === EXTERNAL.func ? entry(e.index) : e.index);
   // The module's own mutable globals, so the runtime can put a reused instance back as it was.
   for (const i of mutable) w.name(`${EXPORT_GLOBAL_PREFIX}${i}`).byte(EXTERNAL.global).u32(i);
   w.name(EXPORT_GAS).byte(EXTERNAL.global).u32(g.gas);
   w.name(EXPORT_TRAP).byte(EXTERNAL.global).u32(g.trap);
   w.name(EXPORT_STACK).byte(EXTERNAL.global).u32(g.stack);
-  if (m.start !== undefined) w.name(EXPORT_START).byte(EXTERNAL.func).u32(entry(m.start));
   return w.done();
 }
 
@@ -221,21 +249,37 @@ function elementSection(m: ParsedModule, L: Layout): Uint8Array {
   const w = new Writer().u32(m.elementSegments.length);
   for (const seg of m.elementSegments) {
     w.u32(0).byte(OP.i32Const).s32(seg.offset).byte(OP.end).u32(seg.functions.length);
-    for (const f of seg.functions) w.u32(L.thunks.get(f) ?? f);
+    for (const f of seg.functions) w.u32(L.thunks.get(f) ?? moved(L, f));
   }
   return w.done();
 }
 
-function codeSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
+/** Unlikely-branch hints: function index -> byte offsets of its refuel `if`s, from its locals. */
+type Hints = [number, number[]][];
+
+/** The metadata.code.branch_hint custom section: every refuel branch, hinted unlikely (0). */
+function branchHintSection(hints: Hints): Uint8Array {
+  const w = new Writer().name('metadata.code.branch_hint').u32(hints.length);
+  for (const [f, offsets] of hints) {
+    w.u32(f).u32(offsets.length);
+    for (const at of offsets) w.u32(at).u32(1).byte(0);
+  }
+  return w.done();
+}
+
+function codeSection(m: ParsedModule, g: Globals, L: Layout): { bytes: Uint8Array; hints: Hints } {
   const w = new Writer().u32(m.bodies.length + L.entries.size + L.thunks.size);
+  const hints: Hints = [];
   const body = (locals: Uint8Array, code: Uint8Array) => w.u32(locals.length + code.length).bytes(locals).bytes(code);
   for (const [i, b] of m.bodies.entries()) {
     const type = m.types[m.functions[i]!]!;
-    const code = instrumentBody(m, b, type, g, L);
+    const { code, refuelAt } = instrumentBody(m, b, type, g, L);
     const locals = new Writer().u32(b.locals.length + 2);
     for (const l of b.locals) locals.u32(l.count).byte(l.type);
     locals.u32(1).byte(I64).u32(1).byte(I32);
-    body(locals.done(), code);
+    const declared = locals.done();
+    if (refuelAt.length > 0) hints.push([moved(L, L.imports + i), refuelAt.map((at) => declared.length + at)]);
+    body(declared, code);
   }
   const noLocals = Uint8Array.of(0);
   const getParams = (c: Writer, n: number) => {
@@ -245,7 +289,7 @@ function codeSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
   for (const f of L.entries.keys()) {
     const c = new Writer();
     getParams(c, m.types[L.funcTypes[f]!]!.params.length);
-    c.byte(OP.globalGet).u32(g.gas).byte(OP.globalGet).u32(g.stack).byte(OP.call).u32(f).byte(OP.globalSet).u32(g.gas).byte(OP.end);
+    c.byte(OP.globalGet).u32(g.gas).byte(OP.globalGet).u32(g.stack).byte(OP.call).u32(moved(L, f)).byte(OP.globalSet).u32(g.gas).byte(OP.end);
     body(noLocals, c.done());
   }
   // Thunk: an import called through the table, with the threaded signature.
@@ -257,14 +301,15 @@ function codeSection(m: ParsedModule, g: Globals, L: Layout): Uint8Array {
     c.byte(OP.call).u32(f).byte(OP.globalGet).u32(g.gas).byte(OP.end);
     body(noLocals, c.done());
   }
-  return w.done();
+  return { bytes: w.done(), hints };
 }
 
 function costOf(op: number): number {
   return FREE.has(op) ? 0 : GAS.op;
 }
 
-function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Globals, L: Layout): Uint8Array {
+/** The instrumented instructions, and where in them each refuel `if` is. */
+function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Globals, L: Layout): { code: Uint8Array; refuelAt: number[] } {
   const P = type.params.length;
   const LEFT = P; // i64 parameter: gas left, this frame's copy
   const SLOTS = P + 1; // i32 parameter: stack slots in use, this frame included once it is entered
@@ -291,24 +336,24 @@ function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Glo
   // Parameters, locals, the gas/slots pair and a scratch, the deepest operand stack, overhead.
   const slots = P + b.localCount + 3 + maxOperandDepth(m, ins, type.results.length, L.funcTypes) + FRAME_SLOTS;
   const w = new Writer();
+  const refuelAt: number[] = [];
   const trapWith = (reason: number) => w.byte(OP.i32Const).sleb(reason).byte(OP.globalSet).u32(g.trap).byte(OP.unreachable);
-  const outOfGas = () => {
-    w.byte(OP.i64Const, 0, OP.globalSet).u32(g.gas);
-    trapWith(TRAP_OUT_OF_GAS);
+  // `if (left < cost) left = refuel(left, cost); left -= cost`, the cost pushed by `push()`;
+  // refuel traps when the call's whole remaining gas cannot pay.
+  const chargeBy = (push: () => void) => {
+    w.byte(OP.localGet).u32(LEFT);
+    push();
+    w.byte(0x54 /* i64.lt_u */);
+    refuelAt.push(w.length);
+    w.byte(OP.if, 0x40, OP.localGet).u32(LEFT);
+    push();
+    w.byte(OP.call).u32(L.imports).byte(OP.localSet).u32(LEFT).byte(OP.end);
+    w.byte(OP.localGet).u32(LEFT);
+    push();
+    w.byte(0x7d /* i64.sub */, OP.localSet).u32(LEFT);
   };
-  // Charges the i64 in T64: `if (left < T64) trap; left -= T64`.
-  const chargeT64 = () => {
-    w.byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(T64).byte(0x54 /* i64.lt_u */, OP.if, 0x40);
-    outOfGas();
-    w.byte(OP.end);
-    w.byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(T64).byte(0x7d /* i64.sub */, OP.localSet).u32(LEFT);
-  };
-  const chargeConst = (n: number) => {
-    w.byte(OP.localGet).u32(LEFT).byte(OP.i64Const).sleb(n).byte(0x54, OP.if, 0x40);
-    outOfGas();
-    w.byte(OP.end);
-    w.byte(OP.localGet).u32(LEFT).byte(OP.i64Const).sleb(n).byte(0x7d, OP.localSet).u32(LEFT);
-  };
+  const chargeT64 = () => chargeBy(() => w.byte(OP.localGet).u32(T64));
+  const chargeConst = (n: number) => chargeBy(() => w.byte(OP.i64Const).sleb(n));
   // The i32 operand on top of the stack times `perUnit`, charged; the operand stays.
   const chargeOperand = (perUnit: number) => {
     w.byte(OP.localTee).u32(T32).byte(0xad /* i64.extend_i32_u */, OP.i64Const).sleb(perUnit).byte(0x7e /* i64.mul */, OP.localSet).u32(T64);
@@ -345,7 +390,7 @@ function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Glo
           w.bytes(raw);
           w.byte(OP.globalGet).u32(g.gas).byte(OP.localSet).u32(LEFT);
         } else {
-          w.byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(SLOTS).bytes(raw).byte(OP.localSet).u32(LEFT);
+          w.byte(OP.localGet).u32(LEFT).byte(OP.localGet).u32(SLOTS).byte(OP.call).u32(moved(L, x.imm)).byte(OP.localSet).u32(LEFT);
         }
         break;
       case OP.callIndirect:
@@ -369,7 +414,7 @@ function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Glo
         }
     }
   }
-  return w.done();
+  return { code: w.done(), refuelAt };
 }
 
 /** The deepest the operand stack of one frame can get, from the instructions' stack effects. */

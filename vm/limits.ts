@@ -39,9 +39,12 @@ export const MAX_CALL_DEPTH = 16;
 /**
  * 1: the first table, gas kept in a global between calls. 2: the same costs, charged the same
  * way; gas and stack slots are passed through calls as parameters (vm/instrument.ts), so the
- * stored instrumented code differs.
+ * stored instrumented code differs. 3: the same costs and trap points; a block the gas slice
+ * cannot pay calls the added import hallmark.__hallmark_refuel instead of trapping (defined
+ * functions move up one index), and a start function is refused at deploy instead of being
+ * exported as __hallmark_start and run before every call.
  */
-export const COST_TABLE_VERSION = 2;
+export const COST_TABLE_VERSION = 3;
 
 /**
  * Gas per WebAssembly instruction and per host function, version COST_TABLE_VERSION. As in

@@ -34,6 +34,12 @@ export function validateModule(bytes: Uint8Array): ValidatedModule {
     }
   }
 
+  // A start function would run before every call (memory does not outlive a call), so its gas
+  // would be paid on each one; one-time setup belongs in init, which runs once at deploy.
+  if (m.start !== undefined) {
+    throw new ModuleError(`the module has a start function (function ${m.start}), which Hallmark does not run: put one-time setup in an exported init (run once at deploy) and per-call setup in the methods; AssemblyScript: build with --exportStart and pre-evaluate it (contracts/build.ts)`);
+  }
+
   if (m.memory === undefined) throw new ModuleError('the module defines no memory (one memory, exported as "memory", is required)');
   if (m.memory.max === undefined) throw new ModuleError('the memory has no declared maximum');
   if (m.memory.max > LIMITS.maxMemoryPages) throw new ModuleError(`the memory maximum of ${m.memory.max} pages is over the cap of ${LIMITS.maxMemoryPages}`);
