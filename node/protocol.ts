@@ -15,7 +15,7 @@ export interface ExecutionRules {
 }
 
 const RULES: ReadonlyMap<number, ExecutionRules> = new Map([
-  [1, { protocolVersion: 1, costTableVersion: 2 }],
+  [1, { protocolVersion: 1, costTableVersion: 3 }],
 ]);
 
 export class ProtocolError extends CodedError<'unsupported_protocol'> {

@@ -80,6 +80,6 @@ t.test('a looping contract: the largest gas limit is refused; the largest allowe
   const during = answers.filter((a) => a > span.start && a < span.end).length;
   const longest = Math.max(...gaps.filter((g) => g.at > span.start && g.at <= span.end + 1).map((g) => g.gap));
   t.comment(`the block of one max_gas loop (${params.max_gas} gas) executed in ${ms.toFixed(0)} ms (${(params.max_gas / ms / 1e6).toFixed(2)}x10^9 gas/s); the event loop's longest stall in it was ${longest.toFixed(1)} ms; ${during} RPC answers meanwhile`);
-  t.ok(during > 0, 'RPC answered while the block executed');
+  t.ok(during >= 3, `RPC answered while the block executed (${during} answers)`);
   t.ok(longest < ms / 4, `the event loop never stalled for more than a quarter of the block (${longest.toFixed(1)} of ${ms.toFixed(0)} ms)`);
 });
