@@ -8,12 +8,17 @@
  * is a second loopback address (`localAddress: '127.0.0.2'`), which the server counts apart.
  */
 import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { clientKey } from '../node/rpc/connections.ts';
 import { defineRpcMethod, RPC_ERRORS, RPC_METHODS } from '../node/rpc/methods.ts';
 import { MAX_RPC_TIMEOUT_MS, RPC_REFUSALS, startRpcServer, type RpcRefusal, type RpcServer, type RpcServerOptions } from '../node/rpc/server.ts';
+import { liveDir } from './fixtures/dirs.ts';
+import { BIN, freePort } from './fixtures/processes.ts';
 import { openRpcTestNode, RpcGate, type RpcTestNode } from './fixtures/rpc-node.ts';
 
 const OTHER = '127.0.0.2';
@@ -323,4 +328,33 @@ t.test('bad options are refused with the option named', async (t) => {
     await t.rejects(startRpcServer(node, { host: '127.0.0.1', port: 0, ...options }), { message }, JSON.stringify(options));
   }
   t.same(RPC_REFUSALS.length, new Set(RPC_REFUSALS).size);
+});
+
+t.test('hallmark start takes the [rpc] connection keys from config.toml', async (t) => {
+  const home = liveDir(t);
+  const [rpcPort, p2pPort] = [await freePort(), await freePort()];
+  const init = spawn(process.execPath, [BIN, '--home', home, 'init'], { stdio: 'ignore' });
+  t.equal(await new Promise((r) => init.once('exit', r)), 0, 'init');
+  writeFileSync(join(home, 'config.toml'), `[rpc]\nlisten = "127.0.0.1:${rpcPort}"\nmax_connections_per_ip = 2\nheader_timeout_ms = 300\n`
+    + `[p2p]\nlisten = "127.0.0.1:${p2pPort}"\n[metrics]\nenabled = false\n`);
+  const proc = spawn(process.execPath, [BIN, '--home', home, 'start'], { stdio: 'ignore' });
+  const exited = new Promise((r) => proc.once('exit', r));
+  t.teardown(async () => {
+    if (proc.exitCode === null) proc.kill('SIGTERM');
+    await exited;
+  });
+  const server = { port: rpcPort, url: `http://127.0.0.1:${rpcPort}/` } as RpcServer;
+  let ready = false;
+  for (let i = 0; i < 600 && !ready && proc.exitCode === null; i++) {
+    ready = await callFrom(server, OTHER, 'chain_status').then((r) => r.status === 200, () => false);
+    if (!ready) await new Promise((r) => setTimeout(r, 50));
+  }
+  t.ok(ready, 'the node answers');
+
+  const held = [await rawClient(server, '', '127.0.0.5'), await rawClient(server, '', '127.0.0.5')];
+  const third = await rawClient(server, requestText('chain_status'), '127.0.0.5');
+  t.equal(await third.ended, '', 'max_connections_per_ip = 2: a third connection is closed unanswered');
+  const { chain_id: chainId } = JSON.parse(readFileSync(join(home, 'genesis.json'), 'utf8'));
+  await chainStatusFrom(t, server, '127.0.0.6', 'another address meanwhile', chainId);
+  for (const c of held) t.match(await c.ended, /^HTTP\/1\.1 408 /, 'header_timeout_ms = 300: the silent ones get 408 and are closed');
 });
