@@ -15,6 +15,7 @@ import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
 import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from './mempool-config.ts';
+import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './rpc/config.ts';
 import { DEFAULT_P2P_CONFIG, type P2PConfig, type PenaltyReason, type ProtocolLimits, type ProtocolName } from '../p2p/config.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
@@ -25,7 +26,7 @@ export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
 export interface NodeConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
-  rpc: { host: string; port: number; maxBodyBytes: number; maxBatch: number; maxConcurrent: number; timeoutMs: number };
+  rpc: RpcServerConfig;
   p2p: P2PConfig;
   metrics: { enabled: boolean; host: string; port: number };
   consensus: {
@@ -55,7 +56,7 @@ export const TIMEOUT_OVERRIDES: readonly (readonly [string, TimeoutOverride])[] 
 export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   logLevel: 'info',
   logFormat: 'text',
-  rpc: { host: '127.0.0.1', port: 26657, maxBodyBytes: 1024 * 1024, maxBatch: 100, maxConcurrent: 64, timeoutMs: 10_000 },
+  rpc: { ...DEFAULT_RPC_SERVER_OPTIONS },
   p2p: structuredClone(DEFAULT_P2P_CONFIG) as P2PConfig,
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
   consensus: { blockTimeMs: null, timeouts: {} },
@@ -121,6 +122,21 @@ function feeProblem(v: string | number | bigint): string | null {
   return BigInt(s) > U64_MAX ? 'exceeds 2^64-1' : null;
 }
 
+/** [rpc] integer keys: name, field, greatest value, and the line config.toml writes above the key. */
+const RPC_KEYS: readonly (readonly [string, Exclude<keyof RpcServerConfig, 'host' | 'port'>, number, string])[] = [
+  ['max_body_bytes', 'maxBodyBytes', Number.MAX_SAFE_INTEGER, 'Largest request body, in bytes'],
+  ['max_batch', 'maxBatch', Number.MAX_SAFE_INTEGER, 'Most calls in one batch request'],
+  ['max_concurrent', 'maxConcurrent', Number.MAX_SAFE_INTEGER, 'Most requests handled at once (from when the whole body has arrived); more get 503 until one finishes'],
+  ['max_concurrent_per_ip', 'maxConcurrentPerIp', Number.MAX_SAFE_INTEGER, 'The same for one client (an IPv4 address or an IPv6 /64), so no client takes every slot'],
+  ['max_connections', 'maxConnections', Number.MAX_SAFE_INTEGER, 'Most open connections; more are reset at accept, before any HTTP is read'],
+  ['max_connections_per_ip', 'maxConnectionsPerIp', Number.MAX_SAFE_INTEGER, 'Most open connections from one client (behind a proxy every client is the proxy: raise it)'],
+  ['timeout_ms', 'timeoutMs', MAX_RPC_TIMEOUT_MS, 'A call (including tx_broadcast waiting for a commit) gives up after this long'],
+  ['header_timeout_ms', 'headerTimeoutMs', MAX_RPC_TIMEOUT_MS, 'A new connection has this long to send its request headers (then 408 and closed)'],
+  ['body_timeout_ms', 'bodyTimeoutMs', MAX_RPC_TIMEOUT_MS, 'A request body must be complete this long after its headers (then 408 and closed)'],
+  ['send_timeout_ms', 'sendTimeoutMs', MAX_RPC_TIMEOUT_MS, 'A client has this long to take an answer, or the connection is closed'],
+  ['keep_alive_timeout_ms', 'keepAliveTimeoutMs', MAX_RPC_TIMEOUT_MS, 'A kept-alive connection is closed if the next request\'s headers have not arrived this long after an answer'],
+];
+
 /** [p2p] integer keys: name, field, least and greatest value. */
 const P2P_KEYS: readonly (readonly [string, P2PIntField, number, number?])[] = [
   ['max_connections', 'maxConnections', 1], ['max_incoming_pending_connections', 'maxIncomingPendingConnections', 1],
@@ -158,10 +174,7 @@ const configSchema = z.strictObject({
   log: z.strictObject({ level: oneOf(LOG_LEVELS), format: oneOf(LOG_FORMATS) }).optional(),
   rpc: z.strictObject({
     listen,
-    max_body_bytes: int(1),
-    max_batch: int(1),
-    max_concurrent: int(1),
-    timeout_ms: int(1),
+    ...Object.fromEntries(RPC_KEYS.map(([key, , max]) => [key, int(1, max)])),
   }).optional(),
   p2p: z.strictObject({
     listen,
@@ -355,10 +368,10 @@ function build(d: ConfigDocument): NodeConfig {
   c.logFormat = pick(d.log?.format as LogFormat | undefined, c.logFormat);
   if (d.rpc) {
     if (d.rpc.listen !== undefined) Object.assign(c.rpc, parseListen(d.rpc.listen));
-    c.rpc.maxBodyBytes = pick(d.rpc.max_body_bytes, c.rpc.maxBodyBytes);
-    c.rpc.maxBatch = pick(d.rpc.max_batch, c.rpc.maxBatch);
-    c.rpc.maxConcurrent = pick(d.rpc.max_concurrent, c.rpc.maxConcurrent);
-    c.rpc.timeoutMs = pick(d.rpc.timeout_ms, c.rpc.timeoutMs);
+    for (const [key, field] of RPC_KEYS) {
+      const v = (d.rpc as Record<string, unknown>)[key] as number | undefined;
+      if (v !== undefined) c.rpc[field] = v;
+    }
   }
   if (d.p2p) {
     if (d.p2p.listen !== undefined) Object.assign(c.p2p, parseListen(d.p2p.listen));
@@ -446,14 +459,7 @@ format = ${str(c.logFormat)}
 [rpc]
 # JSON-RPC 2.0 over HTTP. Keep it on 127.0.0.1 unless a proxy guards it.
 listen = ${str(formatListen(c.rpc.host, c.rpc.port))}
-# Largest request body, in bytes
-max_body_bytes = ${c.rpc.maxBodyBytes}
-# Most calls in one batch request
-max_batch = ${c.rpc.maxBatch}
-# Most requests handled at once; more are refused until one finishes
-max_concurrent = ${c.rpc.maxConcurrent}
-# A request (including tx_broadcast waiting for a commit) gives up after this long
-timeout_ms = ${c.rpc.timeoutMs}
+${RPC_KEYS.map(([key, field, , comment]) => `# ${comment}\n${key} = ${c.rpc[field]}`).join('\n')}
 
 [p2p]
 # libp2p over TCP with Noise and Yamux. Reference for every key below: docs/operator.md

@@ -33,6 +33,16 @@ t.test('an empty file and the written default file both give the defaults', asyn
   t.equal(DEFAULT_CONFIG.rpc.maxBatch, 100);
   t.equal(DEFAULT_CONFIG.rpc.maxConcurrent, 64);
   t.equal(DEFAULT_CONFIG.rpc.timeoutMs, 10_000);
+  t.same(
+    [DEFAULT_CONFIG.rpc.maxConcurrentPerIp, DEFAULT_CONFIG.rpc.maxConnections, DEFAULT_CONFIG.rpc.maxConnectionsPerIp],
+    [16, 256, 32], 'no one client takes every request slot or connection',
+  );
+  t.same(
+    [DEFAULT_CONFIG.rpc.headerTimeoutMs, DEFAULT_CONFIG.rpc.bodyTimeoutMs, DEFAULT_CONFIG.rpc.sendTimeoutMs, DEFAULT_CONFIG.rpc.keepAliveTimeoutMs],
+    [5_000, 10_000, 10_000, 5_000], 'every wait on a client has a deadline',
+  );
+  t.match(text, /^max_connections_per_ip = 32$/m, 'the written file has the new keys');
+  t.match(text, /^keep_alive_timeout_ms = 5000$/m);
   t.equal(DEFAULT_CONFIG.consensus.blockTimeMs, null);
   t.ok(Object.isFrozen(DEFAULT_CONFIG.rpc), 'the defaults cannot be changed by accident');
 });
@@ -41,7 +51,10 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
   const c: NodeConfig = {
     logLevel: 'debug',
     logFormat: 'json',
-    rpc: { host: '::1', port: 0, maxBodyBytes: 2048, maxBatch: 7, maxConcurrent: 3, timeoutMs: 1 },
+    rpc: {
+      host: '::1', port: 0, maxBodyBytes: 2048, maxBatch: 7, maxConcurrent: 3, maxConcurrentPerIp: 2, maxConnections: 11, maxConnectionsPerIp: 5,
+      timeoutMs: 1, headerTimeoutMs: 2, bodyTimeoutMs: 3, sendTimeoutMs: 4, keepAliveTimeoutMs: 2_147_483_647,
+    },
     p2p: {
       ...structuredClone(DEFAULT_CONFIG.p2p),
       host: '0.0.0.0', port: 30000,
@@ -67,8 +80,10 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
 });
 
 t.test('a partial file keeps the defaults for what it leaves out', async (t) => {
-  const c = parseConfig('[rpc]\nmax_batch = 5\n[mempool]\nmin_fee = "25"\n');
+  const c = parseConfig('[rpc]\nmax_batch = 5\nmax_connections_per_ip = 4\nbody_timeout_ms = 300\n[mempool]\nmin_fee = "25"\n');
   t.equal(c.rpc.maxBatch, 5);
+  t.same([c.rpc.maxConnectionsPerIp, c.rpc.bodyTimeoutMs], [4, 300]);
+  t.same([c.rpc.maxConnections, c.rpc.headerTimeoutMs, c.rpc.keepAliveTimeoutMs], [256, 5_000, 5_000], 'the other [rpc] keys keep their defaults');
   t.equal(c.rpc.port, 26657);
   t.equal(c.mempool.minFee, 25n);
   t.equal(c.mempool.maxTxs, DEFAULT_CONFIG.mempool.maxTxs);
@@ -94,6 +109,13 @@ t.test('each wrong type or value names its key and what is expected', async (t) 
     ['[rpc]\nmax_batch = 1.5', /^rpc\.max_batch: expected an integer, got number 1\.5$/],
     ['[rpc]\nmax_concurrent = 0', /^rpc\.max_concurrent: must be at least 1$/],
     ['[rpc]\ntimeout_ms = -5', /^rpc\.timeout_ms: must be at least 1$/],
+    ['[rpc]\ntimeout_ms = 2147483648', /^rpc\.timeout_ms: must be at most 2147483647$/],
+    ['[rpc]\nmax_connections_per_ip = 0', /^rpc\.max_connections_per_ip: must be at least 1$/],
+    ['[rpc]\nmax_concurrent_per_ip = 2.5', /^rpc\.max_concurrent_per_ip: expected an integer, got number 2\.5$/],
+    ['[rpc]\nheader_timeout_ms = "5s"', /^rpc\.header_timeout_ms: expected an integer, got string "5s"$/],
+    ['[rpc]\nkeep_alive_timeout_ms = 99999999999', /^rpc\.keep_alive_timeout_ms: must be at most 2147483647$/],
+    ['[rpc]\nsend_timeout_ms = 0', /^rpc\.send_timeout_ms: must be at least 1$/],
+    ['[rpc]\nmax_conections = 5', /^rpc\.max_conections: unknown key \(did you mean "max_connections"\?\)$/],
     ['[rpc]\nmax_body_bytes = 99999999999999999999', /^rpc\.max_body_bytes: must be at most 9007199254740991, got 99999999999999999999$/],
     ['rpc = 5', /^rpc: expected a table, got number 5$/],
     ['[p2p]\npersistent_peers = "a:1"', /^p2p\.persistent_peers: expected an array, got string "a:1"$/],

@@ -1,32 +1,24 @@
 /**
  * The JSON-RPC server's protocol edges and limits over real HTTP: every error code, batches and
- * notifications, body size, batch size, concurrency, call and client timeouts, garbage, huge
- * numbers, deep nesting and wide objects. After each, a good request must still work.
+ * notifications, body size, batch size, concurrency, call timeouts, huge numbers, deep nesting and
+ * wide objects. After each, a good request must still work. Slow and hostile connections (deadlines,
+ * per-client caps) are in rpc-connections.test.ts.
  */
 import t, { type Test } from 'tap';
-import { connect, type Socket } from 'node:net';
 import { request } from 'node:http';
 import { z } from 'zod';
 import { defineRpcMethod, RPC_ERRORS, RPC_METHODS, type RpcMethod } from '../node/rpc/methods.ts';
 import { MAX_ISSUES, startRpcServer, type RpcServer } from '../node/rpc/server.ts';
-import { httpRequest, openRpcTestNode, rpcRequest, type RpcTestNode } from './fixtures/rpc-node.ts';
+import { httpRequest, openRpcTestNode, RpcGate, rpcRequest, type RpcTestNode } from './fixtures/rpc-node.ts';
 
 const LIMITS = { maxBodyBytes: 256 * 1024, maxBatch: 5, maxConcurrent: 3, timeoutMs: 400 };
 
-/** A gate the test opens: `test_block` calls wait on it, and count themselves as they start. */
-let gate = Promise.withResolvers<void>();
-let started = 0;
+/** `test_block` calls wait until the test opens the gate. */
+const gate = new RpcGate();
 const warnings: { msg: string; fields?: object }[] = [];
 
 const testMethods: RpcMethod[] = [
-  defineRpcMethod({
-    name: 'test_block', summary: 'waits for the test to open the gate', params: z.strictObject({}), result: z.object({ ok: z.boolean() }), errors: [],
-    async handler() {
-      started++;
-      await gate.promise;
-      return { ok: true };
-    },
-  }),
+  gate.method,
   defineRpcMethod({
     name: 'test_throw', summary: 'throws an unexpected error', params: z.strictObject({}), result: z.object({}), errors: [],
     async handler() {
@@ -53,7 +45,7 @@ t.before(async () => {
   node.rpcUrl = server.url;
 });
 t.teardown(async () => {
-  gate.resolve();
+  gate.open();
   await server.close();
   await node.close();
 });
@@ -282,52 +274,28 @@ t.test('HTTP methods, paths and Content-Type', async (t) => {
 });
 
 t.test('a call over timeoutMs gets an error; its slot frees when it settles', async (t) => {
-  gate = Promise.withResolvers<void>();
-  started = 0;
+  gate.close();
   const r = await postJson({ jsonrpc: '2.0', id: 't', method: 'test_block' });
   t.same(r.body, { jsonrpc: '2.0', id: 't', error: { code: C.request_timeout, message: `test_block did not finish within ${LIMITS.timeoutMs} ms`, data: { timeout_ms: LIMITS.timeoutMs } } });
   // Within a batch each call times out on its own; the others answer.
   const batch = await postJson([{ jsonrpc: '2.0', id: 1, method: 'test_block' }, { jsonrpc: '2.0', id: 2, method: 'chain_status' }]);
   t.match(batch.body, [{ id: 1, error: { code: C.request_timeout } }, { id: 2, result: { chain_id: node.chainId } }]);
-  gate.resolve();
+  gate.open();
   await stillWorks(t);
 });
 
 t.test('over maxConcurrent: 503 and -32003 at once; the held requests still finish', async (t) => {
-  gate = Promise.withResolvers<void>();
-  started = 0;
+  gate.close();
   const held = Array.from({ length: LIMITS.maxConcurrent }, (_, i) => postJson({ jsonrpc: '2.0', id: i, method: 'test_block' }));
-  for (let i = 0; i < 10_000 && started < LIMITS.maxConcurrent; i++) await new Promise((r) => setImmediate(r));
-  t.equal(started, LIMITS.maxConcurrent, 'the held requests are all in their handlers');
+  for (let i = 0; i < 10_000 && gate.started < LIMITS.maxConcurrent; i++) await new Promise((r) => setImmediate(r));
+  t.equal(gate.started, LIMITS.maxConcurrent, 'the held requests are all in their handlers');
   // A burst well beyond the limit: every one is refused, none waits for the gate.
   const burst = await Promise.all(Array.from({ length: 40 }, (_, i) => post(JSON.stringify({ jsonrpc: '2.0', id: 100 + i, method: 'chain_status' }))));
   t.same([...new Set(burst.map((r) => r.status))], [503], 'all refused with 503');
   t.same(JSON.parse(burst[0]!.text), { jsonrpc: '2.0', id: null, error: { code: C.server_busy, message: `server busy: ${LIMITS.maxConcurrent} requests in flight (the limit is ${LIMITS.maxConcurrent}); retry later` } });
   t.equal(burst[0]!.headers['retry-after'], '1');
-  gate.resolve();
+  gate.open();
   const results = await Promise.all(held);
   t.same(results.map((r) => r.body.result), Array(LIMITS.maxConcurrent).fill({ ok: true }), 'the held requests answer once released');
-  await stillWorks(t);
-});
-
-/** Opens a raw TCP connection, writes `data`, and resolves with what the server sends before closing. */
-function rawExchange(data: string): Promise<string> {
-  const { port } = new URL(server.url);
-  return new Promise<string>((resolve, reject) => {
-    const socket: Socket = connect(Number(port), '127.0.0.1', () => socket.write(data));
-    let got = '';
-    socket.on('data', (c) => { got += c; });
-    socket.on('close', () => resolve(got));
-    socket.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'ECONNRESET' ? resolve(got) : reject(err)));
-  });
-}
-
-t.test('slow clients are timed out: headers and body', async (t) => {
-  const headers = await rawExchange('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n');
-  t.match(headers, /^HTTP\/1\.1 408/, 'unfinished headers: 408 and closed');
-  const body = await rawExchange('POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"jsonrpc":');
-  t.match(body, /^HTTP\/1\.1 408/, 'unfinished body: 408 and closed');
-  const junk = await rawExchange('\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all\r\n\r\n');
-  t.match(junk, /^HTTP\/1\.1 400/, 'bytes that are not HTTP: 400 and closed');
   await stillWorks(t);
 });

@@ -2,56 +2,40 @@
  * The JSON-RPC 2.0 server: HTTP POST on node:http, single and batch requests, notifications, and
  * the limits that keep one client from stalling or exhausting the node:
  *
+ *   - connections: capped in total and per client at accept, before any HTTP is parsed, and every
+ *     wait on a client has a deadline (connections.ts): headers, body, taking an answer, keep-alive;
  *   - body size: a declared Content-Length over maxBodyBytes is refused before reading, and a body
- *     that grows past it stops being read (HTTP 413, connection closed);
+ *     that grows past it stops being read (HTTP 413);
  *   - batch size: more than maxBatch calls is one Invalid Request error;
- *   - concurrency: past maxConcurrent requests in flight the server answers 503 at once; a request
- *     holds its slot until its handlers have settled, even ones that timed out, so slow work
- *     cannot pile up behind answered clients;
- *   - time: each call gets timeoutMs (then error -32006); a client gets timeoutMs to send its
- *     headers and whole body (Node's headersTimeout/requestTimeout; then HTTP 408).
+ *   - concurrency: a request takes a slot once its whole body has arrived, and keeps it until its
+ *     handlers have settled, even ones that timed out, so slow work cannot pile up behind answered
+ *     clients. Past maxConcurrent slots in total, or maxConcurrentPerIp for one client, the server
+ *     answers 503 at once;
+ *   - time: each call gets timeoutMs (then error -32006).
+ *
+ * Every refusal (400, 408, 413, 415, 431, 503) is answered and the connection destroyed without waiting
+ * for the client, and counted by reason in `refused`.
  *
  * Protocol errors use the JSON-RPC codes; application errors are in methods.ts RPC_ERRORS and
  * docs/rpc.md. An exception a handler did not mean to throw is logged and answered as -32603
  * with no detail.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
+import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
+import { ClientCounts, RpcConnections, type RpcRefusal } from './connections.ts';
 import type { RpcNode } from './node-api.ts';
 import { RPC_ERRORS, RPC_METHODS, RpcError, type RpcContext, type RpcIssue, type RpcLog, type RpcMethod } from './methods.ts';
 
-export interface RpcServerOptions {
-  host: string;
-  port: number;
-  /** Largest request body accepted, in bytes. */
-  maxBodyBytes: number;
-  /** Most calls in one batch. */
-  maxBatch: number;
-  /** Most HTTP requests being read or handled at once. */
-  maxConcurrent: number;
-  /** Longest a call may run, and longest a client may take to send a request. */
-  timeoutMs: number;
+export { RPC_REFUSALS, type RpcRefusal } from './connections.ts';
+export { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
+
+export interface RpcServerOptions extends RpcServerConfig {
   log?: RpcLog;
   /** The method table (default RPC_METHODS); tests and embedders may add their own. */
   methods?: readonly RpcMethod[];
 }
-
-export const DEFAULT_RPC_HOST = '127.0.0.1';
-export const DEFAULT_RPC_PORT = 26657;
-export const DEFAULT_MAX_BODY_BYTES = 1 << 20;
-export const DEFAULT_MAX_BATCH = 100;
-export const DEFAULT_MAX_CONCURRENT = 64;
-export const DEFAULT_TIMEOUT_MS = 10_000;
-
-export const DEFAULT_RPC_SERVER_OPTIONS: Readonly<Omit<RpcServerOptions, 'log' | 'methods'>> = Object.freeze({
-  host: DEFAULT_RPC_HOST,
-  port: DEFAULT_RPC_PORT,
-  maxBodyBytes: DEFAULT_MAX_BODY_BYTES,
-  maxBatch: DEFAULT_MAX_BATCH,
-  maxConcurrent: DEFAULT_MAX_CONCURRENT,
-  timeoutMs: DEFAULT_TIMEOUT_MS,
-});
 
 /** At most this many issues are listed for one invalid params error. */
 export const MAX_ISSUES = 20;
@@ -60,6 +44,10 @@ export interface RpcServer {
   /** `http://host:port/` */
   readonly url: string;
   readonly port: number;
+  /** Since start: connections dropped or closed and requests refused, by reason (a limit's reason is its option's name). */
+  readonly refused: Readonly<Record<RpcRefusal, number>>;
+  /** Now: open connections, requests whose body is being read, and requests being handled (holding a slot). */
+  load(): { connections: number; reading: number; handling: number };
   /** Stops listening and drops open connections. */
   close(): Promise<void>;
 }
@@ -72,15 +60,22 @@ interface ErrorBody {
 }
 type Response = { jsonrpc: '2.0'; id: Id; result: unknown } | { jsonrpc: '2.0'; id: Id; error: ErrorBody };
 
-const JSON_HEADERS = { 'content-type': 'application/json; charset=utf-8' };
+const JSON_TYPE = 'application/json; charset=utf-8';
+const TEXT_TYPE = 'text/plain; charset=utf-8';
 const HINT = 'Hallmark JSON-RPC 2.0: POST a request with Content-Type: application/json to this URL. ' +
   'Call rpc.discover for the OpenRPC description of every method.\n';
+
+const COUNT_OPTIONS = ['maxBodyBytes', 'maxBatch', 'maxConcurrent', 'maxConcurrentPerIp', 'maxConnections', 'maxConnectionsPerIp'] as const;
+const TIMEOUT_OPTIONS = ['timeoutMs', 'headerTimeoutMs', 'bodyTimeoutMs', 'sendTimeoutMs', 'keepAliveTimeoutMs'] as const;
 
 function checkOptions(o: RpcServerOptions): void {
   if (typeof o.host !== 'string' || o.host === '') throw new TypeError('rpc server host: expected a host name or IP address');
   if (!Number.isInteger(o.port) || o.port < 0 || o.port > 65535) throw new RangeError(`rpc server port: expected 0-65535, got ${o.port}`);
-  for (const k of ['maxBodyBytes', 'maxBatch', 'maxConcurrent', 'timeoutMs'] as const) {
+  for (const k of [...COUNT_OPTIONS, ...TIMEOUT_OPTIONS]) {
     if (!Number.isSafeInteger(o[k]) || o[k] < 1) throw new RangeError(`rpc server ${k}: expected a positive integer, got ${o[k]}`);
+  }
+  for (const k of TIMEOUT_OPTIONS) {
+    if (o[k] > MAX_RPC_TIMEOUT_MS) throw new RangeError(`rpc server ${k}: at most ${MAX_RPC_TIMEOUT_MS} ms, got ${o[k]}`);
   }
   const names = new Set<string>();
   for (const m of o.methods ?? []) {
@@ -133,11 +128,16 @@ function isJsonContentType(header: string | undefined): boolean {
 export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOptions> = {}): Promise<RpcServer> {
   const opts: RpcServerOptions = { ...DEFAULT_RPC_SERVER_OPTIONS, ...options };
   checkOptions(opts);
-  const { maxBodyBytes, maxBatch, maxConcurrent, timeoutMs, log } = opts;
+  const { maxBodyBytes, maxBatch, maxConcurrent, maxConcurrentPerIp, timeoutMs, bodyTimeoutMs, sendTimeoutMs, log } = opts;
   const methodList = opts.methods ?? RPC_METHODS;
   const methods = new Map(methodList.map((m) => [m.name, m]));
   const ctx: RpcContext = { timeoutMs, methods: methodList, log };
-  let inFlight = 0;
+  const connections = new RpcConnections(opts, (socket) => http.emit('connection', socket));
+  /** Requests holding a slot, per client. */
+  const handling = new ClientCounts();
+  /** Requests whose body is being read (they hold no slot). */
+  let reading = 0;
+  const keepAliveHint = `timeout=${Math.floor(opts.keepAliveTimeoutMs / 1000)}`;
 
   /** Runs one call (already known to be a well-formed request object) under the call timeout. */
   async function call(m: RpcMethod, id: Id, rawParams: unknown, settled: Promise<unknown>[]): Promise<Response> {
@@ -203,112 +203,142 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
     return response === null ? { status: 204, text: '' } : { status: 200, text: JSON.stringify(response) };
   }
 
-  function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}): void {
+  /** Writes an answer; a client that does not take it within sendTimeoutMs loses the connection. */
+  function send(res: ServerResponse, status: number, text: string, headers: Record<string, string> = {}, contentType = JSON_TYPE): void {
     if (res.headersSent || res.destroyed) return;
     const h: Record<string, string | number> = { ...headers };
-    if (text !== '') {
-      Object.assign(h, JSON_HEADERS);
-      h['content-length'] = Buffer.byteLength(text);
-    }
+    if (text !== '') h['content-type'] = contentType;
+    if (status !== 204) h['content-length'] = Buffer.byteLength(text);
+    // node:http's own keep-alive timer is off (connections.ts keeps the deadline); the hint tells
+    // clients when an idle connection will be closed, so they do not send on it just as it is.
+    if (h.connection !== 'close') h['keep-alive'] = keepAliveHint;
+    const timer = setTimeout(() => {
+      connections.refused.send_timeout++;
+      res.destroy();
+    }, sendTimeoutMs).unref();
+    res.once('close', () => clearTimeout(timer));
     res.writeHead(status, h);
     res.end(text);
   }
 
-  /** Refuses the request without reading (more of) its body, and closes the connection after. */
-  function refuse(req: IncomingMessage, res: ServerResponse, status: number, response: Response, headers: Record<string, string> = {}): void {
+  /** Answers a refusal and ends the connection, without reading more of the request or waiting for the client. */
+  function refuse(req: IncomingMessage, res: ServerResponse, reason: RpcRefusal, status: number, response: Response | null, headers: Record<string, string> = {}): void {
+    connections.refused[reason]++;
     req.pause();
-    res.on('finish', () => req.socket.end());
-    send(res, status, JSON.stringify(response), { connection: 'close', ...headers });
+    send(res, status, response === null ? '' : JSON.stringify(response), { connection: 'close', ...headers });
+    connections.end(req.socket);
+  }
+
+  /** The limit that refuses a request from `client` now, if one does. */
+  function busy(client: string): Extract<RpcRefusal, 'max_concurrent' | 'max_concurrent_per_ip'> | null {
+    if (handling.total >= maxConcurrent) return 'max_concurrent';
+    if (handling.of(client) >= maxConcurrentPerIp) return 'max_concurrent_per_ip';
+    return null;
+  }
+
+  function refuseBusy(req: IncomingMessage, res: ServerResponse, reason: 'max_concurrent' | 'max_concurrent_per_ip', client: string): void {
+    const message = reason === 'max_concurrent'
+      ? `server busy: ${handling.total} requests in flight (the limit is ${maxConcurrent}); retry later`
+      : `server busy: ${handling.of(client)} requests from ${client} in flight (the limit per client is ${maxConcurrentPerIp}); retry later`;
+    refuse(req, res, reason, 503, errorResponse(null, 'server_busy', message), { 'retry-after': '1' });
   }
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
     const path = (req.url ?? '/').split('?')[0];
     if (path !== '/') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`not found: ${HINT}`);
+      send(res, 404, `not found: ${HINT}`, {}, TEXT_TYPE);
       return;
     }
     if (req.method === 'GET' || req.method === 'HEAD') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(HINT) });
-      res.end(req.method === 'HEAD' ? undefined : HINT);
+      send(res, 200, HINT, {}, TEXT_TYPE);
       return;
     }
     if (req.method !== 'POST') {
-      res.writeHead(405, { allow: 'POST, GET', 'content-type': 'text/plain; charset=utf-8', connection: 'close' });
-      res.end(`method ${req.method} not allowed. ${HINT}`);
+      send(res, 405, `method ${req.method} not allowed. ${HINT}`, { allow: 'POST, GET', connection: 'close' }, TEXT_TYPE);
       return;
     }
-    if (inFlight >= maxConcurrent) {
-      refuse(req, res, 503, errorResponse(null, 'server_busy', `server busy: ${inFlight} requests in flight (the limit is ${maxConcurrent}); retry later`), { 'retry-after': '1' });
+    const client = connections.clientOf(req.socket);
+    const full = busy(client);
+    if (full !== null) {
+      refuseBusy(req, res, full, client);
       return;
     }
     if (!isJsonContentType(req.headers['content-type'])) {
-      refuse(req, res, 415, errorResponse(null, 'invalid_request', `invalid request: Content-Type must be application/json, got ${excerpt(req.headers['content-type'] ?? '(none)')}`));
+      refuse(req, res, 'content_type', 415, errorResponse(null, 'invalid_request', `invalid request: Content-Type must be application/json, got ${excerpt(req.headers['content-type'] ?? '(none)')}`));
       return;
     }
     const declared = req.headers['content-length'];
     if (declared !== undefined && Number(declared) > maxBodyBytes) {
-      refuse(req, res, 413, errorResponse(null, 'request_too_large', `request body of ${excerpt(declared, 20)} bytes exceeds the limit of ${maxBodyBytes}`, { limit_bytes: maxBodyBytes }));
+      refuse(req, res, 'max_body_bytes', 413, errorResponse(null, 'request_too_large', `request body of ${excerpt(declared, 20)} bytes exceeds the limit of ${maxBodyBytes}`, { limit_bytes: maxBodyBytes }));
       return;
     }
 
-    inFlight++;
-    let released = false;
-    const release = () => {
-      if (!released) {
-        released = true;
-        inFlight--;
-      }
-    };
+    // The body is read without a slot. A client that sends headers and then a byte at a time, the
+    // cheapest way to hold a request open, then costs one connection (capped per client) until
+    // bodyTimeoutMs, and no client can make the server refuse others by being slow. A slot is
+    // taken once the body is complete, for the work the server does itself.
+    reading++;
+    let read = false;
     const chunks: Buffer[] = [];
     let size = 0;
-    let tooLarge = false;
+    const stopReading = () => {
+      if (read) return;
+      read = true;
+      reading--;
+      clearTimeout(deadline);
+      req.off('data', onData);
+    };
+    const deadline = setTimeout(() => {
+      stopReading();
+      refuse(req, res, 'body_timeout', 408, null);
+    }, bodyTimeoutMs).unref();
     const onData = (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBodyBytes) {
-        tooLarge = true;
+        stopReading();
         chunks.length = 0;
-        req.off('data', onData);
-        release();
-        refuse(req, res, 413, errorResponse(null, 'request_too_large', `request body exceeds the limit of ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes }));
+        refuse(req, res, 'max_body_bytes', 413, errorResponse(null, 'request_too_large', `request body exceeds the limit of ${maxBodyBytes} bytes`, { limit_bytes: maxBodyBytes }));
         return;
       }
       chunks.push(chunk);
     };
     req.on('data', onData);
-    // A client that goes away (or is timed out by Node) before the end frees its slot.
-    req.on('close', () => {
-      if (!req.complete) release();
-    });
-    req.on('error', release);
+    // A client that goes away before the end stops being read.
+    req.on('close', stopReading);
+    req.on('error', stopReading);
     req.on('end', () => {
-      if (tooLarge) return;
-      const settled: Promise<unknown>[] = [];
+      if (read) return;
+      stopReading();
+      const full = busy(client);
+      if (full !== null) {
+        refuseBusy(req, res, full, client);
+        return;
+      }
       let parsed: unknown;
       try {
         parsed = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks, size)));
       } catch {
-        release();
         send(res, 200, JSON.stringify(errorResponse(null, 'parse_error', 'parse error: the body is not valid JSON in UTF-8')));
         return;
       }
       chunks.length = 0;
+      handling.add(client);
+      const settled: Promise<unknown>[] = [];
       answer(parsed, settled).then(
         ({ status, text }) => send(res, status, text),
         (err: unknown) => {
           log?.warn('rpc: internal error', { error: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack });
           send(res, 500, JSON.stringify(errorResponse(null, 'internal_error', 'internal error')));
         },
-      ).finally(() => Promise.all(settled).then(release));
+      ).finally(() => Promise.all(settled).then(() => handling.remove(client)));
     });
   }
 
-  const server = createServer({
-    requestTimeout: timeoutMs,
-    headersTimeout: timeoutMs,
-    // Node checks the two timeouts above on this interval (default 30 s): keep it well below them.
-    connectionsCheckingInterval: Math.max(10, Math.min(1000, Math.floor(timeoutMs / 4))),
-  }, (req, res) => {
+  // Node's own header, request and keep-alive timers are off: connections.ts and the body and send
+  // deadlines above keep every wait on a client, each counted by reason.
+  const http = createServer({ keepAliveTimeout: 0, requestTimeout: 0, headersTimeout: 0 }, (req, res) => {
+    if (!connections.requestStarted(req.socket)) return;
+    res.once('close', () => connections.requestEnded(req.socket));
     try {
       handle(req, res);
     } catch (err) {
@@ -317,31 +347,23 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
       else res.destroy();
     }
   });
-  server.on('clientError', (err, socket) => {
-    // Malformed HTTP (or a timed-out client): answer 400 if the socket can still take it.
-    if ((err as NodeJS.ErrnoException).code === 'ECONNRESET' || !socket.writable) {
-      socket.destroy();
-      return;
+  http.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => {
+    // Bytes that are not HTTP: answer 400 (431 for oversized headers) unless an answer is already
+    // being written on this connection, where it would land in the middle of it.
+    if (err.code !== 'ECONNRESET' && socket.writable && connections.requestsOn(socket) === 0) {
+      connections.refused.malformed_http++;
+      socket.write(`HTTP/1.1 ${err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
     }
-    const status = (err as NodeJS.ErrnoException).code === 'ERR_HTTP_REQUEST_TIMEOUT' ? '408 Request Timeout' : '400 Bad Request';
-    socket.end(`HTTP/1.1 ${status}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+    connections.end(socket);
   });
-
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const address = server.address() as AddressInfo;
+  const tcp = await connections.listen(opts.port, opts.host);
+  const address = tcp.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {
     url: `http://${host}:${address.port}/`,
     port: address.port,
-    close: () => new Promise<void>((resolve, reject) => {
-      server.close((err) => (err ? reject(err) : resolve()));
-      server.closeAllConnections();
-    }),
+    refused: connections.refused,
+    load: () => ({ connections: connections.open, reading, handling: handling.total }),
+    close: () => connections.close(),
   };
 }
