@@ -20,12 +20,22 @@ export function presignedTransfers(chainId: string, senders: readonly KeyPair[],
 
 let id = 1;
 
-/** One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused. */
+/**
+ * One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused, except
+ * `mempool_full`: that is the node's backpressure (blocks execute while admissions go on), so those
+ * are sent again once the pool has had a moment to drain.
+ */
 export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
-  const body = txs.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
-  const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const out = await res.json() as { error?: { message: string } }[];
-  if (!Array.isArray(out)) throw new Error(`tx_broadcast batch refused: ${JSON.stringify(out)}`);
-  const bad = out.find((r) => r.error);
-  if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
+  let pending = txs;
+  while (pending.length > 0) {
+    const body = pending.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
+    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const out = await res.json() as { error?: { message: string; data?: { reason?: string } } }[];
+    if (!Array.isArray(out)) throw new Error(`tx_broadcast batch refused: ${JSON.stringify(out)}`);
+    const full = out.flatMap((r, i) => (r.error?.data?.reason === 'mempool_full' ? [pending[i]!] : []));
+    const bad = out.find((r) => r.error && r.error.data?.reason !== 'mempool_full');
+    if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
+    pending = full;
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, 20));
+  }
 }
