@@ -36,7 +36,7 @@ import { executionRules } from './protocol.ts';
 import { startMetricsServer, type MetricSample } from './metrics.ts';
 import { FileSignStateStore } from './privval-file.ts';
 import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from './rpc/node-api.ts';
-import { startRpcServer } from './rpc/server.ts';
+import { startRpcServer, type RpcServer } from './rpc/server.ts';
 import { FileWal } from './wal-file.ts';
 import { loadOrCreateNodeKey, type NodeKey } from '../p2p/identity.ts';
 import { Network, type PeerInfo } from '../p2p/network.ts';
@@ -149,7 +149,7 @@ export class HallmarkNode implements RpcNode {
   readonly evidencePool: EvidencePool;
   /** The commit of the head block: the next block's lastCommit. */
   #lastCommit: Commit | null = null;
-  #rpc: { url: string; close(): Promise<void> } | null = null;
+  #rpc: RpcServer | null = null;
   #halted: (err: Error) => void = () => {};
   /** See RunningNode.halted. */
   readonly halted = new Promise<Error>((resolve) => {
@@ -449,7 +449,23 @@ export class HallmarkNode implements RpcNode {
         name: 'hallmark_evidence_dropped_total', help: 'Evidence refused by or dropped from the pool without this node proposing it, by reason.', type: 'counter',
         values: EVIDENCE_DROP_REASONS.map((reason) => ({ labels: { reason }, value: this.evidencePool.dropped[reason] })),
       },
+      ...this.#rpcMetrics(),
       ...this.#networkMetrics(),
+    ];
+  }
+
+  /** The JSON-RPC server's connections and refusals (docs/operator.md lists them). */
+  #rpcMetrics(): MetricSample[] {
+    const rpc = this.#rpc;
+    if (rpc === null) return [];
+    const load = rpc.load();
+    return [
+      { name: 'hallmark_rpc_connections', help: 'Open JSON-RPC connections.', type: 'gauge', values: load.connections },
+      { name: 'hallmark_rpc_requests_in_flight', help: 'JSON-RPC requests being read or handled.', type: 'gauge', values: [{ labels: { state: 'reading' }, value: load.reading }, { labels: { state: 'handling' }, value: load.handling }] },
+      {
+        name: 'hallmark_rpc_refused_total', help: 'JSON-RPC connections dropped or closed and requests refused, by reason.', type: 'counter',
+        values: Object.entries(rpc.refused).map(([reason, value]) => ({ labels: { reason }, value })),
+      },
     ];
   }
 

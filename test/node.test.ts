@@ -152,6 +152,8 @@ t.test('Prometheus metrics are served on their own port and follow the chain', a
   t.ok(value('hallmark_blocks_committed_total') >= height);
   t.match(text, /^# TYPE hallmark_mempool_refused_total counter$/m);
   t.match(text, /^hallmark_mempool_refused_total\{reason="invalid_signature"\} 0$/m);
+  t.match(text, /^hallmark_rpc_connections \d+$/m, "the RPC server's connections are served");
+  t.match(text, /^hallmark_rpc_refused_total\{reason="max_connections_per_ip"\} 0$/m, "and its refusals, by reason");
   t.match(text, /^hallmark_evidence_pool_items 0$/m);
   t.match(text, /^hallmark_evidence_pool_bytes 0$/m);
   t.match(text, /^hallmark_evidence_dropped_total\{reason="full"\} 0$/m);
