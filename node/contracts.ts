@@ -217,15 +217,26 @@ async function nextKey(
   const indexBase = concatBytes(Uint8Array.of(INDEX), address);
   const from = concatBytes(indexBase, after !== undefined && compareBytes(after, prefix) > 0 ? after : prefix);
   let committed: Uint8Array | undefined;
-  for await (const key of db.keys({ gte: from, lt: concatBytes(indexBase, new Uint8Array(257).fill(0xff)), ...(snapshot && { snapshot }) })) {
-    const k = key.subarray(indexBase.length);
-    if (!above(k)) {
-      if (compareBytes(k.subarray(0, prefix.length), prefix) > 0) break;
-      continue;
+  // Small batches, growing: most steps need one or two keys, and `for await` over the iterator
+  // read ahead far more (~2.9 ms a step over a 100,000-key index against ~0.1 ms, bench/gas.bench.ts).
+  const it = db.keys({ gte: from, lt: concatBytes(indexBase, new Uint8Array(257).fill(0xff)), ...(snapshot && { snapshot }) });
+  try {
+    scan: for (let size = 4; ; size = Math.min(size * 4, 1024)) {
+      const batch = await it.nextv(size);
+      for (const key of batch) {
+        const k = key.subarray(indexBase.length);
+        if (!above(k)) {
+          if (compareBytes(k.subarray(0, prefix.length), prefix) > 0) break scan;
+          continue;
+        }
+        if (deleted.has(toHex(k))) continue;
+        committed = k;
+        break scan;
+      }
+      if (batch.length < size) break;
     }
-    if (deleted.has(toHex(k))) continue;
-    committed = k;
-    break;
+  } finally {
+    await it.close();
   }
   if (stagedLive === undefined) return committed?.slice();
   if (committed === undefined) return stagedLive.slice();

@@ -131,6 +131,20 @@ t.test('a query reads one height throughout, though a block commits while it run
   t.equal(await a.read(list), 'k/bk/c', 'the query\'s write was dropped');
 });
 
+t.test('storage_next skips runs of committed keys deleted in the block, and stops at the prefix end', async (t) => {
+  const { tx, apply } = await twoChains(t);
+  const lister = contractAddress(ALICE, 0);
+  const call = (method: string, key: string) => tx({ kind: 'call', contract: lister, method, args: utf8(key), value: 0n });
+  await apply([tx({ kind: 'deploy', code: LISTER, args: new Uint8Array(0) })]);
+  const names = [...'0123456789abcdefghijklmnopqrstuvwxyz'].map((c) => `k/${c}`);
+  await apply([...names, 'j/x', 'l/x', 'l/y'].map((k) => call('add', k)));
+  // 30 committed keys in a row deleted: the index is read past them in growing batches.
+  const [, ...rest] = await apply([...names.slice(0, 30).map((k) => call('del', k)), call('list', '')]);
+  const listed = rest[rest.length - 1]!;
+  t.equal(listed.status, TxStatus.ok, listed.error);
+  t.equal(new TextDecoder().decode(listed.returnData), names.slice(30).join(''), 'the keys left under the prefix, in order, none after it');
+});
+
 t.test('a deploy of code already stored runs the stored instrumented code, and calls use the cached module', async (t) => {
   const { executor, tree, db } = await openChain(t.testdir());
   t.teardown(() => db.close());
