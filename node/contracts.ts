@@ -22,6 +22,7 @@ import type { Event } from '../chain/receipt.ts';
 import type { StateOverlay } from '../state/overlay.ts';
 import type { BatchOp } from '../state/tree.ts';
 import { ModuleCache, prepareCode } from '../vm/code.ts';
+import { LIMITS } from '../vm/limits.ts';
 import { HostError, runCall, type BlockContext, type CallResult, type ContractEnv, type ContractEvent } from '../vm/runtime.ts';
 import { ModuleError } from '../vm/wasm.ts';
 import { accountKey, accountOf, encodeAccount } from './account.ts';
@@ -31,6 +32,8 @@ const INSTRUMENTED = 0x03;
 const CONTRACT = 0x04;
 const STORAGE = 0x05;
 const INDEX = 0x78;
+/** The stored record of instrumented code: the code, and method names (no longer than the module). */
+const STORED_CODE_BYTES = LIMITS.maxInstrumentedBytes + LIMITS.maxCodeBytes + 64;
 
 export const codeKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(CODE), hash);
 export const instrumentedKey = (hash: Uint8Array) => concatBytes(Uint8Array.of(INSTRUMENTED), hash);
@@ -144,7 +147,7 @@ export class Contracts {
     const [codeHash, creator] = tuple(decodeCanonical(record, 'contract record'), 2, 'contract record');
     const hash = bytes(codeHash, 'contract.codeHash', 32);
     const stored = await overlay.get(instrumentedKey(hash));
-    const [, , methods] = tuple(decodeCanonical(stored!, 'instrumented code', 1 << 21), 3, 'instrumented code');
+    const [, , methods] = tuple(decodeCanonical(stored!, 'instrumented code', STORED_CODE_BYTES), 3, 'instrumented code');
     return { address, codeHash: hash, creator: bytes(creator, 'contract.creator', 20), methods: list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)) };
   }
 
@@ -189,8 +192,8 @@ export class Contracts {
         if (cached !== undefined) return cached;
         const stored = await overlay.get(instrumentedKey(hash));
         if (stored === undefined) throw new Error(`contract ${formatAddress(address)}: its code ${toHex(hash)} is missing from the state`);
-        const [, instrumented, methods] = tuple(decodeCanonical(stored, 'instrumented code', 1 << 21), 3, 'instrumented code');
-        return this.cache.get(hash, () => bytes(instrumented, 'instrumented', { max: 1 << 21 }), () => list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)));
+        const [, instrumented, methods] = tuple(decodeCanonical(stored, 'instrumented code', STORED_CODE_BYTES), 3, 'instrumented code');
+        return this.cache.get(hash, () => bytes(instrumented, 'instrumented', { max: LIMITS.maxInstrumentedBytes }), () => list(methods, 4096, 'methods').map((m) => text(m, 'method', 256)));
       },
       transfer: async (from, to, value) => {
         const payer = accountOf(await overlay.get(accountKey(from)));

@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { sha256 } from '../chain/hash.ts';
 import { TxStatus } from '../chain/receipt.ts';
+import { MAX_METHOD_LENGTH } from '../chain/tx.ts';
 import { contractAddress } from '../node/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
 import { EXPORT_GAS, HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';
@@ -63,6 +64,13 @@ t.test('deploy validation refuses what is not on the allow-list, each with its r
   const big = new Uint8Array(10 * 1024 * 1024);
   big.set(STORE);
   refused(t, big, /over the limit/, 'a 10 MB module');
+  // Modules the node could store but never load again: every later call's block failed to apply.
+  const calls = wat(`(module ${MEM} (func $g) ${`(func ${'(call $g)'.repeat(8000)})`.repeat(8)})`);
+  t.ok(calls.length < LIMITS.maxCodeBytes, `a ${calls.length}-byte module of calls is under the module cap`);
+  refused(t, calls, new RegExp(`instruments to \\d+ bytes, over the limit of ${LIMITS.maxInstrumentedBytes}`), 'code that instruments past the stored-code cap');
+  const method = (n: number) => wat(`(module ${MEM} (func (export "${'m'.repeat(n)}")))`);
+  refused(t, method(MAX_METHOD_LENGTH + 1), new RegExp(`over the ${MAX_METHOD_LENGTH} a call may name`), 'a method no call can name');
+  t.same(prepareCode(method(MAX_METHOD_LENGTH)).methods, ['m'.repeat(MAX_METHOD_LENGTH)], 'the longest name a call can name is a method');
   const code = prepareCode(STORE);
   t.same(code.methods, ['boom', 'div0', 'echo', 'fail', 'fill', 'flood', 'grow', 'increment', 'keys', 'oob', 'recurse', 'spin', 'sum', 'whoami', 'bad_pointer'].sort(),
     'methods are the () -> () exports not starting with _');

@@ -7,9 +7,9 @@ import { CodedError } from '../chain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import { HOST_MODULE, IMPORT_REFUEL } from './host-abi.ts';
 import { instrumentModule } from './instrument.ts';
-import { COST_TABLE_VERSION } from './limits.ts';
+import { COST_TABLE_VERSION, LIMITS } from './limits.ts';
 import { INIT, validateModule } from './validate.ts';
-import { EXTERNAL } from './wasm.ts';
+import { EXTERNAL, ModuleError } from './wasm.ts';
 
 export interface PreparedCode {
   /** sha256 of the original module. */
@@ -27,6 +27,9 @@ export interface PreparedCode {
 export function prepareCode(original: Uint8Array): PreparedCode {
   const { parsed, methods } = validateModule(original);
   const instrumented = instrumentModule(parsed);
+  if (instrumented.length > LIMITS.maxInstrumentedBytes) {
+    throw new ModuleError(`the module instruments to ${instrumented.length} bytes, over the limit of ${LIMITS.maxInstrumentedBytes} (code dense in branches and calls grows most: split it, or use fewer, longer blocks)`);
+  }
   return {
     codeHash: sha256(original),
     original,

@@ -21,6 +21,13 @@ export const LIMITS = {
   maxExports: 256,
   /** The memory's declared maximum may not exceed this many 64 KiB pages (16 MiB). */
   maxMemoryPages: 256,
+  /**
+   * Bytes of the instrumented module, stored at deploy and loaded by every call of a contract whose
+   * compiled module is not cached. Code dense in branches and calls grows up to ~18x when
+   * instrumented (a 256 KiB module of `call`s to 4.6 MB), so the cap is on the output: a module
+   * over it is refused at deploy rather than stored and found unloadable by every later call.
+   */
+  maxInstrumentedBytes: 2 * 1024 * 1024,
 } as const;
 
 /**
