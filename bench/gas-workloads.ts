@@ -31,6 +31,7 @@ const locals512 = Array.from({ length: 512 }, () => 'i64').join(' ');
 /** The workload contract: every method the bench calls. */
 export const WORKLOADS = wat(`(module
   (import "hallmark" "input_size" (func $input_size (result i32)))
+  (import "hallmark" "gas_left" (func $gas_left (result i64)))
   ${imp('input_read', 'i32')}
   ${imp('return_data', 'i32 i32')}
   ${imp('debug_log', 'i32 i32')}
@@ -139,6 +140,9 @@ export const WORKLOADS = wat(`(module
         (i64.const 0) (i64.extend_i32_u (call $a (i32.const 2)))))`)})
   (func (export "nop"))
   (func (export "boom") (unreachable))
+  ;; host calls doing nothing
+  (func (export "hostcall") (local $n i32)
+    ${repeat('(drop (call $gas_left))')})
   ;; copies: the input n times (it may be large), return data of args[1] bytes n times, debug lines
   (func (export "input") (local $n i32)
     (call $room (i32.const ${ARGS}) (call $input_size))
@@ -152,7 +156,7 @@ export const WORKLOADS = wat(`(module
 )`);
 
 /**
- * A callee with methods nop, boom (traps, so its instance is dropped, never reused) and grow (to
+ * A callee with an init (so a deploy compiles it) and methods nop, boom (traps, so its instance is dropped, never reused) and grow (to
  * the most memory allowed, touching every 4 KiB of it): `pages` of initial memory (copied to reset
  * a pooled instance, allocated and faulted in for a new one), and `fillerBytes` of code made of
  * branches, which instrument to ~8x their size. `salt` makes each one's code hash its own.
@@ -162,7 +166,7 @@ export function callee(pages: number, salt: number, fillerBytes = 0): Uint8Array
   const reps = Math.floor(fillerBytes / funcs / 4);
   const filler = reps === 0 ? '' : Array.from({ length: funcs }, (_, i) => `(func $f${i} (export "_f${i}") (block ${'(br_if 0 (i32.const 0))'.repeat(reps)}))`).join('\n');
   return wat(`(module (memory (export "memory") ${pages} ${LIMITS.maxMemoryPages}) (global $salt i32 (i32.const ${salt}))
-    (func (export "nop")) (func (export "boom") (unreachable))
+    (func (export "init")) (func (export "nop")) (func (export "boom") (unreachable))
     (func (export "grow") (local $p i32)
       (drop (memory.grow (i32.sub (i32.const ${LIMITS.maxMemoryPages}) (memory.size))))
       (local.set $p (i32.const ${MAX_MEMORY_BYTES}))

@@ -29,7 +29,7 @@ import { keyPairFromSecret, secretKeyFromSeed, sign, type KeyPair } from '../cha
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { contractAddress } from '../node/contracts.ts';
 import { intrinsicGas, type Executor } from '../node/executor.ts';
-import { LIMITS } from '../vm/limits.ts';
+import { GAS, LIMITS } from '../vm/limits.ts';
 import { CHAIN_ID, nextBlock, openChain, testGenesis } from '../test/fixtures/chain.ts';
 import { callee, DATA_ROOM, heaviestDeploy, WORKLOADS } from './gas-workloads.ts';
 import { report } from './harness.ts';
@@ -225,8 +225,10 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
   let newFrom = 1 << 24;
   const newKeys = (n: number) => (newFrom += n) - n;
   const ed = edInputs();
-  // A failing callee burns what it is given: forwarding none is the cheapest way to a new instance.
-  const xcall = (n: number, method: 0 | 1 | 2, list: Uint8Array[]) => cat(u32s(n, method, method === 0 ? 2 ** 32 - 1 : method === 1 ? 0 : 2 ** 31, list.length), ...list);
+  /** xcall's input: n calls of `method` (0 nop, 1 boom, 2 grow) of `list` in turn, forwarding `gas` each. */
+  const xcall = (n: number, method: 0 | 1 | 2, list: Uint8Array[], gas = 2 ** 32 - 1) => cat(u32s(n, method, gas, list.length), ...list);
+  // A failing callee burns what it is given: the least that gets it a new instance is the cheapest.
+  const instanceGas = (pages: number) => GAS.memoryPage * pages + GAS.frame + 100;
   /** A transaction declaring its intrinsic gas less `below` (its size depends on what it declares). */
   const sized = (k: KeyPair, payload: Payload, below: number, nonce?: number) => {
     let gas = 0;
@@ -247,6 +249,7 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
     { name: 'memory.fill, 1 byte', priced: 'bulkByte', units: 3e6, unit: 'fill', txs: () => [call('fill', u32s(3e6, 1))], status: 0 },
     { name: `memory.fill, ${half} bytes`, priced: 'bulkByte', units: 2 ** 29, unit: 'byte', txs: () => [call('fill', u32s(2 ** 29 / half, half))], status: 0 },
     { name: `memory.copy, ${half} bytes`, priced: 'bulkByte', units: 2 ** 29, unit: 'byte', txs: () => [call('copy', u32s(2 ** 29 / half, half))], status: 0 },
+    { name: 'gas_left, a host call doing nothing', priced: 'host.base', units: 1e6, unit: 'call', txs: () => [call('hostcall', u32s(1e6))], status: 0 },
     { name: 'storage_read, cold existing key', priced: 'host.storageRead', units: 5000, unit: 'key', txs: (r) => [call('read', u32s(5000, 0, 7919 + r * 2, STATE_KEYS))], status: 0 },
     { name: 'storage_read, missing key', priced: 'host.storageRead', units: 5000, unit: 'key', txs: (r) => [call('read', u32s(5000, 1 << 30, 7919 + r * 2, 1 << 30))], status: 0 },
     { name: 'storage_write, new key, 32-byte value', priced: 'host.storageWrite', units: 5000, unit: 'key', txs: () => [call('write', u32s(5000, newKeys(5000), 32))], status: 0 },
@@ -269,7 +272,7 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
       const [warm, failing] = [Math.max(20, Math.floor(4000 / p)), Math.max(10, Math.floor(1000 / p))];
       return [
         { name: `call, warm callee with ${p} pages of memory`, priced: 'host.call', units: warm, unit: 'call', txs: () => [call('xcall', xcall(warm, 0, [byPages[i]!]))], status: 0 },
-        { name: `call, failing callee with ${p} pages of memory (a new instance each call)`, priced: 'host.call', units: failing, unit: 'call', txs: () => [call('xcall', xcall(failing, 1, [byPages[i]!]))], status: 0 },
+        { name: `call, failing callee with ${p} pages of memory (a new instance each call)`, priced: 'host.call', units: failing, unit: 'call', txs: () => [call('xcall', xcall(failing, 1, [byPages[i]!], instanceGas(p)))], status: 0 },
       ];
     }),
     {
