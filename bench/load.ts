@@ -10,7 +10,7 @@ export function presignedTransfers(chainId: string, senders: readonly KeyPair[],
   for (let nonce = fromNonce; nonce < fromNonce + nonces; nonce++) {
     for (const k of senders) {
       out.push(signTransaction({
-        chainId, sender: k.publicKey, nonce, fee: 21_000n, gasLimit: 21_000,
+        chainId, sender: k.publicKey, nonce, fee: 2_000_000n, gasLimit: 2_000_000,
         payload: { kind: 'transfer', to: sink, amount: 1n },
       }, k.secretKey));
     }

@@ -193,7 +193,7 @@ const built = await buildContracts();
       const token = contractAddress(addressOf(deployer.publicKey), 0);
       const nonces = new Array<number>(SENDERS).fill(0);
       const sign = (i: number, payload: Parameters<typeof signTransaction>[0]['payload']) =>
-        signTransaction({ chainId: CHAIN_ID, sender: senders[i]!.publicKey, nonce: nonces[i]!++, fee: 1n, gasLimit: 5_000_000, payload }, senders[i]!.secretKey).bytes;
+        signTransaction({ chainId: CHAIN_ID, sender: senders[i]!.publicKey, nonce: nonces[i]!++, fee: 1n, gasLimit: 50_000_000, payload }, senders[i]!.secretKey).bytes;
       if (kind === 'token') {
         // Deploy, then give every sender tokens: the timed blocks move tokens between senders.
         const setup = [sign(0, { kind: 'deploy', code: built.token, args: encodeValues([{ type: 'string', value: 'B' }, { type: 'string', value: 'B' }, { type: 'u64', value: 1n << 50n }]) })];

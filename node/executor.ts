@@ -48,8 +48,14 @@ import { Contracts, type ContractsOptions, type IndexSnapshot } from './contract
 import { GAS as VM_GAS } from '../vm/limits.ts';
 import { executionRules } from './protocol.ts';
 
-/** Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own. */
-export const GAS = Object.freeze({ txBase: 1_000, txByte: 10, transfer: 500 });
+/**
+ * Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own,
+ * priced by time as vm/limits.ts is (bench/gas.bench.ts, docs/contracts.md). txBase covers what
+ * every transaction costs with state and caches cold: its signature checked with a new key, its
+ * sender's account read, updated and committed, its receipt; transfer the recipient's account (a
+ * new one: a missing read and an insert); txByte decoding, hashing and storing the bytes.
+ */
+export const GAS = Object.freeze({ txBase: 800_000, txByte: 15, transfer: 300_000 });
 
 const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
 

@@ -22,7 +22,7 @@ async function faucetNode(t: Test) {
   return {
     url, faucet, sign,
     nextNonce: () => nonce,
-    send: (payload: Payload, gasLimit = 5_000_000) => rpc(url, 'tx_broadcast', { tx: toHex(sign(payload, gasLimit).bytes), wait: 'committed' }),
+    send: (payload: Payload, gasLimit = 50_000_000) => rpc(url, 'tx_broadcast', { tx: toHex(sign(payload, gasLimit).bytes), wait: 'committed' }),
   };
 }
 
@@ -79,7 +79,7 @@ function moduleOf(bytes: number): Uint8Array {
 t.test('a node on the default config takes a deploy of a module near the VM\'s size cap; one over it is refused with the reason', async (t) => {
   const { url, faucet, sign, nextNonce } = await faucetNode(t);
   const deploy = async (code: Uint8Array) => {
-    const stx = sign({ kind: 'deploy', code, args: new Uint8Array(0) }, 50_000_000);
+    const stx = sign({ kind: 'deploy', code, args: new Uint8Array(0) }, 200_000_000);
     return { size: stx.bytes.length, sent: await rpc(url, 'tx_broadcast', { tx: toHex(stx.bytes), wait: 'committed' }) };
   };
 

@@ -22,7 +22,7 @@ const HASH_B = sha256(utf8('value b'));
 
 function transfer(nonce: number): Uint8Array {
   return signTransaction({
-    chainId: CHAIN_ID, sender: alice.publicKey, nonce, fee: 2n, gasLimit: 100_000,
+    chainId: CHAIN_ID, sender: alice.publicKey, nonce, fee: 2n, gasLimit: 2_000_000,
     payload: { kind: 'transfer', to: addressOf(bob.publicKey), amount: 10n },
   }, alice.secretKey).bytes;
 }

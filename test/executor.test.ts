@@ -18,7 +18,7 @@ const B = addressOf(bob.publicKey);
 function transfer(over: Partial<Transaction> & { amount?: bigint } = {}, key = alice): Uint8Array {
   const { amount = 100n, ...rest } = over;
   const tx: Transaction = {
-    chainId: CHAIN_ID, sender: key.publicKey, nonce: 0, fee: 3n, gasLimit: 100_000,
+    chainId: CHAIN_ID, sender: key.publicKey, nonce: 0, fee: 3n, gasLimit: 2_000_000,
     payload: { kind: 'transfer', to: B, amount }, ...rest,
   };
   return signTransaction(tx, key.secretKey).bytes;
@@ -183,22 +183,24 @@ t.test('determinism: independent stores fed the same blocks agree at every heigh
 const SMALL_ORDER_KEY = Uint8Array.of(1, ...new Array<number>(31).fill(0));
 
 t.test('one validity rule: a block breaking a limit or carrying a transaction no block may hold is refused whole, before anything runs', async (t) => {
-  const limits: BlockLimits = { protocolVersion: PROTOCOL_VERSION, maxBytes: 4096, maxTxs: 3, maxGas: 300_000, minGasPrice: 1n };
+  // Every transaction declares G, more than a transfer uses.
+  const G = 2_000_000;
+  const limits: BlockLimits = { protocolVersion: PROTOCOL_VERSION, maxBytes: 4096, maxTxs: 3, maxGas: 3 * G, minGasPrice: 1n };
   const { db, executor, tree } = await openChain(t.testdir(), undefined, { limits });
   t.teardown(() => db.close());
   await executor.initGenesis(testGenesis([alice, bob], 10_000_000n));
-  const ok = (nonce: number, over: Partial<Transaction> = {}) => transfer({ nonce, fee: 100_000n, ...over });
-  const forged = signTransaction({ chainId: CHAIN_ID, sender: alice.publicKey, nonce: 0, fee: 100_000n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } }, bob.secretKey).bytes;
+  const ok = (nonce: number, over: Partial<Transaction> = {}) => transfer({ nonce, fee: BigInt(G), gasLimit: G, ...over });
+  const forged = signTransaction({ chainId: CHAIN_ID, sender: alice.publicKey, nonce: 0, fee: 2_000_000n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: B, amount: 1n } }, bob.secretKey).bytes;
   const smallOrder = encodeSignedTransaction({
-    tx: { chainId: CHAIN_ID, sender: SMALL_ORDER_KEY, nonce: 0, fee: 100_000n, gasLimit: 100_000, payload: { kind: 'transfer', to: B, amount: 1n } },
+    tx: { chainId: CHAIN_ID, sender: SMALL_ORDER_KEY, nonce: 0, fee: 2_000_000n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: B, amount: 1n } },
     signature: new Uint8Array(64),
   });
   const cases: [string, Uint8Array[], RegExp, ((b: Block) => void)?][] = [
     ['too many transactions', [ok(0), ok(1), ok(2), ok(3, { gasLimit: 1 })], /4 transactions exceed the limit of 3/],
     ['too many bytes', [ok(0, { payload: { kind: 'deploy', code: new Uint8Array(5000), args: new Uint8Array(0) } })], /bytes exceed the block size limit of 4096/],
-    ['too much declared gas', [ok(0, { gasLimit: 200_000, fee: 200_000n }), ok(1, { gasLimit: 200_000, fee: 200_000n })], /declare more than the block gas limit of 300000/],
-    ['one transaction over the gas cap', [ok(0, { gasLimit: 300_001, fee: 300_001n })], /gas limit 300001 exceeds the block gas limit of 300000/],
-    ['a fee below gas limit × price', [ok(0, { fee: 99_999n })], /fee 99999 is below gas limit 100000 × minimum gas price 1 = 100000/],
+    ['too much declared gas', [ok(0, { gasLimit: 2 * G, fee: BigInt(2 * G) }), ok(1, { gasLimit: 2 * G, fee: BigInt(2 * G) })], /declare more than the block gas limit of 6000000/],
+    ['one transaction over the gas cap', [ok(0, { gasLimit: 3 * G + 1, fee: BigInt(3 * G + 1) })], /gas limit 6000001 exceeds the block gas limit of 6000000/],
+    ['a fee below gas limit × price', [ok(0, { fee: BigInt(G - 1) })], /fee 1999999 is below gas limit 2000000 × minimum gas price 1 = 2000000/],
     ['another chain\'s transaction', [ok(0, { chainId: 'other-chain' })], /txs\[0\] is for chain other-chain/],
     ['a bad signature', [ok(0), forged], /txs\[1\]: signature does not verify/],
     ['bytes that are not a transaction', [Uint8Array.of(0x82, 0x01)], /txs\[0\] is malformed/],
@@ -214,9 +216,9 @@ t.test('one validity rule: a block breaking a limit or carrying a transaction no
     t.equal(tree.latestVersion, 0, `${name}: state unchanged`);
   }
   // The same limits exactly met are fine.
-  const full = nextBlock(executor, [ok(0, { gasLimit: 100_000 }), ok(1, { gasLimit: 100_000 }), ok(2, { gasLimit: 100_000 })]);
+  const full = nextBlock(executor, [ok(0), ok(1), ok(2)]);
   t.doesNotThrow(() => executor.validateBlock(full));
   t.same((await executor.applyBlock(full)).receipts.map((r) => r.status), [TxStatus.ok, TxStatus.ok, TxStatus.ok]);
   const a = await executor.getAccount(A);
-  t.equal(a.balance, 10_000_000n - 3n * (100_000n + 100n), 'each paid its whole fee: unused gas is not refunded');
+  t.equal(a.balance, 10_000_000n - 3n * (BigInt(G) + 100n), 'each paid its whole fee: unused gas is not refunded');
 });

@@ -24,14 +24,14 @@ t.test('reaped transactions execute, and update() keeps the mempool in step with
     const from = r.int(accounts.length);
     const k = accounts[from]!;
     const stx = signTransaction({
-      chainId: CHAIN_ID, sender: k.publicKey, nonce: next[from]!++, fee: BigInt(1 + r.int(20)), gasLimit: 100_000,
+      chainId: CHAIN_ID, sender: k.publicKey, nonce: next[from]!++, fee: BigInt(1 + r.int(20)), gasLimit: 2_000_000,
       payload: { kind: 'transfer', to: addressOf(accounts[r.int(accounts.length)]!.publicKey), amount: BigInt(r.int(50)) },
     }, k.secretKey);
     await mempool.add(stx.bytes);
   }
   // One sender also has a transaction beyond a nonce gap: it must wait.
   const k0 = accounts[0]!;
-  const far = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]! + 1, fee: 99n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
+  const far = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]! + 1, fee: 99n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
   await mempool.add(far.bytes);
   gapped.push(far.hash);
   t.equal(mempool.size, 121);
@@ -50,7 +50,7 @@ t.test('reaped transactions execute, and update() keeps the mempool in step with
   t.ok(mempool.has(gapped[0]!));
   t.same(mempool.reap({ maxTxs: 10, maxBytes: 1 << 20 }), [], 'and it is not reaped');
   // Once the gap is filled, both go through.
-  const fill = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]!, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
+  const fill = signTransaction({ chainId: CHAIN_ID, sender: k0.publicKey, nonce: next[0]!, fee: 1n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: addressOf(k0.publicKey), amount: 1n } }, k0.secretKey);
   await mempool.add(fill.bytes);
   t.same(mempool.reap({ maxTxs: 10, maxBytes: 1 << 20 }).map((s) => s.tx.nonce), [next[0]!, next[0]! + 1]);
 });
@@ -64,14 +64,14 @@ t.test('with a shared signature cache, the executor does not verify again what t
   await executor.initGenesis(testGenesis(accounts, 10_000n));
   const mempool = new Mempool({ chainId: CHAIN_ID, accounts: executor, sigCache: cache });
   const admitted = accounts.map((k, i) => signTransaction({
-    chainId: CHAIN_ID, sender: k.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000,
+    chainId: CHAIN_ID, sender: k.publicKey, nonce: 0, fee: 1n, gasLimit: 2_000_000,
     payload: { kind: 'transfer', to: addressOf(accounts[(i + 1) % accounts.length]!.publicKey), amount: 5n },
   }, k.secretKey));
   for (const stx of admitted) await mempool.add(stx.bytes);
   // One more transaction the mempool never saw, and one with a broken signature.
   const k = accounts[0]!;
-  const unseen = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 1, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, k.secretKey);
-  const forged = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 2, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, accounts[1]!.secretKey);
+  const unseen = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 1, fee: 1n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, k.secretKey);
+  const forged = signTransaction({ chainId: CHAIN_ID, sender: k.publicKey, nonce: 2, fee: 1n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: addressOf(k.publicKey), amount: 1n } }, accounts[1]!.secretKey);
   // A block with the broken signature is invalid whole; it costs one verification.
   let before = cache.stats();
   await t.rejects(executor.applyBlock(nextBlock(executor, [...admitted.map((s) => s.bytes), forged.bytes])), { code: 'invalid_block', message: /txs\[4\]: signature does not verify/ });

@@ -32,14 +32,14 @@ t.test('4 validators reach consensus over libp2p; a transaction sent to one is c
     const sent = [];
     for (let nonce = 0; nonce < 8; nonce++) {
       const tx = signTransaction({
-        chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 100_000n, gasLimit: 100_000,
+        chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 2_000_000n, gasLimit: 2_000_000,
         payload: { kind: 'transfer', to, amount: 10n },
       }, FAUCET.secretKey);
       sent.push(rpc(nodes[nonce % 4]!.url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'checked' }));
     }
     await Promise.all(sent);
     const last = signTransaction({
-      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 8, fee: 100_000n, gasLimit: 100_000, payload: { kind: 'transfer', to, amount: 10n },
+      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 8, fee: 2_000_000n, gasLimit: 2_000_000, payload: { kind: 'transfer', to, amount: 10n },
     }, FAUCET.secretKey);
     const done = await rpc(nodes[3]!.url, 'tx_broadcast', { tx: toHex(last.bytes), wait: 'committed' });
     t.equal(done.receipt.status, 'ok');

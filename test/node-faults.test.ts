@@ -84,7 +84,7 @@ t.test('a peer message or RPC request whose handling throws is logged with its s
     receiveVotes(votes);
   };
   const stx = signTransaction({
-    chainId: fastGenesis().chainId, sender: FAUCET.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000,
+    chainId: fastGenesis().chainId, sender: FAUCET.publicKey, nonce: 0, fee: 1n, gasLimit: 2_000_000,
     payload: { kind: 'transfer', to: addressOf(VALIDATOR.publicKey), amount: 5n },
   }, FAUCET.secretKey);
   const handlers = node.service.handlers();

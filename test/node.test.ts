@@ -31,7 +31,7 @@ t.test('a single validator produces blocks, commits a transfer and restarts wher
 
   const to = addressOf(generateKeyPair().publicKey);
   const tx = signTransaction({
-    chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 0, fee: 100_005n, gasLimit: 100_000,
+    chainId: genesis.chainId, sender: FAUCET.publicKey, nonce: 0, fee: 2_000_005n, gasLimit: 2_000_000,
     payload: { kind: 'transfer', to, amount: 1234n },
   }, FAUCET.secretKey);
   const sent = await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'committed' });
@@ -71,7 +71,7 @@ t.test('two nodes fed the same blocks reach the same state root at every height'
   const url = running.rpcUrl;
   for (let nonce = 0; nonce < 5; nonce++) {
     const tx = signTransaction({
-      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 100_000n, gasLimit: 100_000,
+      chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 2_000_000n, gasLimit: 2_000_000,
       payload: { kind: 'transfer', to: addressOf(generateKeyPair().publicKey), amount: BigInt(100 + nonce) },
     }, FAUCET.secretKey);
     await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: nonce === 4 ? 'committed' : 'checked' });

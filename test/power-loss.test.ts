@@ -107,7 +107,7 @@ async function drive(running: RunningNode, heights: number): Promise<number[]> {
   const node = running.node;
   let nonce = 0;
   const send = async (payload: Payload) => {
-    const stx = signTransaction({ chainId: GENESIS.chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 5_000_000n, gasLimit: 5_000_000, payload }, FAUCET.secretKey);
+    const stx = signTransaction({ chainId: GENESIS.chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 50_000_000n, gasLimit: 50_000_000, payload }, FAUCET.secretKey);
     await node.submitTx(stx.bytes);
     return stx.hash;
   };

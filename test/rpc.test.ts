@@ -111,7 +111,7 @@ t.test('tx_get and state_getAccount show the committed transfer', async (t) => {
     chain_id: CHAIN_ID,
     sender: formatAddress(addressOf(node.accounts[0]!.publicKey)),
     public_key: toHex(node.accounts[0]!.publicKey),
-    nonce: 0, fee: '7', gas_limit: 100_000,
+    nonce: 0, fee: '7', gas_limit: 2_000_000,
     payload: { type: 'transfer', to: formatAddress(recipient), amount: '12345' },
   });
   t.equal(g.receipt.status, 'ok');
@@ -233,7 +233,7 @@ t.test('tx_broadcast: checked, none, refusals and wait timeout', async (t) => {
   t.same(junk.data, { reason: 'malformed' });
   // Wrong chain.
   const k = node.accounts[3]!;
-  const other = signTransaction({ chainId: 'other-chain', sender: k.publicKey, nonce: 0, fee: 1n, gasLimit: 100_000, payload: { kind: 'transfer', to: recipient, amount: 1n } }, k.secretKey);
+  const other = signTransaction({ chainId: 'other-chain', sender: k.publicKey, nonce: 0, fee: 1n, gasLimit: 2_000_000, payload: { kind: 'transfer', to: recipient, amount: 1n } }, k.secretKey);
   t.same((await callError(t, 'tx_broadcast', { tx: toHex(other.bytes) }, RPC_ERRORS.tx_refused.code)).data, { reason: 'wrong_chain' });
 
   // wait committed with no block coming: the wait times out and names the hash.

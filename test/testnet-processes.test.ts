@@ -44,7 +44,7 @@ t.test('4 validator processes: commit, survive a SIGKILL, block-sync back, halt 
       try {
         const acct = await rpc(url, 'state_getAccount', { address: faucet.address });
         const tx = signTransaction({
-          chainId: genesis.chain_id, sender: faucet.publicKey, nonce: acct.nonce, fee: 100_000n, gasLimit: 100_000,
+          chainId: genesis.chain_id, sender: faucet.publicKey, nonce: acct.nonce, fee: 2_000_000n, gasLimit: 2_000_000,
           payload: { kind: 'transfer', to, amount: 1n },
         }, faucet.secretKey);
         const r = await rpc(url, 'tx_broadcast', { tx: toHex(tx.bytes), wait: 'committed' });

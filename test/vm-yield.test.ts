@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import t from 'tap';
 import { buildContracts } from '../contracts/build.ts';
 import { encodeValues, type AbiValue } from '../vm/abi.ts';
+import { GAS, LIMITS } from '../vm/limits.ts';
 import { DEFAULT_YIELD_INTERVAL, runCall, type CallResult } from '../vm/runtime.ts';
 import { addr, MemoryEnv, wat } from './fixtures/vm.ts';
 import { FORWARDER, RELAY, STORE, TABLE } from './fixtures/vm-contracts.ts';
@@ -31,7 +32,7 @@ function call(env: MemoryEnv, s: Step, yieldInterval: number): Promise<CallResul
   const contract = env.contracts.get(hex(s.at))!;
   return runCall(env, BLOCK, {
     contract, address: s.at, method: s.method, input: s.input ?? new Uint8Array(0), caller: s.caller ?? addr(7), value: 0n,
-    gasLimit: s.gas ?? 1_000_000, ...(s.init === true && { initializing: true }),
+    gasLimit: s.gas ?? 50_000_000, ...(s.init === true && { initializing: true }),
   }, { yieldInterval });
 }
 
@@ -81,7 +82,7 @@ t.test('gas, results, traps, events and storage are the same whatever the yield 
     env.deploy(store, STORE);
     env.deploy(fwd, FORWARDER);
     env.deploy(table, TABLE);
-    env.deploy(bomb, wat(`(module (memory (export "memory") 1 256)
+    env.deploy(bomb, wat(`(module (memory (export "memory") 1 ${LIMITS.maxMemoryPages})
       (func (export "bomb") (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))))`));
     for (const r of relays) env.deploy(r, RELAY);
   };
@@ -95,9 +96,9 @@ t.test('gas, results, traps, events and storage are the same whatever the yield 
     { at: store, method: 'sum', input: u32(100) }, { at: store, method: 'sum', input: u32(5000) },
     // Each exactly at, and one gas under, what it needs: the trap point does not move.
     { ...sum100, gas: need }, { ...sum100, gas: need - 1 },
-    { at: store, method: 'spin', gas: 30_000 }, { at: store, method: 'recurse', input: u32(1000), gas: 10 ** 9 },
+    { at: store, method: 'spin', gas: GAS.memoryPage + 30_000 }, { at: store, method: 'recurse', input: u32(1000), gas: 10 ** 9 },
     { at: store, method: 'recurse', input: u32(1_000_000), gas: 10 ** 9 }, { at: store, method: 'grow', gas: 10_000_000 },
-    { at: store, method: 'grow', gas: 3 * 4096 }, { at: store, method: 'fill' }, { at: store, method: 'fill', gas: 60_000 },
+    { at: store, method: 'grow', gas: 3 * GAS.memoryPage }, { at: store, method: 'fill' }, { at: store, method: 'fill', gas: GAS.memoryPage + 60_000 },
     { at: store, method: 'flood', gas: 300_000 }, { at: store, method: 'oob' }, { at: store, method: 'boom' },
     { at: store, method: 'div0' }, { at: store, method: 'bad_pointer' }, { at: store, method: '_hidden' },
     { at: bomb, method: 'bomb', gas: 100_000 },

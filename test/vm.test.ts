@@ -2,6 +2,7 @@ import t, { type Test } from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { sha256 } from '../chain/hash.ts';
 import { TxStatus } from '../chain/receipt.ts';
+import { MAX_METHOD_LENGTH } from '../chain/tx.ts';
 import { contractAddress } from '../node/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
 import { EXPORT_GAS, HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';
@@ -16,7 +17,7 @@ const BLOCK = { chainId: 'hallmark-test', height: 42, time: 1_700_000_000_000, o
 const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
 const u64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
 
-function call(env: MemoryEnv, at: Uint8Array, method: string, input = new Uint8Array(0), gasLimit = 1_000_000): Promise<CallResult> {
+function call(env: MemoryEnv, at: Uint8Array, method: string, input = new Uint8Array(0), gasLimit = 50_000_000): Promise<CallResult> {
   const contract = env.contracts.get(Buffer.from(at).toString('hex'))!;
   return runCall(env, BLOCK, { contract, address: at, method, input, caller: addr(7), value: 0n, gasLimit });
 }
@@ -63,6 +64,13 @@ t.test('deploy validation refuses what is not on the allow-list, each with its r
   const big = new Uint8Array(10 * 1024 * 1024);
   big.set(STORE);
   refused(t, big, /over the limit/, 'a 10 MB module');
+  // Modules the node could store but never load again: every later call's block failed to apply.
+  const calls = wat(`(module ${MEM} (func $g) ${`(func ${'(call $g)'.repeat(8000)})`.repeat(8)})`);
+  t.ok(calls.length < LIMITS.maxCodeBytes, `a ${calls.length}-byte module of calls is under the module cap`);
+  refused(t, calls, new RegExp(`instruments to \\d+ bytes, over the limit of ${LIMITS.maxInstrumentedBytes}`), 'code that instruments past the stored-code cap');
+  const method = (n: number) => wat(`(module ${MEM} (func (export "${'m'.repeat(n)}")))`);
+  refused(t, method(MAX_METHOD_LENGTH + 1), new RegExp(`over the ${MAX_METHOD_LENGTH} a call may name`), 'a method no call can name');
+  t.same(prepareCode(method(MAX_METHOD_LENGTH)).methods, ['m'.repeat(MAX_METHOD_LENGTH)], 'the longest name a call can name is a method');
   const code = prepareCode(STORE);
   t.same(code.methods, ['boom', 'div0', 'echo', 'fail', 'fill', 'flood', 'grow', 'increment', 'keys', 'oob', 'recurse', 'spin', 'sum', 'whoami', 'bad_pointer'].sort(),
     'methods are the () -> () exports not starting with _');
@@ -189,9 +197,9 @@ t.test('traps are classified by mechanism and cost the whole limit', async (t) =
   env.deploy(at, STORE);
   const kinds: Record<string, string> = { boom: 'unreachable', oob: 'trap', div0: 'trap', bad_pointer: 'host_error' };
   for (const [method, kind] of Object.entries(kinds)) {
-    const r = await call(env, at, method, undefined, 100_000);
+    const r = await call(env, at, method, undefined, 1_000_000);
     t.equal(r.failure?.kind, kind, `${method} is ${kind}`);
-    t.equal(r.gasUsed, 100_000);
+    t.equal(r.gasUsed, 1_000_000);
   }
   t.equal((await call(env, at, '_hidden')).failure?.kind, 'no_method', 'an export starting with _ cannot be called');
   t.equal((await call(env, at, 'nope')).failure?.kind, 'no_method');
@@ -215,12 +223,12 @@ t.test('indirect calls: defined and host functions through the table, same gas a
   const calls = 2 * fib(n + 1) - 1; // calls of fib(n), the outermost included
   t.equal(table.gasUsed - direct.gasUsed, calls, 'one instruction more per indirect call, nothing else');
   t.same((await call(env, at, 'size', u32(7))).returnData, u32(4), 'a host function called through the table');
-  const gas = await call(env, at, 'gas', undefined, 50_000);
+  const gas = await call(env, at, 'gas', undefined, 1_000_000);
   const left = u64(gas.returnData);
-  t.ok(left > 0n && left < 50_000n && BigInt(gas.gasUsed) > 50_000n - left, 'gas_left through the table sees the gas charged so far');
+  t.ok(left > 0n && left < 1_000_000n && BigInt(gas.gasUsed) > 1_000_000n - left, 'gas_left through the table sees the gas charged so far');
   for (const method of ['mismatch', 'empty', 'outside']) {
-    const r = await call(env, at, method, undefined, 30_000);
-    t.same([r.failure?.kind, r.gasUsed], ['trap', 30_000], `${method}: a trap that costs the limit`);
+    const r = await call(env, at, method, undefined, 1_000_000);
+    t.same([r.failure?.kind, r.gasUsed], ['trap', 1_000_000], `${method}: a trap that costs the limit`);
   }
   t.ok((await call(env, at, 'direct', u32(3))).ok, 'and the contract still works');
 });
@@ -232,8 +240,8 @@ t.test('memory: growth is charged per page and capped by the declared maximum', 
   const grown = await call(env, at, 'grow', undefined, 10_000_000);
   t.ok(grown.ok);
   t.equal(new DataView(grown.returnData.buffer).getUint32(0, true), 4, 'memory stops at its declared maximum');
-  t.ok(grown.gasUsed >= 4 * GAS.memoryGrowPage, 'each page asked for was charged, the refused one too');
-  t.equal((await call(env, at, 'grow', undefined, 3 * GAS.memoryGrowPage)).failure?.kind, 'out_of_gas', 'a memory bomb runs out of gas');
+  t.ok(grown.gasUsed >= 4 * GAS.memoryPage, 'each page asked for was charged, the refused one too');
+  t.equal((await call(env, at, 'grow', undefined, 3 * GAS.memoryPage)).failure?.kind, 'out_of_gas', 'a memory bomb runs out of gas');
   const fill = await call(env, at, 'fill', undefined, 1_000_000);
   t.ok(fill.ok && fill.gasUsed >= 65_536 * GAS.bulkByte, 'memory.fill is charged per byte');
   t.equal((await call(env, at, 'fill', undefined, 60_000)).failure?.kind, 'out_of_gas');
@@ -343,4 +351,26 @@ t.test('a reused instance starts every call as a new one would: memory, globals,
   const a = await call(env, at, 'bump');
   const b = await call(env, at, 'bump');
   t.equal(a.gasUsed, b.gasUsed);
+});
+
+t.test('cost table 3: a call pays for its initial memory, entering a function pays its frame and locals, return data pays per byte', async (t) => {
+  const env = new MemoryEnv();
+  const at = addr(77);
+  env.deploy(at, wat(`(module
+    (import "hallmark" "return_data" (func $ret (param i32 i32)))
+    (memory (export "memory") 2 2)
+    (func $f (local i64 i64 i64))
+    (func (export "nop"))
+    (func (export "enter") (call $f))
+    (func (export "ret") (call $ret (i32.const 0) (i32.const 100))))`));
+  const nop = await call(env, at, 'nop', undefined, 10_000_000);
+  t.equal(nop.gasUsed, 2 * GAS.memoryPage + GAS.frame, 'two pages of memory and the frame of nop');
+  const enter = await call(env, at, 'enter', undefined, 10_000_000);
+  t.equal(enter.gasUsed - nop.gasUsed, 1 + GAS.frame + 3 * GAS.local, 'a call instruction, a frame, three locals');
+  const ret = await call(env, at, 'ret', undefined, 10_000_000);
+  t.equal(ret.returnData.length, 100);
+  t.ok(ret.gasUsed - nop.gasUsed >= 100 * GAS.host.returnByte + GAS.host.base, 'return data is paid per byte, with the host call');
+  const poor = await call(env, at, 'nop', undefined, 2 * GAS.memoryPage - 1);
+  t.equal(poor.failure?.kind, 'out_of_gas', 'a limit that cannot pay for the memory fails before the instance is made');
+  t.equal(poor.gasUsed, 2 * GAS.memoryPage - 1, 'and uses its whole limit');
 });

@@ -7,9 +7,9 @@ import { CodedError } from '../chain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import { HOST_MODULE, IMPORT_REFUEL } from './host-abi.ts';
 import { instrumentModule } from './instrument.ts';
-import { COST_TABLE_VERSION } from './limits.ts';
+import { COST_TABLE_VERSION, LIMITS } from './limits.ts';
 import { INIT, validateModule } from './validate.ts';
-import { EXTERNAL } from './wasm.ts';
+import { EXTERNAL, initialMemoryPages, ModuleError } from './wasm.ts';
 
 export interface PreparedCode {
   /** sha256 of the original module. */
@@ -27,6 +27,9 @@ export interface PreparedCode {
 export function prepareCode(original: Uint8Array): PreparedCode {
   const { parsed, methods } = validateModule(original);
   const instrumented = instrumentModule(parsed);
+  if (instrumented.length > LIMITS.maxInstrumentedBytes) {
+    throw new ModuleError(`the module instruments to ${instrumented.length} bytes, over the limit of ${LIMITS.maxInstrumentedBytes} (code dense in branches and calls grows most: split it, or use fewer, longer blocks)`);
+  }
   return {
     codeHash: sha256(original),
     original,
@@ -45,6 +48,10 @@ export interface CompiledContract {
   codeHash: Uint8Array;
   module: WebAssembly.Module;
   methods: ReadonlySet<string>;
+  /** Pages of memory an instance starts with: each call pays for them (GAS.memoryPage). */
+  memoryPages: number;
+  /** Bytes of its stored code: each call pays for loading them (GAS.codeByte), cached or not. */
+  codeBytes: number;
 }
 
 /** Compiled modules by code hash, least recently used evicted first. */
@@ -74,19 +81,25 @@ export class ModuleCache {
     return hit;
   }
 
-  /** The compiled module for `codeHash`, compiling `instrumented` (and caching it) on a miss. */
-  get(codeHash: Uint8Array, instrumented: () => Uint8Array, methods: () => Iterable<string>): CompiledContract {
+  /**
+   * The compiled module for `codeHash`, compiling `instrumented` (and caching it) on a miss.
+   * `codeBytes` is the size of the code as stored (default: the instrumented code's).
+   */
+  get(codeHash: Uint8Array, instrumented: () => Uint8Array, methods: () => Iterable<string>, codeBytes?: number): CompiledContract {
     const hit = this.peek(codeHash);
     if (hit !== undefined) return hit;
     this.misses++;
     const id = Buffer.from(codeHash).toString('hex');
-    const module = new WebAssembly.Module(instrumented());
+    const code = instrumented();
+    const module = new WebAssembly.Module(code);
     // Code instrumented before cost table 3 traps when a gas slice runs out: running it would
     // silently give other results than the node that stored it.
     if (!WebAssembly.Module.imports(module).some((i) => i.module === HOST_MODULE && i.name === IMPORT_REFUEL)) {
       throw new CodedError('stale_contract_code', `contract code ${id} was instrumented before cost table version ${COST_TABLE_VERSION} (it has no ${IMPORT_REFUEL} import) and this node cannot run it: replay the chain into a new data directory with this version`);
     }
-    const compiled: CompiledContract = { codeHash, module, methods: new Set(methods()) };
+    const compiled: CompiledContract = {
+      codeHash, module, methods: new Set(methods()), memoryPages: initialMemoryPages(code), codeBytes: codeBytes ?? code.length,
+    };
     if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
     this.#map.set(id, compiled);
     return compiled;

@@ -11,7 +11,8 @@
  * call-heavy kernel against ~1.4x for this one (bench/vm.bench.ts).
  *
  *   - Gas. Each basic block is charged its instructions' cost at its start, checked before it is
- *     spent (the counter never wraps). memory.grow is charged per page and memory.copy /
+ *     spent (the counter never wraps); a function's first block also charges its entry (a frame,
+ *     and each declared local). memory.grow is charged per page and memory.copy /
  *     memory.fill per byte, from the operand, before they run. Host functions charge the exported
  *     global __hallmark_gas: around a call to an import the local is flushed to it and reloaded
  *     after.
@@ -320,10 +321,11 @@ function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Glo
   const ins: Instruction[] = [];
   while (r.pos < b.codeEnd) ins.push(readInstruction(r));
 
-  // Basic blocks: the cost of each, charged in front of its first instruction.
+  // Basic blocks: the cost of each, charged in front of its first instruction. The first one also
+  // pays for entering the function: its frame and the locals the engine zeroes.
   const charge = new Map<number, number>();
   let blockStart = 0;
-  let cost = 0;
+  let cost = GAS.frame + GAS.local * b.localCount;
   for (let i = 0; i < ins.length; i++) {
     cost += costOf(ins[i]!.op);
     if (ENDS_BLOCK.has(ins[i]!.op) || i === ins.length - 1) {
@@ -399,7 +401,7 @@ function instrumentBody(m: ParsedModule, b: FunctionBody, type: FuncType, g: Glo
         w.byte(OP.callIndirect).u32(L.types + x.imm).byte(0).byte(OP.localSet).u32(LEFT);
         break;
       case OP.memoryGrow:
-        chargeOperand(GAS.memoryGrowPage);
+        chargeOperand(GAS.memoryPage);
         w.bytes(raw);
         break;
       case OP.memoryCopy: case OP.memoryFill:

@@ -43,8 +43,12 @@ export interface ContractEnv {
   remove(address: Uint8Array, key: Uint8Array): void;
   /** The smallest key of `address` starting with `prefix` and greater than `after`. */
   next(address: Uint8Array, prefix: Uint8Array, after: Uint8Array | undefined): Maybe<Uint8Array | undefined>;
-  /** The compiled code of the contract at `address`, or undefined if there is none. */
-  contract(address: Uint8Array): Maybe<CompiledContract | undefined>;
+  /**
+   * The compiled code of the contract at `address`, or undefined if there is none. `pay`, when
+   * given, is called with its codeBytes before the code is loaded (or found in a cache, the same
+   * bytes), and may throw to stop the load: the bytes are paid for whether they are cached or not.
+   */
+  contract(address: Uint8Array, pay?: (codeBytes: number) => void): Maybe<CompiledContract | undefined>;
   /** Moves `value` base units; throws HostError when `from` cannot pay. */
   transfer(from: Uint8Array, to: Uint8Array, value: bigint): Maybe<void>;
   /** Undo marks for all-or-nothing inner calls. */
@@ -170,6 +174,9 @@ class Call {
     });
     const callable = req.initializing === true ? req.method === 'init' : req.contract.methods.has(req.method);
     if (!callable) return fail('no_method', `the contract has no method ${JSON.stringify(req.method)}`, 0);
+    // The instance's memory is paid for before the instance is made (a new one faults it all in).
+    const memory = BigInt(GAS.memoryPage * req.contract.memoryPages);
+    if (limit < memory) return fail('out_of_gas', 'out of gas', req.gasLimit);
     const pooled = acquire(req.contract);
     pooled.binding.call = this;
     const x = pooled.exports;
@@ -177,7 +184,7 @@ class Call {
     this.#trap = pooled.trap;
     this.#slots = pooled.slots;
     this.#memory = pooled.memory;
-    this.#setLeft(limit);
+    this.#setLeft(limit - memory);
     this.#trap.value = 0;
     this.#slots.value = this.#startSlots;
     const stackBefore = this.#stack.length;
@@ -301,7 +308,7 @@ class Call {
         self().#copyOut(dst, self().#req.input);
       },
       return_data: (ptr: number, len: number) => {
-        self().#returnData = self().#copyIn(ptr, len);
+        self().#returnData = self().#copyIn(ptr, len, GAS.host.returnByte);
       },
       revert: (ptr: number, len: number) => {
         const bytes = self().#copyIn(ptr, Math.min(len >>> 0, MAX_REVERT_BYTES));
@@ -427,7 +434,7 @@ class Call {
     };
     if (this.#stack.length >= MAX_CALL_DEPTH) return failWith(`call depth limit of ${MAX_CALL_DEPTH} reached`);
     if (this.#stack.some((s) => equal(s, target))) return failWith('re-entrant call refused: the contract is already on the call stack');
-    const contract = await this.#env.contract(target);
+    const contract = await this.#env.contract(target, (codeBytes) => this.#charge(GAS.codeByte * codeBytes));
     if (contract === undefined) return failWith('no contract at that address');
     if (method.startsWith('_') || !contract.methods.has(method)) return failWith(`the contract has no method ${JSON.stringify(method)}`);
     const left = this.#left();

@@ -4,6 +4,7 @@
  * is ours, never V8's: the reason goes into a receipt, which every validator must write
  * identically whatever its V8 version says.
  */
+import { MAX_METHOD_LENGTH } from '../chain/tx.ts';
 import { EXTERNAL, ModuleError, parseModule, readInstruction, Reader, OP, type ParsedModule } from './wasm.ts';
 import { HOST_FUNCTIONS, HOST_MODULE, RESERVED_EXPORT_PREFIX } from './host-abi.ts';
 import { LIMITS } from './limits.ts';
@@ -75,6 +76,9 @@ export function validateModule(bytes: Uint8Array): ValidatedModule {
       return t !== undefined && t.params.length === 0 && t.results.length === 0;
     })
     .map((e) => e.name);
+  // A longer name could never be called, and the node stores method names for the calls it checks.
+  const long = methods.find((name) => name.length > MAX_METHOD_LENGTH);
+  if (long !== undefined) throw new ModuleError(`method ${long.slice(0, 32)}... has a name of ${long.length} characters, over the ${MAX_METHOD_LENGTH} a call may name`);
   const init = m.exports.find((e) => e.name === INIT);
   if (init !== undefined) {
     const t = init.kind === EXTERNAL.func ? m.types[funcTypes[init.index] ?? -1] : undefined;

@@ -200,6 +200,21 @@ export function parseModule(bytes: Uint8Array, caps: ModuleCaps): ParsedModule {
   return m;
 }
 
+/** The initial pages of the memory of a module parsed before (0 if it has none): its memory section alone is read. */
+export function initialMemoryPages(bytes: Uint8Array): number {
+  const top = new Reader(bytes, 8);
+  while (top.pos < top.end) {
+    const id = top.byte();
+    const size = top.u32();
+    if (id === SECTION.memory) {
+      const r = new Reader(bytes, top.pos, top.pos + size);
+      return r.u32() === 0 ? 0 : readLimits(r, 'memory').min;
+    }
+    top.pos += size;
+  }
+  return 0;
+}
+
 function vecCount(r: Reader, cap: number, what: string): number {
   const n = r.u32();
   if (n > cap) fail(`too many ${what}: ${n} (at most ${cap})`);
