@@ -4,13 +4,16 @@ import { toHex } from '../chain/bytes.ts';
 import type { KeyPair } from '../chain/keys.ts';
 import { signTransaction, type SignedTransaction } from '../chain/tx.ts';
 
+/** A little over a transfer's intrinsic gas (~1.1M with these sizes): blocks hold as many as max_gas allows. */
+const TRANSFER_GAS = 1_110_000;
+
 /** For each nonce in [fromNonce, fromNonce + nonces), one transfer of 1 from every sender to `sink`. */
 export function presignedTransfers(chainId: string, senders: readonly KeyPair[], sink: Address, fromNonce: number, nonces: number): SignedTransaction[] {
   const out: SignedTransaction[] = [];
   for (let nonce = fromNonce; nonce < fromNonce + nonces; nonce++) {
     for (const k of senders) {
       out.push(signTransaction({
-        chainId, sender: k.publicKey, nonce, fee: 2_000_000n, gasLimit: 2_000_000,
+        chainId, sender: k.publicKey, nonce, fee: BigInt(TRANSFER_GAS), gasLimit: TRANSFER_GAS,
         payload: { kind: 'transfer', to: sink, amount: 1n },
       }, k.secretKey));
     }
