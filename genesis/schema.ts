@@ -37,9 +37,11 @@ export const MAX_VALIDATOR_NAME_LENGTH = 64;
 export const MAX_TIMEOUT_MS = 600_000;
 
 /**
- * Gas cap bounds. The floor is the intrinsic gas of the largest transaction the codec takes, so
- * every transaction can pay for its own bytes in some block (test/genesis-schema.test.ts derives it
- * from the executor's table); the ceiling keeps sums of gas limits exact in doubles.
+ * Gas cap bounds. The floor covers the intrinsic gas of the largest transaction the codec takes
+ * that is not a deploy (a call with 1 MiB of arguments), so every such transaction fits some block;
+ * a deploy pays per byte of code, so the largest modules need a larger max_gas (the devnet's takes
+ * any module the VM admits). test/genesis-schema.test.ts checks the floor against the executor's
+ * table, which genesis/ cannot import. The ceiling keeps sums of gas limits exact in doubles.
  */
 export const MIN_MAX_GAS = 20_000_000;
 export const MAX_MAX_GAS = 2 ** 52;

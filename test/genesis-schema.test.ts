@@ -4,6 +4,9 @@ import { equalBytes, toHex } from '../chain/bytes.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { minBlockBytes, worstBlockBytes } from '../chain/block-rules.ts';
 import { MAX_TX_BYTES } from '../chain/tx.ts';
+import { DEFAULT_MAX_GAS } from '../genesis/devnet.ts';
+import { intrinsicGas } from '../node/executor.ts';
+import { LIMITS } from '../vm/limits.ts';
 import {
   blockLimits, formatGenesis, genesisHash, GenesisError, MAX_MAX_GAS, MAX_TOTAL_POWER, MIN_MAX_GAS, parseGenesis, toGenesisState, validatorsHash, type Genesis,
 } from '../genesis/schema.ts';
@@ -291,5 +294,13 @@ t.test('the smallest max_bytes is derived from the codec, and grows with the val
     t.equal(parseGenesis(d).consensusParams.block.maxBytes, minBlockBytes(m), 'exactly the floor is accepted');
   }
   t.ok(minBlockBytes(100) > minBlockBytes(1), 'a bigger commit needs more room');
-  t.ok(MIN_MAX_GAS <= 250_000_000 && MIN_MAX_GAS >= 1);
+});
+
+t.test('the max_gas floor holds the largest non-deploy transaction; the devnet default holds the largest deploy', async (t) => {
+  const args = new Uint8Array(MAX_TX_BYTES - 200);
+  const call = intrinsicGas(MAX_TX_BYTES, { kind: 'call', contract: new Uint8Array(20), method: 'm', args, value: 0n });
+  t.ok(MIN_MAX_GAS >= call, `a 1 MiB call needs ${call} gas before it runs; the floor is ${MIN_MAX_GAS}`);
+  const code = new Uint8Array(LIMITS.maxCodeBytes);
+  const deploy = intrinsicGas(LIMITS.maxCodeBytes + 64 * 1024, { kind: 'deploy', code, args: new Uint8Array(0) });
+  t.ok(DEFAULT_MAX_GAS >= deploy, `the largest module's deploy needs ${deploy} gas; the devnet's max_gas is ${DEFAULT_MAX_GAS}`);
 });
