@@ -95,16 +95,6 @@ export function cborHeaderBytes(length: number): number {
   return length < 24 ? 1 : length < 0x100 ? 2 : length < 0x10000 ? 3 : length < 0x1_0000_0000 ? 5 : 9;
 }
 
-/**
- * The size of `block` with `txs` appended, from its size without them: each transaction adds its
- * bytes and their header, and the list header grows with the count.
- */
-export function sizeWithTxs(emptySize: number, txs: readonly Uint8Array[]): number {
-  let size = emptySize - cborHeaderBytes(0) + cborHeaderBytes(txs.length);
-  for (const tx of txs) size += tx.length + cborHeaderBytes(tx.length);
-  return size;
-}
-
 const WORST = Number.MAX_SAFE_INTEGER;
 
 /**

@@ -10,9 +10,13 @@ import { merkleRoot } from './merkle.ts';
 /** Stable receipt status codes. 0 is success; the rest say why nothing but the fee was applied. */
 export const TxStatus = {
   ok: 0,
-  /** Signature, chain id, nonce or fee check failed: the transaction had no effect at all. */
+  /**
+   * Reserved: under protocol 1 a transaction with a bad signature, for another chain or that does
+   * not decode makes its block invalid (chain/block-rules.ts), so no receipt carries 1, 2 or 7.
+   */
   invalid_signature: 1,
   wrong_chain: 2,
+  /** Nonce or fee balance check failed: the transaction had no effect at all. */
   bad_nonce: 3,
   insufficient_fee_balance: 4,
   /** Fee paid and nonce used, but the payload was reverted. */

@@ -9,7 +9,7 @@ import { mkdirSync } from 'node:fs';
 import { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
 import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
-import { cborHeaderBytes, sizeWithTxs, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
+import { cborHeaderBytes, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
@@ -377,9 +377,9 @@ export class HallmarkNode implements RpcNode {
       });
       return { header, txs, lastCommit: this.#lastCommit, evidence };
     };
-    const emptySize = encodeBlock(build([])).length;
-    // The list header of `maxTxs` transactions is the largest the reaped list can need.
-    const room = limits.maxBytes - sizeWithTxs(emptySize, []) - (cborHeaderBytes(limits.maxTxs) - cborHeaderBytes(0));
+    // What the block takes without transactions, and the most its list header can grow (to
+    // maxTxs items); reap counts each transaction's bytes and its own header.
+    const room = limits.maxBytes - encodeBlock(build([])).length - (cborHeaderBytes(limits.maxTxs) - cborHeaderBytes(0));
     const txs = this.mempool.reap({ maxTxs: limits.maxTxs, maxBytes: Math.max(0, room), maxGas: limits.maxGas }).map((s) => s.bytes);
     const block = build(txs);
     const encoded = encodeBlock(block);

@@ -18,6 +18,7 @@ import { Executor } from '../node/executor.ts';
 import { createLogger } from '../node/log.ts';
 import { DATA_FORMAT_VERSION, startNode } from '../node/node.ts';
 import { decodeCanonical, encodeCanonical } from '../chain/codec.ts';
+import { minBlockBytes } from '../chain/block-rules.ts';
 import { openChain } from './fixtures/chain.ts';
 import { FAUCET, fastGenesis, rpc, startTestNode, testConfig, VALIDATOR, waitForHeight } from './fixtures/node.ts';
 import { liveDir } from './fixtures/dirs.ts';
@@ -226,4 +227,27 @@ t.test('a fresh proposal must name its round\'s proposer in the block header', a
   const { precisionMs, messageDelayMs } = genesis.consensusParams.synchrony;
   t.equal(await prevoteFor(addressOf(other.publicKey), Date.now() + precisionMs + 5_000), 'nil', 'a time in the future: prevote nil');
   t.equal(await prevoteFor(addressOf(other.publicKey), Date.now() - precisionMs - messageDelayMs - 5_000), 'nil', 'a time further back than precision + message delay: prevote nil');
+});
+
+t.test('at the smallest max_bytes the proposer takes as many large transactions as fit beside the header, commit and evidence it carries, and never more', async (t) => {
+  const genesis = fastGenesis();
+  genesis.consensusParams.block.maxBytes = minBlockBytes(genesis.validators.length);
+  const running = await startTestNode(liveDir(t), { genesis });
+  t.teardown(() => running.close());
+  await waitForHeight(running.rpcUrl, 1);
+  const node = running.node;
+  // Four calls of ~300 KiB each: three fit a block of ~1.03 MiB, four do not.
+  const big = Array.from({ length: 4 }, (_, nonce) => {
+    const args = new Uint8Array(300 * 1024).fill(nonce + 1);
+    const payload = { kind: 'call' as const, contract: new Uint8Array(20), method: 'm', args, value: 0n };
+    return signTransaction({ chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 10_000_000n, gasLimit: 10_000_000, payload }, FAUCET.secretKey);
+  });
+  for (const stx of big) await node.submitTx(stx.bytes);
+  const heights = await Promise.all(big.map((stx) => node.waitForTx(stx.hash, 30_000).then((r) => r.height)));
+  t.ok(new Set(heights).size >= 2, `the four were split over blocks ${[...new Set(heights)].join(', ')}`);
+  for (const h of new Set(heights)) {
+    const size = (await node.executor.blocks.getBlockBytes(h))!.length;
+    t.ok(size <= genesis.consensusParams.block.maxBytes, `block ${h} is ${size} of at most ${genesis.consensusParams.block.maxBytes} bytes`);
+  }
+  t.ok(heights.filter((h) => h === heights[0]).length === 3, 'the first block took three: as many as fit');
 });
