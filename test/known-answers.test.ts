@@ -1,0 +1,150 @@
+/**
+ * Known-answer vectors: a fixed sequence of blocks (transfers good and bad, a contract deploy,
+ * calls that write, revert and run out of gas, equivocation evidence, commits signed by four
+ * validators) replayed on a fresh database, checked against transaction hashes, block hashes,
+ * state roots and receipts roots written down once. They are the regression net for every change
+ * that must not change the chain: a refactor that moves code, a faster tree, a new codec. If one
+ * of these constants has to change, the protocol version has to change with it.
+ *
+ * The contract is kept here as bytes, not WAT, so a new wabt cannot move the vectors.
+ */
+import t from 'tap';
+import { addressOf } from '../chain/address.ts';
+import { blockHash } from '../chain/block.ts';
+import { fromHex, toHex } from '../chain/bytes.ts';
+import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
+import type { KeyPair } from '../chain/keys.ts';
+import { PROTOCOL_VERSION } from '../chain/protocol.ts';
+import { encodeReceipt, receiptsRoot } from '../chain/receipt.ts';
+import { signTransaction, type Payload } from '../chain/tx.ts';
+import { PREVOTE } from '../chain/vote.ts';
+import { contractAddress } from '../node/contracts.ts';
+import { CHAIN_ID, consensusBlock, openChain, signCommit, signVote, testAccounts, testGenesis, testValidators } from './fixtures/chain.ts';
+
+/**
+ * A 303-byte module compiled once by wabt from: imports storage_read, storage_write, return_data
+ * and revert; memory 1..1 with "count" at 0 and "no way" at 16; `init` does nothing; `increment`
+ * reads the u64 at "count" (0 when absent), adds 1, writes it back and returns it; `fail` writes
+ * "count" then reverts with "no way"; `spin` loops forever.
+ */
+const COUNTER_WASM = fromHex(
+  '0061736d0100000001180460047f7f7f7f017f60047f7f7f7f0060027f7f00600000025b040868616c6c6d61726b0c73' +
+  '746f726167655f7265616400000868616c6c6d61726b0d73746f726167655f777269746500010868616c6c6d61726b0b' +
+  '72657475726e5f6461746100020868616c6c6d61726b06726576657274000203050403030303050401010101072b0506' +
+  '6d656d6f7279020004696e6974000409696e6372656d656e740005046661696c0006047370696e00070a5c0402000b3c' +
+  '004100410541c00041081000417f46044041c00042003703000b41c00041c00029030042017c3703004100410541c000' +
+  '4108100141c000410810020b1200410041054110410810014110410610030b070003400c000b0b0b16020041000b0563' +
+  '6f756e740041100b066e6f20776179',
+);
+
+const EXPECTED = {
+  protocolVersion: 1,
+  contract: '587f0e34b435fd6a17ed68631ed5119a12357ed8',
+  txHashes: [
+    '904b9afb991c2afe1d4ec192b4134ab98be1a99fffa0d3fd7f3376b4ce6fa31c',
+    'dee8c5c1189b5e4258e6e881107345d518eada39dbe0865bcc7450058f8787e8',
+    '51347ed0535bc26fb8ba0f4feab06ea0ec8309cddbee44a9fb66a44bace7af69',
+    '6b96773b190295ca34f9a12f39b6145c9daaceb13a06b516933722d4c0d1561c',
+    '7d541a47ccf1f0bc9a8ab6f996e043be2d5cbd5fa8861bf19032e8b3b0bb9c97',
+    '7b36dbc033e7db08936f70b04a5b42192a80893d8e667a0ea0c576df446045ed',
+    '370254ee8ecd2fa04f59d360610fe9657ad005f145de92e6bf5e88c21e8206ec',
+    '61f260835d4345d60b613b81e7bf1a887100f9dee415d069d0ed38a3fb179f73',
+    'b79e897bc92b09b42580acbee09d4c8f1b4957c5aa4fcd7dae29256789fe92f7',
+    '0be507e1346741e64d21450c960ebfbef321a863cb624b8979d232a4bfdb2289',
+    '7d2725524987b7435fa41a4695e4a83b56c93eee448ea2ba2a16f6a50cc04ddf',
+  ],
+  blocks: [
+    {
+      hash: 'ff86b450b7e27e30061d760e3a68783f4585fcd44a4900faaa1fa4fc71789ed9',
+      stateRoot: 'd50faaf0e7e4aaea8d13dbf828ef532a7c8f6a028c3d99ea524410bdd75b286d',
+      receiptsRoot: '4ee9b2b6c81e6de956b01a8f92908f657647876ab8bb2e5d899b4068b78ddf18',
+      gasUsed: [1102250,  1102220], status: [0,  0],
+    },
+    {
+      hash: '9a1dd1a41d680e1e2424a1d619562be55b8c45d8a6ac6204b04e92e68209ffe4',
+      stateRoot: 'e59cbaabcecaa9c0dbd4c1c181e3fb4604172ef22b075ed8db2f60854228f617',
+      receiptsRoot: 'f9bbec186e167b09e984533fcaccd80df7b55c7deffe2349c8042092346e146e',
+      gasUsed: [1618605], status: [0],
+    },
+    {
+      hash: 'd5cbb494e6734bb35fd9f3f80a24473ffb6a188223fa08a461ef34348e9e08fb',
+      stateRoot: 'c23d00a17136490d3bb4aba8a8bb2fd61deae2da41a5ffba97afbcb766b3cd20',
+      receiptsRoot: '19bdfea2766b6d7d400cd46690357d52ffd389b467559d42b3e60f9c7cf84ad0',
+      gasUsed: [1765076,  1765089,  1514086,  3000000], status: [0,  0,  8,  8],
+    },
+    {
+      hash: '8286725a40b662b0cdc656906c19d82ea79102b469a0e0ecf14c1fd9a0aeb494',
+      stateRoot: '6957e5b35db52a91fed87d61bffb57671b9c210025a6748d82c05b94000977ee',
+      receiptsRoot: 'a2bc17a25b763c6b848e2f06f15968b49c76d750572c1af8d3162ee0d75bf886',
+      gasUsed: [0,  1102340,  10,  1765089], status: [3,  5,  6,  0],
+    },
+    {
+      hash: '7ace8a53e2e11e8a5c263cc2b4042547f657e343cfe5f09e25303ff4e8fc2377',
+      stateRoot: '6957e5b35db52a91fed87d61bffb57671b9c210025a6748d82c05b94000977ee',
+      receiptsRoot: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      gasUsed: [], status: [],
+    },
+  ],
+};
+
+t.test('a fixed block sequence reaches the same hashes and roots as written down', async (t) => {
+  t.equal(PROTOCOL_VERSION, EXPECTED.protocolVersion, 'the vectors are for this protocol version');
+  const vals = testValidators(4);
+  const accounts = testAccounts(3) as [KeyPair, KeyPair, KeyPair];
+  const [alice, bob, carol] = accounts;
+  const chain = await openChain(t.testdir(), undefined, { validators: vals.set });
+  t.teardown(() => chain.db.close());
+  const { executor } = chain;
+  await executor.initGenesis(testGenesis(accounts, 1_000_000_000n));
+
+  const nonces = new Map<KeyPair, number>();
+  const txHashes: string[] = [];
+  const tx = (who: KeyPair, payload: Payload, gasLimit = 5_000_000, fee = 3n, nonce?: number) => {
+    const n = nonce ?? nonces.get(who) ?? 0;
+    if (nonce === undefined) nonces.set(who, n + 1);
+    const signed = signTransaction({ chainId: CHAIN_ID, sender: who.publicKey, nonce: n, fee, gasLimit, payload }, who.secretKey);
+    txHashes.push(toHex(signed.hash));
+    return signed.bytes;
+  };
+  const to = (k: KeyPair) => addressOf(k.publicKey);
+  const counter = contractAddress(to(carol), 0);
+  const call = (method: string, gasLimit = 5_000_000) => tx(alice, { kind: 'call', contract: counter, method, args: new Uint8Array(), value: 0n }, gasLimit);
+  const equivocation: DuplicateVoteEvidence = {
+    first: signVote(CHAIN_ID, vals.keys[1]!, { type: PREVOTE, height: 2, round: 0, blockHash: new Uint8Array(32).fill(1) }),
+    second: signVote(CHAIN_ID, vals.keys[1]!, { type: PREVOTE, height: 2, round: 0, blockHash: new Uint8Array(32).fill(2) }),
+  };
+
+  const sequence: { txs: () => Uint8Array[]; evidence?: DuplicateVoteEvidence[]; round?: number }[] = [
+    { txs: () => [tx(alice, { kind: 'transfer', to: to(bob), amount: 1_000n }), tx(bob, { kind: 'transfer', to: to(carol), amount: 7n }, 5_000_000, 9n)] },
+    { txs: () => [tx(carol, { kind: 'deploy', code: COUNTER_WASM, args: new Uint8Array() }, 60_000_000)] },
+    { txs: () => [call('increment'), call('increment'), call('fail'), call('spin', 3_000_000)] },
+    {
+      txs: () => [
+        tx(alice, { kind: 'transfer', to: to(bob), amount: 1n }, 5_000_000, 3n, 99),          // bad nonce
+        tx(bob, { kind: 'transfer', to: to(alice), amount: 10n ** 15n }),                  // insufficient funds
+        tx(carol, { kind: 'transfer', to: to(alice), amount: 5n }, 10),                    // out of gas
+        call('increment'),
+      ],
+      evidence: [equivocation],
+    },
+    { txs: () => [], round: 2 },
+  ];
+
+  const blocks: typeof EXPECTED.blocks = [];
+  for (const step of sequence) {
+    const block = consensusBlock(executor, vals, step.txs(), { round: step.round, evidence: step.evidence });
+    const applied = await executor.applyBlock(block, signCommit(vals, block.header.height, step.round ?? 0, blockHash(block.header)));
+    blocks.push({
+      hash: toHex(blockHash(block.header)),
+      stateRoot: toHex(applied.stateRoot),
+      receiptsRoot: toHex(receiptsRoot(applied.receipts.map(encodeReceipt))),
+      gasUsed: applied.receipts.map((r) => r.gasUsed),
+      status: applied.receipts.map((r) => r.status),
+    });
+  }
+  if (process.env.HALLMARK_PRINT_VECTORS) console.log(JSON.stringify({ contract: toHex(counter), txHashes, blocks }, null, 2));
+  t.equal(toHex(counter), EXPECTED.contract, 'contract address');
+  t.same(txHashes, EXPECTED.txHashes, 'transaction hashes');
+  t.equal(blocks.length, EXPECTED.blocks.length);
+  blocks.forEach((b, i) => t.same(b, EXPECTED.blocks[i], `height ${i + 1}: block hash, state root, receipts root, gas and status`));
+});
