@@ -14,7 +14,7 @@ import { addressOf } from '../chain/address.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
-import { Executor } from '../node/executor.ts';
+import { Executor } from '../execution/executor.ts';
 import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';
 import { report } from './harness.ts';

@@ -27,8 +27,8 @@ import { addressOf } from '../chain/address.ts';
 import { concatBytes as cat } from '../chain/bytes.ts';
 import { keyPairFromSecret, secretKeyFromSeed, sign, type KeyPair } from '../chain/keys.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
-import { contractAddress } from '../node/contracts.ts';
-import { intrinsicGas, type Executor } from '../node/executor.ts';
+import { contractAddress } from '../execution/contracts.ts';
+import { intrinsicGas, type Executor } from '../execution/executor.ts';
 import { GAS, LIMITS } from '../vm/limits.ts';
 import { CHAIN_ID, nextBlock, openChain, testGenesis } from '../test/fixtures/chain.ts';
 import { callee, DATA_ROOM, heaviestDeploy, WORKLOADS } from './gas-workloads.ts';
@@ -58,7 +58,7 @@ const REFERENCE = 'instructions: `loop br`, 1 gas a block (reference)';
 
 interface Sample {
   name: string;
-  /** The price in vm/limits.ts or node/executor.ts this class mostly pays. */
+  /** The price in vm/limits.ts or execution/executor.ts this class mostly pays. */
   priced: string;
   tier: string;
   nsPerGas: number;

@@ -7,8 +7,8 @@ import { toHex } from '../chain/bytes.ts';
 import { addressOf } from '../chain/address.ts';
 import { publicKeyOf, secretKeyFromSeed } from '../chain/keys.ts';
 import { decodeSignedTransaction, signTransaction, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
-import type { Account, AccountReader } from '../node/account.ts';
-import { Mempool } from '../node/mempool.ts';
+import type { Account, AccountReader } from '../execution/account.ts';
+import { Mempool } from '../mempool/mempool.ts';
 import { rate, report } from './harness.ts';
 
 const CHAIN = 'hallmark-bench';

@@ -17,7 +17,7 @@ import { addressOf } from '../chain/address.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { buildContracts } from '../contracts/build.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { encodeValues } from '../vm/abi.ts';
 import { prepareCode } from '../vm/code.ts';
 import { HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';

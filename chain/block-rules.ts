@@ -1,6 +1,6 @@
 /**
  * The block validity rule's stateless part: the limits every validator enforces on every block,
- * whoever built it, before anything in it is executed. The executor (node/executor.ts) adds what
+ * whoever built it, before anything in it is executed. The executor (execution/executor.ts) adds what
  * needs the chain: the links to the previous block, signatures, commits and evidence; the proposer,
  * prevote validation, applyBlock and block sync all go through that one check
  * (docs/architecture.md, "Block validity").

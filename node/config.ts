@@ -1,5 +1,5 @@
 /**
- * The node's configuration: `config.toml` in the home directory (node/home.ts).
+ * The node's configuration: `config.toml` in the home directory (cli/home.ts).
  *
  * Every key is optional and has a default; a key that is not known is an error, not ignored, so a
  * typo (`max_bach = 10`) cannot silently leave a default in force. Parsing reports every problem at
@@ -14,8 +14,8 @@ import { z } from 'zod';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
-import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from './mempool-config.ts';
-import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './rpc/config.ts';
+import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from '../mempool/config.ts';
+import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from '../rpc/config.ts';
 import { DEFAULT_P2P_CONFIG, type P2PConfig, type PenaltyReason, type ProtocolLimits, type ProtocolName } from '../p2p/config.ts';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';

@@ -33,9 +33,9 @@ import { BlockSync, SyncRejected } from '../p2p/block-sync.ts';
 import type { PenaltyReason } from '../p2p/config.ts';
 import type { Network, NetworkHandlers } from '../p2p/network.ts';
 import { RecentSet } from '../p2p/recent-set.ts';
-import { BlockError, type Executor } from './executor.ts';
+import { BlockError, type Executor } from '../execution/executor.ts';
 import type { Logger } from './log.ts';
-import { MempoolError, type Mempool } from './mempool.ts';
+import { MempoolError, type Mempool } from '../mempool/mempool.ts';
 import type { FileWal } from './wal-file.ts';
 
 /** Transactions remembered as recently committed. */

@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { TxStatus, type Receipt } from '../chain/receipt.ts';
 import { buildContracts } from '../contracts/build.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
 import { decodeValues, encodeValues, type AbiValue } from '../vm/abi.ts';
 import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';

@@ -3,7 +3,7 @@ import { addressOf, formatAddress } from '../chain/address.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { sha256 } from '../chain/hash.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { FAUCET, rpc, startTestNode } from './fixtures/node.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';

@@ -6,7 +6,7 @@
 import t from 'tap';
 import { encodeEvidence, evidenceHash, type DuplicateVoteEvidence } from '../chain/evidence.ts';
 import { PRECOMMIT, PREVOTE, type VoteType } from '../chain/vote.ts';
-import { EVIDENCE_POOL_MAX_AGE_MS, EvidencePool } from '../node/evidence-pool.ts';
+import { EVIDENCE_POOL_MAX_AGE_MS, EvidencePool } from '../consensus/evidence-pool.ts';
 import { signVote, testValidators } from './fixtures/chain.ts';
 
 const CHAIN_ID = 'hallmark-evidence-pool';

@@ -9,7 +9,7 @@ import { TxStatus } from '../chain/receipt.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { PRECOMMIT, PREVOTE, type Commit, type VoteType } from '../chain/vote.ts';
 import { SignatureCache } from '../consensus/verify.ts';
-import { BlockError, Executor, type ExecutorOptions } from '../node/executor.ts';
+import { BlockError, Executor, type ExecutorOptions } from '../execution/executor.ts';
 import {
   CHAIN_ID, consensusBlock, nextBlock, openChain, signCommit, signVote, testAccounts, testGenesis, testValidators, transfersFor,
   type TestValidators,

@@ -1,5 +1,5 @@
 /**
- * node/home.ts (init, load, resolve) and node/keystore.ts, on real files in temporary directories.
+ * cli/home.ts (init, load, resolve) and cli/keystore.ts, on real files in temporary directories.
  */
 import t from 'tap';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
@@ -11,8 +11,8 @@ import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { DEVNET_FAUCET_BALANCE } from '../genesis/devnet.ts';
 import { parseGenesis } from '../genesis/schema.ts';
 import { DEFAULT_CONFIG, formatConfig, parseConfig } from '../node/config.ts';
-import { HomeError, initHome, isInitialized, loadHome, resolveHome } from '../node/home.ts';
-import { addKey, formatKeyFile, getKey, hasKey, KeyError, listKeys, showKey } from '../node/keystore.ts';
+import { HomeError, initHome, isInitialized, loadHome, resolveHome } from '../cli/home.ts';
+import { addKey, formatKeyFile, getKey, hasKey, KeyError, listKeys, showKey } from '../cli/keystore.ts';
 
 const TIME = Date.UTC(2026, 10, 23);
 

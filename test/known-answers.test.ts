@@ -18,7 +18,7 @@ import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { encodeReceipt, receiptsRoot } from '../chain/receipt.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { PREVOTE } from '../chain/vote.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { CHAIN_ID, consensusBlock, openChain, signCommit, signVote, testAccounts, testGenesis, testValidators } from './fixtures/chain.ts';
 
 /**

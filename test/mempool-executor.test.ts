@@ -7,8 +7,8 @@ import { addressOf } from '../chain/address.ts';
 import { TxStatus } from '../chain/receipt.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { SignatureCache } from '../consensus/verify.ts';
-import { Executor } from '../node/executor.ts';
-import { Mempool } from '../node/mempool.ts';
+import { Executor } from '../execution/executor.ts';
+import { Mempool } from '../mempool/mempool.ts';
 import { CHAIN_ID, nextBlock, openChain, seeded, testAccounts, testGenesis } from './fixtures/chain.ts';
 
 t.test('reaped transactions execute, and update() keeps the mempool in step with the chain', async (t) => {

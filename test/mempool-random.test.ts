@@ -2,7 +2,7 @@
 import t from 'tap';
 import { toHex } from '../chain/bytes.ts';
 import { type SignedTransaction } from '../chain/tx.ts';
-import { Mempool, MempoolError } from '../node/mempool.ts';
+import { Mempool, MempoolError } from '../mempool/mempool.ts';
 import { Accounts, ALL, CHAIN, label, namesByKey, snapshot, tx } from './fixtures/mempool.ts';
 
 function random(seed: number): (n: number) => number {

@@ -2,7 +2,7 @@ import t from 'tap';
 import { cborHeaderBytes, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { encodeSignedTransaction } from '../chain/tx.ts';
-import { Mempool, MempoolError } from '../node/mempool.ts';
+import { Mempool, MempoolError } from '../mempool/mempool.ts';
 import { Accounts, ALL, addAll, CHAIN, label, order, refuse, setup, stx, tx, who } from './fixtures/mempool.ts';
 
 t.test('admits a valid transfer and indexes it by hash', async (t) => {

@@ -14,7 +14,7 @@ import { PREVOTE, voteSignBytes, type Vote } from '../chain/vote.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
-import { Executor } from '../node/executor.ts';
+import { Executor } from '../execution/executor.ts';
 import { createLogger } from '../node/log.ts';
 import { DATA_FORMAT_VERSION, startNode } from '../node/node.ts';
 import { decodeCanonical, encodeCanonical } from '../chain/codec.ts';

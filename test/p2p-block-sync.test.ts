@@ -14,7 +14,7 @@ import { DEFAULT_P2P_CONFIG, type SyncConfig } from '../p2p/config.ts';
 import {
   decodeSyncRequest, decodeSyncResponse, encodeSyncRequest, encodeSyncResponse, serveSyncRequest, SyncError, type SyncSource,
 } from '../p2p/sync-wire.ts';
-import { BlockError, type Executor } from '../node/executor.ts';
+import { BlockError, type Executor } from '../execution/executor.ts';
 import { consensusBlock, openChain, signCommit, testAccounts, testGenesis, testValidators, transfersFor } from './fixtures/chain.ts';
 
 const HEIGHTS = 120;

@@ -26,7 +26,7 @@ import { PREVOTE, type Commit } from '../chain/vote.ts';
 import type { ConsensusOutbox } from '../consensus/driver.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/schema.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { createLogger } from '../node/log.ts';
 import { startNode, type RunningNode } from '../node/node.ts';
 import { openChain } from './fixtures/chain.ts';

@@ -7,8 +7,8 @@
 import t, { type Test } from 'tap';
 import { request } from 'node:http';
 import { z } from 'zod';
-import { defineRpcMethod, RPC_ERRORS, RPC_METHODS, type RpcMethod } from '../node/rpc/methods.ts';
-import { MAX_ISSUES, startRpcServer, type RpcServer } from '../node/rpc/server.ts';
+import { defineRpcMethod, RPC_ERRORS, RPC_METHODS, type RpcMethod } from '../rpc/methods.ts';
+import { MAX_ISSUES, startRpcServer, type RpcServer } from '../rpc/server.ts';
 import { httpRequest, openRpcTestNode, RpcGate, rpcRequest, type RpcTestNode } from './fixtures/rpc-node.ts';
 
 const LIMITS = { maxBodyBytes: 256 * 1024, maxBatch: 5, maxConcurrent: 3, timeoutMs: 400 };

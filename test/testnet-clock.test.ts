@@ -8,7 +8,7 @@
 import t from 'tap';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
-import { writeTestnet, type TestnetLayout } from '../node/testnet.ts';
+import { writeTestnet, type TestnetLayout } from '../cli/testnet.ts';
 import { rpc } from './fixtures/node.ts';
 import { freeBasePort, spawnNode, type NodeProcess } from './fixtures/processes.ts';
 import { liveDir } from './fixtures/dirs.ts';

@@ -9,14 +9,14 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSy
 import { join } from 'node:path';
 import { formatAddress } from '../chain/address.ts';
 import { equalBytes } from '../chain/bytes.ts';
-import { runCli, type CliIo } from '../node/cli.ts';
-import { loadHome } from '../node/home.ts';
-import { readKeyFile } from '../node/keystore.ts';
+import { runCli, type CliIo } from '../cli/main.ts';
+import { loadHome } from '../cli/home.ts';
+import { readKeyFile } from '../cli/keystore.ts';
 import { readNodeKey } from '../p2p/identity.ts';
 import { BIN, freeBasePort } from './fixtures/processes.ts';
 import {
   DEFAULT_TESTNET_BASE_PORT, nodeKeyPath, readTestnet, startTestnet, TestnetError, writeTestnet, type NodeExit,
-} from '../node/testnet.ts';
+} from '../cli/testnet.ts';
 import { liveDir } from './fixtures/dirs.ts';
 
 const TIME = Date.UTC(2026, 10, 23);

@@ -3,7 +3,7 @@ import { addressOf } from '../chain/address.ts';
 import { sha256 } from '../chain/hash.ts';
 import { TxStatus } from '../chain/receipt.ts';
 import { MAX_METHOD_LENGTH } from '../chain/tx.ts';
-import { contractAddress } from '../node/contracts.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import { prepareCode } from '../vm/code.ts';
 import { EXPORT_GAS, HOST_MODULE, IMPORT_REFUEL } from '../vm/host-abi.ts';
 import { GAS, LIMITS, MAX_CALL_DEPTH } from '../vm/limits.ts';

@@ -5,13 +5,13 @@
  * the result types it documents (openrpc.ts), and the tests check real results against them.
  */
 import { z } from 'zod';
-import { addressOf, formatAddress } from '../../chain/address.ts';
-import { blockHash, type Block, type Header } from '../../chain/block.ts';
-import { toHex } from '../../chain/bytes.ts';
-import { sha256 } from '../../chain/hash.ts';
-import { TxStatus, type Receipt } from '../../chain/receipt.ts';
-import { decodeSignedTransaction, type SignedTransaction } from '../../chain/tx.ts';
-import { PREVOTE, type Commit, type Vote } from '../../chain/vote.ts';
+import { addressOf, formatAddress } from '../chain/address.ts';
+import { blockHash, type Block, type Header } from '../chain/block.ts';
+import { toHex } from '../chain/bytes.ts';
+import { sha256 } from '../chain/hash.ts';
+import { TxStatus, type Receipt } from '../chain/receipt.ts';
+import { decodeSignedTransaction, type SignedTransaction } from '../chain/tx.ts';
+import { PREVOTE, type Commit, type Vote } from '../chain/vote.ts';
 
 // ---- scalar views ------------------------------------------------------------------------------
 

@@ -8,14 +8,14 @@
  * it throws is an internal error (logged, never shown to the client).
  */
 import { z } from 'zod';
-import { formatAddress, parseAddress, type Address } from '../../chain/address.ts';
-import { fromHex, toHex } from '../../chain/bytes.ts';
-import { CodecError } from '../../chain/codec.ts';
-import { decodeSignedTransaction, MAX_METHOD_LENGTH, MAX_TX_BYTES } from '../../chain/tx.ts';
-import { StateOverlay } from '../../state/overlay.ts';
-import { encodeStateProof, MAX_KEY_BYTES, StateError } from '../../state/tree.ts';
-import { accountKey, accountOf } from '../account.ts';
-import { MempoolError } from '../mempool.ts';
+import { formatAddress, parseAddress, type Address } from '../chain/address.ts';
+import { fromHex, toHex } from '../chain/bytes.ts';
+import { CodecError } from '../chain/codec.ts';
+import { decodeSignedTransaction, MAX_METHOD_LENGTH, MAX_TX_BYTES } from '../chain/tx.ts';
+import { StateOverlay } from '../state/overlay.ts';
+import { encodeStateProof, MAX_KEY_BYTES, StateError } from '../state/tree.ts';
+import { accountKey, accountOf } from '../execution/account.ts';
+import { MempoolError } from '../mempool/mempool.ts';
 import type { RpcNode } from './node-api.ts';
 import {
   AddressOut, AmountOut, BlockJson, blockJson, CommitJson, commitJson, EvidenceJson, evidenceJson, Hash32, hex, hexOut,

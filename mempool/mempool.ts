@@ -25,14 +25,14 @@ import { MAX_TX_BYTES } from '../chain/tx.ts';
 import { publicKeyProblem } from '../chain/public-key.ts';
 import { decodeSignedTransaction, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
-import type { Account, AccountReader } from './account.ts';
+import type { Account, AccountReader } from '../execution/account.ts';
 import {
   checkConfig, DEFAULT_MEMPOOL_CONFIG, MempoolError, type MempoolConfig, type MempoolCounters,
-} from './mempool-config.ts';
-import { Heap } from './mempool-heap.ts';
+} from './config.ts';
+import { Heap } from './heap.ts';
 
-export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './mempool-config.ts';
-export type { MempoolConfig, MempoolCounters, MempoolErrorCode } from './mempool-config.ts';
+export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
+export type { MempoolConfig, MempoolCounters, MempoolErrorCode } from './config.ts';
 
 type RemovalReason = keyof MempoolCounters['removed'];
 

@@ -1,4 +1,4 @@
-/** The mempool's configuration, refusal codes and counters (node/mempool.ts re-exports them). */
+/** The mempool's configuration, refusal codes and counters (mempool/mempool.ts re-exports them). */
 import { CodedError } from '../chain/errors.ts';
 import { LIMITS } from '../vm/limits.ts';
 

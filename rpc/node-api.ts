@@ -1,18 +1,18 @@
 /**
  * What the JSON-RPC server needs from a running node. The node (node/node.ts) implements it; the
- * RPC methods (node/rpc/methods.ts) read and write only through it, so the server can be tested
+ * RPC methods (rpc/methods.ts) read and write only through it, so the server can be tested
  * against any real composition of executor, mempool and block producer.
  */
-import type { PeerInfo } from '../../p2p/network.ts';
-import type { Address } from '../../chain/address.ts';
-import type { DuplicateVoteEvidence } from '../../consensus/vote-set.ts';
-import type { Receipt } from '../../chain/receipt.ts';
-import type { SignedTransaction } from '../../chain/tx.ts';
-import type { StateTree } from '../../state/tree.ts';
-import type { Executor } from '../executor.ts';
-import type { Mempool } from '../mempool.ts';
-import type { ValidatorSet } from '../../consensus/validators.ts';
-import type { SynchronyBounds } from '../../consensus/timeliness.ts';
+import type { PeerInfo } from '../p2p/network.ts';
+import type { Address } from '../chain/address.ts';
+import type { DuplicateVoteEvidence } from '../consensus/vote-set.ts';
+import type { Receipt } from '../chain/receipt.ts';
+import type { SignedTransaction } from '../chain/tx.ts';
+import type { StateTree } from '../state/tree.ts';
+import type { Executor } from '../execution/executor.ts';
+import type { Mempool } from '../mempool/mempool.ts';
+import type { ValidatorSet } from '../consensus/validators.ts';
+import type { SynchronyBounds } from '../consensus/timeliness.ts';
 
 export interface TxInclusion {
   height: number;

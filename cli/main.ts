@@ -13,12 +13,12 @@ import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 import { encodeSignedTransaction, signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
 import { AbiError, decodeValues, encodeValues, formatValue, parseCliValue } from '../vm/abi.ts';
-import { contractAddress } from './contracts.ts';
-import { intrinsicGas } from './executor.ts';
-import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from './config.ts';
+import { contractAddress } from '../execution/contracts.ts';
+import { intrinsicGas } from '../execution/executor.ts';
+import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from '../node/config.ts';
 import { initHome, isInitialized, loadHome, resolveHome } from './home.ts';
 import { addKey, FAUCET_KEY, getKey, hasKey, KEY_NAME, listKeys, showKey, type KeyInfo } from './keystore.ts';
-import { createLogger } from './log.ts';
+import { createLogger } from '../node/log.ts';
 import {
   DEFAULT_TESTNET_BASE_PORT, DEFAULT_TESTNET_CHAIN_ID, MAX_TESTNET_VALIDATORS, NODE_LOG_FILE, PORT_STRIDE, startTestnet, TESTNET_FILE,
   TestnetError, writeTestnet, type RunningTestnet,
@@ -227,7 +227,7 @@ export function buildProgram(io: CliIo): Command {
         log.info('no home found: initialized a new devnet home', { home, chain_id: initialized.chainId, faucet: initialized.faucetAddress });
       }
       // Loaded here, not at the top: the other commands start faster without the node's modules.
-      const { startNode } = await import('./node.ts');
+      const { startNode } = await import('../node/node.ts');
       const running = await startNode({ home, config: loaded.config, genesis: loaded.genesis, validatorKey: loaded.validatorKey, log });
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {

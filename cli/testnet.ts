@@ -3,7 +3,7 @@
  *
  *   DIR/testnet.json        what was written: chain, faucet, and per node its home, peer id,
  *                           validator address and addresses (paths relative to DIR)
- *   DIR/node<i>/            a full home (node/home.ts) plus
+ *   DIR/node<i>/            a full home (cli/home.ts) plus
  *     node_key.json         the node's libp2p identity (p2p/identity.ts), mode 0600
  *     node.log              the node's stdout and stderr while `testnet start` runs it (appended)
  *
@@ -25,7 +25,7 @@ import { DEVNET_FAUCET_BALANCE, DEVNET_VALIDATOR_POWER, defaultConsensusParams }
 import { formatGenesis, MAX_TIMEOUT_MS, parseGenesis, toDocument, type Genesis } from '../genesis/schema.ts';
 import { loadOrCreateNodeKey, NODE_KEY_FILE } from '../p2p/identity.ts';
 import { checkChainId } from '../chain/chain-id.ts';
-import { CONFIG_FILE, defaultConfig, formatConfig, formatListen } from './config.ts';
+import { CONFIG_FILE, defaultConfig, formatConfig, formatListen } from '../node/config.ts';
 import { DATA_DIR, GENESIS_FILE } from './home.ts';
 import { ensureKeysDir, FAUCET_KEY, keyPath, VALIDATOR_KEY, writeKeyFile } from './keystore.ts';
 

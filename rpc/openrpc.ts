@@ -6,7 +6,7 @@
  * client sends (the input side of each schema), results what it gets back.
  */
 import { z } from 'zod';
-import pkg from '../../package.json' with { type: 'json' };
+import pkg from '../package.json' with { type: 'json' };
 import type { RpcErrorName, RpcMethod } from './methods.ts';
 
 export const OPENRPC_VERSION = '1.2.6';
