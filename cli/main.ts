@@ -14,7 +14,7 @@ import { CodedError } from '../chain/errors.ts';
 import { encodeSignedTransaction, signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
 import { AbiError, decodeValues, encodeValues, formatValue, parseCliValue } from '../vm/abi.ts';
 import { contractAddress } from '../execution/contracts.ts';
-import { intrinsicGas } from '../execution/executor.ts';
+import { intrinsicGas } from '../execution/transaction.ts';
 import { LOG_FORMATS, LOG_LEVELS, loadConfig, type LogFormat, type LogLevel, type NodeConfig } from '../node/config.ts';
 import { initHome, isInitialized, loadHome, resolveHome } from './home.ts';
 import { addKey, FAUCET_KEY, getKey, hasKey, KEY_NAME, listKeys, showKey, type KeyInfo } from './keystore.ts';

@@ -17,24 +17,25 @@
  * block), that the proposer is a validator, and the duplicate-vote evidence the block carries.
  * `validateBlock` runs it without executing or writing anything: what the proposer runs on its own
  * block and a validator on a proposed one before it prevotes; applyBlock (and so block sync) runs
- * it again. Evidence has no effect on the state yet (no slashing); it is recorded and indexed by
- * hash so it is committed once.
+ * it again. Its stateless parts are in execution/block-checks.ts; what one transaction does is in
+ * execution/transaction.ts. Evidence has no effect on the state yet (no slashing); it is recorded
+ * and indexed by hash so it is committed once.
  */
 import type { Level } from 'level';
-import { addressOf, formatAddress, type Address } from '../chain/address.ts';
+import { formatAddress, type Address } from '../chain/address.ts';
 import {
-  blockHash, commitHash, encodeBlock, txsHash, txsRoot, ZERO_HASH, type Block, type Header,
+  blockHash, commitHash, encodeBlock, txsHash, ZERO_HASH, type Block, type Header,
 } from '../chain/block.ts';
 import { BlockError, checkBlockLimits, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
 import {
-  evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot, type DuplicateVoteEvidence,
+  evidenceHash, evidenceHeight, evidenceRoot, type DuplicateVoteEvidence,
 } from '../chain/evidence.ts';
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
-import { encodeReceipt, receiptsRoot, TxStatus, type Event, type Receipt, type TxStatusCode } from '../chain/receipt.ts';
-import { signedMessage, type Payload, type SignedTransaction } from '../chain/tx.ts';
+import { encodeReceipt, receiptsRoot, type Receipt } from '../chain/receipt.ts';
+import type { SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -45,17 +46,9 @@ import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
 import { Contracts, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
-import { GAS as VM_GAS } from '../vm/limits.ts';
 import { executionRules } from './protocol.ts';
-
-/**
- * Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own,
- * priced by time as vm/limits.ts is (bench/gas.bench.ts, docs/contracts.md). txBase covers what
- * every transaction costs with state and caches cold: its signature checked with a new key, its
- * sender's account read, updated and committed, its receipt; transfer the recipient's account (a
- * new one: a missing read and an insert); txByte decoding, hashing and storing the bytes.
- */
-export const GAS = Object.freeze({ txBase: 800_000, txByte: 15, transfer: 300_000 });
+import { checkEvidenceForm, checkLinks, checkSignatures } from './block-checks.ts';
+import { executeTx } from './transaction.ts';
 
 const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
 
@@ -64,8 +57,6 @@ export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
 
 export { BlockError } from '../chain/block-rules.ts';
 
-/** Transactions whose signatures are checked per call: a bad one stops the check at its chunk. */
-const SIGNATURE_CHUNK = 256;
 /** Execution hands the event loop a turn at least this often (RPC and timers run meanwhile). */
 const YIELD_EVERY_MS = 5;
 
@@ -374,8 +365,8 @@ export class Executor implements AccountReader {
     if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
     checkLinks(head, block, txHashes, fail);
     const txs = checkBlockLimits(block, size, head.chainId, this.limits);
-    this.#checkSignatures(txs, fail);
-    const hashes = this.#checkEvidenceForm(block, fail);
+    checkSignatures(this.#sigCache, txs, fail);
+    const hashes = checkEvidenceForm(block, this.evidenceMaxAgeHeights, (id) => this.#recentEvidence.get(id)?.committedAt, fail);
     const set = this.validators;
     if (set === undefined) {
       if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
@@ -410,45 +401,6 @@ export class Executor implements AccountReader {
     return txs;
   }
 
-  /**
-   * Every transaction's signature, through the cache shared with the mempool (what it admitted is
-   * not verified again), a chunk at a time: a proposer who packs a block with bad signatures makes
-   * us check at most one chunk of them, each of which costs a fallback ZIP-215 verification.
-   */
-  #checkSignatures(txs: readonly SignedTransaction[], fail: (what: string) => never): void {
-    for (let start = 0; start < txs.length; start += SIGNATURE_CHUNK) {
-      const chunk = txs.slice(start, start + SIGNATURE_CHUNK);
-      const ok = this.#sigCache.verify(chunk.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature })));
-      const bad = ok.indexOf(false);
-      if (bad >= 0) fail(`txs[${start + bad}]: signature does not verify`);
-    }
-  }
-
-  /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */
-  #checkEvidenceForm(block: Block, fail: (what: string) => never): Uint8Array[] {
-    const height = block.header.height;
-    const hashes = block.evidence.map(evidenceHash);
-    const inBlock = new Map<string, number>();
-    block.evidence.forEach((ev, i) => {
-      const id = toHex(hashes[i]!);
-      const what = `evidence[${i}] (${id})`;
-      const problem = evidenceProblem(ev);
-      if (problem !== null) fail(`${what}: ${problem}`);
-      const at = evidenceHeight(ev);
-      if (at < 1 || at >= height) fail(`${what} is for height ${at}; a block at height ${height} may only carry evidence from heights 1 to ${height - 1}`);
-      if (height - at > this.evidenceMaxAgeHeights) {
-        fail(`${what} is for height ${at}, older than the maximum age of ${this.evidenceMaxAgeHeights} heights`);
-      }
-      const twin = inBlock.get(id);
-      if (twin !== undefined) fail(`${what} is the same as evidence[${twin}]`);
-      inBlock.set(id, i);
-      const committed = this.#recentEvidence.get(id);
-      if (committed !== undefined) fail(`${what} was already committed at height ${committed.committedAt}`);
-    });
-    if (!equalBytes(block.header.evidenceHash, evidenceRoot(block.evidence))) fail('evidenceHash does not match the evidence');
-    return hashes;
-  }
-
   #rememberEvidence(ev: DuplicateVoteEvidence, committedAt: number): void {
     this.#recentEvidence.set(toHex(evidenceHash(ev)), { committedAt, height: evidenceHeight(ev) });
   }
@@ -459,97 +411,6 @@ export class Executor implements AccountReader {
       if (nextHeight - e.height > this.evidenceMaxAgeHeights) this.#recentEvidence.delete(id);
     }
   }
-}
-
-/** The header links to the head and to the block's own contents (everything but evidence). */
-function checkLinks(head: ChainHead, block: Block, txHashes: readonly Uint8Array[], fail: (what: string) => never): void {
-  const h = block.header;
-  if (h.chainId !== head.chainId) fail(`chain id ${h.chainId} is not ${head.chainId}`);
-  if (h.height !== head.height + 1) fail(`expected height ${head.height + 1}`);
-  if (h.time <= head.time) fail(`time ${h.time} is not after the previous block's ${head.time}`);
-  if (!equalBytes(h.lastBlockHash, head.blockHash)) fail('lastBlockHash does not match the previous block');
-  if (!equalBytes(h.stateRoot, head.stateRoot)) fail('stateRoot does not match the state after the previous block');
-  if (!equalBytes(h.lastResultsHash, head.resultsHash)) fail("lastResultsHash does not match the previous block's receipts");
-  if (!equalBytes(h.txsHash, txsRoot(txHashes))) fail('txsHash does not match the transactions');
-  if (!equalBytes(h.lastCommitHash, commitHash(block.lastCommit))) fail('lastCommitHash does not match lastCommit');
-  if (h.height === 1 ? block.lastCommit !== null : block.lastCommit === null) {
-    fail(h.height === 1 ? 'the first block has no lastCommit' : 'lastCommit is missing');
-  }
-  if (block.lastCommit && (block.lastCommit.height !== head.height || !equalBytes(block.lastCommit.blockHash, head.blockHash))) {
-    fail('lastCommit is not for the previous block');
-  }
-}
-
-/** Gas a transaction of `size` encoded bytes uses before its payload runs: what a transfer uses in all. */
-export function intrinsicGas(size: number, payload: Payload): number {
-  const kind = payload.kind === 'transfer' ? GAS.transfer
-    : payload.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * payload.code.length : VM_GAS.callBase;
-  return GAS.txBase + GAS.txByte * size + kind;
-}
-
-function failure(status: TxStatusCode, gasUsed: number, error: string): Receipt {
-  return { status, gasUsed, events: [], error, returnData: new Uint8Array(0) };
-}
-
-async function readAccount(overlay: StateOverlay, address: Address): Promise<Account> {
-  return accountOf(await overlay.get(accountKey(address)));
-}
-
-function writeAccount(overlay: StateOverlay, address: Address, a: Account): void {
-  overlay.set(accountKey(address), encodeAccount(a));
-}
-
-/**
- * One transaction of a valid block (its chain id, signature, sender key, gas cap and fee floor
- * were checked with the block). Checks that fail before the fee is taken (nonce, fee balance)
- * leave no trace; after that the whole fee is paid to the proposer (unused gas is not refunded)
- * and the nonce advances whatever the payload does, and a failing payload is reverted.
- */
-async function executeTx(overlay: StateOverlay, stx: SignedTransaction, proposer: Address, contracts: Contracts, header: Header): Promise<Receipt> {
-  const { tx } = stx;
-  const chainId = header.chainId;
-  const sender = addressOf(tx.sender);
-  const from = await readAccount(overlay, sender);
-  if (tx.nonce !== from.nonce) return failure(TxStatus.bad_nonce, 0, `nonce ${tx.nonce}: account nonce is ${from.nonce}`);
-  if (from.balance < tx.fee) return failure(TxStatus.insufficient_fee_balance, 0, `balance ${from.balance} does not cover fee ${tx.fee}`);
-
-  writeAccount(overlay, sender, { balance: from.balance - tx.fee, nonce: from.nonce + 1 });
-  if (tx.fee > 0n) {
-    const p = await readAccount(overlay, proposer);
-    writeAccount(overlay, proposer, { ...p, balance: p.balance + tx.fee });
-  }
-  const p = tx.payload;
-  const intrinsic = intrinsicGas(stx.bytes.length, p);
-  if (intrinsic > tx.gasLimit) return failure(TxStatus.out_of_gas, tx.gasLimit, `needs ${intrinsic} gas, limit is ${tx.gasLimit}`);
-
-  const mark = overlay.checkpoint();
-  if (p.kind === 'transfer') {
-    const payer = await readAccount(overlay, sender);
-    if (payer.balance < p.amount) {
-      overlay.revert(mark);
-      return failure(TxStatus.insufficient_funds, intrinsic, `balance ${payer.balance} is less than ${p.amount}`);
-    }
-    writeAccount(overlay, sender, { ...payer, balance: payer.balance - p.amount });
-    const payee = await readAccount(overlay, p.to);
-    writeAccount(overlay, p.to, { ...payee, balance: payee.balance + p.amount });
-    const events: Event[] = [{
-      type: 'transfer',
-      attributes: [['from', formatAddress(sender)], ['to', formatAddress(p.to)], ['amount', p.amount.toString()]],
-    }];
-    return { status: TxStatus.ok, gasUsed: intrinsic, events, error: '', returnData: new Uint8Array(0) };
-  }
-  // Contracts: what is left of the limit after the intrinsic gas is the VM's.
-  const block = { chainId, height: header.height, time: header.time, origin: sender };
-  const vmGas = tx.gasLimit - intrinsic;
-  const out = p.kind === 'deploy'
-    ? await contracts.deploy(overlay, block, sender, tx.nonce, p.code, p.args, vmGas)
-    : await contracts.call(overlay, block, sender, p.contract, p.method, p.args, p.value, vmGas);
-  const gasUsed = intrinsic + out.gasUsed;
-  if (!out.ok) {
-    overlay.revert(mark);
-    return failure(out.refused === true ? TxStatus.invalid_contract : TxStatus.contract_failed, gasUsed, out.error);
-  }
-  return { status: TxStatus.ok, gasUsed, events: out.events, error: '', returnData: out.returnData };
 }
 
 function encodeHead(h: ChainHead): Uint8Array {

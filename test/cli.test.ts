@@ -3,7 +3,7 @@
  * RPC commands run against a small HTTP server in this test that answers JSON-RPC with the shapes
  * the real server uses, and records what it was asked; and against a port where nothing listens.
  */
-import { intrinsicGas } from '../execution/executor.ts';
+import { intrinsicGas } from '../execution/transaction.ts';
 import t, { type Test } from 'tap';
 import { execFile, spawn } from 'node:child_process';
 import { readFileSync, statSync, writeFileSync } from 'node:fs';

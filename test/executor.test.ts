@@ -8,7 +8,8 @@ import type { Block } from '../chain/block.ts';
 import type { BlockLimits } from '../chain/block-rules.ts';
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { keyPairFromSecret, secretKeyFromSeed, type KeyPair } from '../chain/keys.ts';
-import { GAS, BlockError } from '../execution/executor.ts';
+import { BlockError } from '../execution/executor.ts';
+import { GAS } from '../execution/transaction.ts';
 import { CHAIN_ID, nextBlock, openChain, PROPOSER, testAccounts, testGenesis, transfersFor } from './fixtures/chain.ts';
 
 const [alice, bob] = testAccounts(2) as [KeyPair, KeyPair];

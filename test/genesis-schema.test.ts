@@ -5,7 +5,7 @@ import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { minBlockBytes, worstBlockBytes } from '../chain/block-rules.ts';
 import { MAX_TX_BYTES } from '../chain/tx.ts';
 import { DEFAULT_MAX_GAS } from '../genesis/devnet.ts';
-import { intrinsicGas } from '../execution/executor.ts';
+import { intrinsicGas } from '../execution/transaction.ts';
 import { LIMITS } from '../vm/limits.ts';
 import {
   blockLimits, formatGenesis, genesisHash, GenesisError, MAX_MAX_GAS, MAX_TOTAL_POWER, MIN_MAX_GAS, parseGenesis, toGenesisState, validatorsHash, type Genesis,
