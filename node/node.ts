@@ -6,28 +6,27 @@
  */
 import { join } from 'node:path';
 import { mkdirSync } from 'node:fs';
-import { Level } from 'level';
+import type { Level } from 'level';
 import { addressOf, formatAddress, type Address } from '../chain/address.ts';
-import { decodeBlock, encodeBlock, blockHash, type Block } from '../chain/block.ts';
-import { cborHeaderBytes, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
-import { equalBytes, toHex } from '../chain/bytes.ts';
-import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
+import { decodeBlock, type Block } from '../chain/block.ts';
+import { toHex } from '../chain/bytes.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
 import { evidenceHash } from '../chain/evidence.ts';
 import type { SignedTransaction } from '../chain/tx.ts';
 import type { Commit } from '../chain/vote.ts';
-import { validatorsHash } from '../chain/validators-hash.ts';
 import { ConsensusDriver, type ConsensusApp, type ConsensusOutbox } from '../consensus/driver.ts';
 import { PrivValidator } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { SignatureCache } from '../consensus/verify.ts';
 import { entriesToReplay } from '../consensus/wal.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
-import { untimely, type SynchronyBounds } from '../consensus/timeliness.ts';
-import { blockLimits, genesisHash, toGenesisState, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
+import type { SynchronyBounds } from '../consensus/timeliness.ts';
+import { blockLimits, genesisHash, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
 import { StateTree } from '../state/tree.ts';
 import { clockOffsetFromEnv, systemClock, type Clock } from './clock.ts';
 import type { NodeConfig } from './config.ts';
+import { BlockBuilder, maxBlockTxBytes } from './block-builder.ts';
+import { openChainDb, initOrCheckChain } from './data-dir.ts';
 import { EVIDENCE_DROP_REASONS, EvidencePool } from '../consensus/evidence-pool.ts';
 import { Executor } from '../execution/executor.ts';
 import type { Logger } from './log.ts';
@@ -78,52 +77,6 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
   };
 }
 
-/** Key of the data directory's format version, genesis hash and protocol version, next to the executor's keys. */
-const META_KEY = Uint8Array.of(0x76); // 'v'
-/**
- * Bumped whenever the layout of anything in data/ changes; an older layout is refused, never
- * guessed at. 3: headers carry the protocol version, the marker records it.
- */
-export const DATA_FORMAT_VERSION = 3;
-
-function encodeMeta(genesis: Genesis): Uint8Array {
-  return encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis), genesis.protocolVersion]);
-}
-
-/**
- * Refuses a data directory of another format, one written under another protocol version (its
- * state was computed by other rules), or one made from a different genesis.json.
- */
-function checkMeta(raw: Uint8Array | undefined, genesis: Genesis, dataDir: string): void {
-  if (raw === undefined) {
-    throw new Error(`${dataDir} has no format marker: it was written by an older Hallmark. Move it away (or delete it) to start the chain again`);
-  }
-  const fields = decodeCanonical(raw, 'data format marker');
-  const version = Array.isArray(fields) ? fields[0] : undefined;
-  if (version !== DATA_FORMAT_VERSION) {
-    throw new Error(`${dataDir} is in data format ${String(version)}, this Hallmark reads format ${DATA_FORMAT_VERSION}: it was written by another version of Hallmark. Move it away (or delete it) to start the chain again, or run the Hallmark that wrote it`);
-  }
-  const [, hash, protocol] = tuple(fields, 3, 'data format marker');
-  if (protocol !== genesis.protocolVersion) {
-    throw new Error(`${dataDir} was written under protocol version ${String(protocol)}, but genesis.json and this Hallmark run protocol ${genesis.protocolVersion}: its state was computed by other rules. Run the Hallmark of protocol ${String(protocol)}, or move the directory away to start again`);
-  }
-  const expected = genesisHash(genesis);
-  if (!equalBytes(bytes(hash, 'genesis hash', 32), expected)) {
-    throw new Error(`genesis.json has changed since ${dataDir} was created from it (genesis hash ${toHex(bytes(hash, 'genesis hash', 32)).slice(0, 16)}…, now ${toHex(expected).slice(0, 16)}…): restore the original; per-node timeouts belong in config.toml [consensus]`);
-  }
-}
-
-/** Evidence items a proposer puts in one block (the block format allows more). */
-const MAX_EVIDENCE_PER_PROPOSAL = 16;
-
-/**
- * The largest transaction a block of this chain has room for beside the largest header, commit
- * and evidence: what the mempool takes at most, so nothing it admits can be left out of every block.
- */
-export function maxBlockTxBytes(limits: BlockLimits, validators: number): number {
-  return limits.maxBytes - worstBlockBytes(validators, 0) - cborHeaderBytes(limits.maxBytes);
-}
-
 interface Waiter {
   resolve(inclusion: TxInclusion): void;
 }
@@ -142,13 +95,10 @@ export class HallmarkNode implements RpcNode {
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly #wal: FileWal;
   readonly #genesis: Genesis;
-  readonly #limits: BlockLimits;
-  readonly #clock: Clock;
+  readonly #builder: BlockBuilder;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly evidencePool: EvidencePool;
-  /** The commit of the head block: the next block's lastCommit. */
-  #lastCommit: Commit | null = null;
   #rpc: RpcServer | null = null;
   #halted: (err: Error) => void = () => {};
   /** See RunningNode.halted. */
@@ -169,9 +119,8 @@ export class HallmarkNode implements RpcNode {
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
-    this.#limits = blockLimits(genesis);
+    const limits = blockLimits(genesis);
     this.synchrony = genesis.consensusParams.synchrony;
-    this.#clock = parts.clock;
     this.#db = parts.db;
     this.#wal = parts.wal;
     this.#log = log;
@@ -185,9 +134,13 @@ export class HallmarkNode implements RpcNode {
     this.validatorAddress = parts.signer?.address ?? null;
     this.mempool = new Mempool({
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
-      limits: this.#limits, maxBlockTxBytes: maxBlockTxBytes(this.#limits, genesis.validators.length),
+      limits, maxBlockTxBytes: maxBlockTxBytes(limits, genesis.validators.length),
     });
     this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
+    this.#builder = new BlockBuilder({
+      executor: parts.executor, mempool: this.mempool, evidencePool: this.evidencePool, validators: parts.validators,
+      limits, synchrony: this.synchrony, clock: parts.clock, proposer: this.validatorAddress,
+    });
     const timeouts = { ...genesis.consensusParams.timeouts, ...config.consensus.timeouts };
     this.service = new NetworkService({
       chainId: genesis.chainId, validators: parts.validators, sigCache: parts.sigCache, executor: parts.executor, mempool: this.mempool,
@@ -224,12 +177,7 @@ export class HallmarkNode implements RpcNode {
     const { home, genesis, log } = opts;
     const dataDir = join(home, 'data');
     mkdirSync(dataDir, { recursive: true });
-    const db = new Level<Uint8Array, Uint8Array>(join(dataDir, 'chain'), { keyEncoding: 'view', valueEncoding: 'view' });
-    try {
-      await db.open();
-    } catch (err) {
-      throw new Error(`cannot open the chain database in ${join(dataDir, 'chain')}: ${((err as Error).cause as Error | undefined)?.message ?? (err as Error).message} (is another node running on this home?)`);
-    }
+    const db = await openChainDb(dataDir);
     try {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
       const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
@@ -242,18 +190,7 @@ export class HallmarkNode implements RpcNode {
       const executor = await Executor.open(db, tree, {
         validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights,
       });
-      const head = executor.head;
-      if (head === undefined) {
-        // The marker first: a crash between the two then leaves a marked directory without a
-        // chain, which the next start initialises, never a chain without its marker.
-        await db.put(META_KEY, encodeMeta(genesis));
-        await executor.initGenesis(toGenesisState(genesis));
-        log.info('initialised the chain from genesis', { chain_id: genesis.chainId, validators: validators.size });
-      } else if (head.chainId !== genesis.chainId) {
-        throw new Error(`the database in ${dataDir} holds chain ${head.chainId}, but genesis.json is for ${genesis.chainId}`);
-      } else {
-        checkMeta(await db.get(META_KEY), genesis, dataDir);
-      }
+      await initOrCheckChain(db, executor, genesis, dataDir, log);
       let signer: PrivValidator | null = null;
       if (opts.validatorKey !== null) {
         const address = addressOf(opts.validatorKey.publicKey);
@@ -274,7 +211,7 @@ export class HallmarkNode implements RpcNode {
       const clock = opts.clock ?? systemClock(clockOffsetFromEnv());
       const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock });
       const h = executor.head!;
-      if (h.height > 0) node.#lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
+      if (h.height > 0) node.#builder.lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
     } catch (err) {
       await db.close();
@@ -318,24 +255,8 @@ export class HallmarkNode implements RpcNode {
 
   #app(): ConsensusApp {
     return {
-      propose: (height, round) => this.#buildBlock(height, round),
-      validate: (height, bytes, { round, validRound, receivedAt }) => {
-        try {
-          const block = decodeBlock(bytes);
-          if (block.header.height !== height) return { error: `block is for height ${block.header.height}` };
-          // A fresh block must name the round's proposer (who gets its fees) and be timely; a
-          // re-proposed one keeps the proposer and the time of the round that built it.
-          const fresh = validRound === -1;
-          if (fresh) {
-            const late = untimely(block.header.time, receivedAt, this.synchrony, round);
-            if (late !== null) return { error: `block ${height} is not timely: ${late}` };
-          }
-          this.executor.validateBlock(block, fresh ? { round, encoded: bytes } : { encoded: bytes });
-          return { hash: blockHash(block.header) };
-        } catch (err) {
-          return { error: (err as Error).message };
-        }
-      },
+      propose: (height, round) => this.#builder.propose(height, round),
+      validate: (height, bytes, proposal) => this.#builder.validate(height, bytes, proposal),
       // A rejection halts the driver, which reports it through onHalt.
       commit: (height, bytes, commit) => this.#track(this.#commit(height, decodeBlock(bytes), commit)),
     };
@@ -359,37 +280,9 @@ export class HallmarkNode implements RpcNode {
     return run;
   }
 
-  /**
-   * The block this validator proposes: its time from our clock (after the previous block's, even
-   * if our clock is behind), the pending evidence, and the best-paying transactions that fit what
-   * is left of max_bytes once this very header, commit and evidence are counted, and max_gas. It
-   * passes the same validity check every validator will run before it leaves.
-   */
-  #buildBlock(height: number, round: number): { block: Uint8Array; hash: Uint8Array } {
-    const head = this.executor.head!;
-    if (height !== head.height + 1) throw new Error(`asked to propose height ${height} on head ${head.height}`);
-    const limits = this.#limits;
-    const evidence = this.evidencePool.reap(height, MAX_EVIDENCE_PER_PROPOSAL);
-    const build = (txs: Uint8Array[]): Block => {
-      const header = this.executor.nextHeader({
-        txs, time: Math.max(this.#clock(), head.time + 1), proposer: this.validatorAddress!,
-        lastCommit: this.#lastCommit, validatorsHash: validatorsHash(this.validators.validators), evidence,
-      });
-      return { header, txs, lastCommit: this.#lastCommit, evidence };
-    };
-    // What the block takes without transactions, and the most its list header can grow (to
-    // maxTxs items); reap counts each transaction's bytes and its own header.
-    const room = limits.maxBytes - encodeBlock(build([])).length - (cborHeaderBytes(limits.maxTxs) - cborHeaderBytes(0));
-    const txs = this.mempool.reap({ maxTxs: limits.maxTxs, maxBytes: Math.max(0, room), maxGas: limits.maxGas }).map((s) => s.bytes);
-    const block = build(txs);
-    const encoded = encodeBlock(block);
-    this.executor.validateBlock(block, { round, encoded });
-    return { block: encoded, hash: blockHash(block.header) };
-  }
-
   async #commit(height: number, block: Block, commit: Commit): Promise<void> {
     const applied = await this.executor.applyBlock(block, commit);
-    this.#lastCommit = commit;
+    this.#builder.lastCommit = commit;
     this.#committed.blocks++;
     this.#committed.txs += block.txs.length;
     this.#committed.rounds += commit.round;
