@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// The `hallmark` command. The CLI is TypeScript (cli/main.ts), which Node runs directly from 22.18
-// on (type stripping); older Node gets one line saying how to run it instead of a syntax error.
-const [major, minor] = process.versions.node.split('.').map(Number);
-if (major < 22 || (major === 22 && minor < 18)) {
-  process.stderr.write(`error: hallmark needs Node 22.18 or newer (this is Node ${process.versions.node}); run it as "npx hallmark" or through the npm scripts, which use the project's Node 24\n`);
+// The `hallmark` command. The CLI is TypeScript (cli/main.ts), which Node 24 runs directly (type
+// stripping; contracts need its WebAssembly JSPI); older Node gets one line saying how to run it
+// instead of a syntax error.
+const [major] = process.versions.node.split('.').map(Number);
+if (major < 24) {
+  process.stderr.write(`error: hallmark needs Node 24 or newer (this is Node ${process.versions.node}); run it as "npx hallmark" or through the npm scripts, which use the project's Node 24\n`);
   process.exit(1);
 }
 const { runCli } = await import('../cli/main.ts');
