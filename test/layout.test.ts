@@ -5,7 +5,7 @@
  * import, static or dynamic, in every source file is checked; so is the size of each file.
  */
 import t from 'tap';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -86,4 +86,23 @@ t.test('every import in the repository points the allowed way', async (t) => {
   t.ok(FILES.length > 50, `checked ${FILES.length} files`);
   const problems = FILES.flatMap((f) => importProblems(f, readFileSync(f, 'utf8')));
   t.same(problems, [], 'no import runs against the layout');
+});
+
+t.test('the README and docs/ name only paths that exist, and the README nothing outside the repository', async (t) => {
+  const docs = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+  const folders = new Set([...Object.keys(ALLOWED), ...FREE, 'docs']);
+  const missing: string[] = [];
+  let checked = 0;
+  for (const doc of docs) {
+    const text = readFileSync(join(ROOT, doc), 'utf8');
+    for (const m of text.matchAll(/`((?:[a-z]+\/)+[\w.-]*)`/g)) {
+      const path = m[1]!;
+      if (!folders.has(path.split('/')[0]!) || /^(zk|models)\//.test(path)) continue;
+      checked++;
+      if (!existsSync(join(ROOT, path))) missing.push(`${doc}: ${path}`);
+    }
+  }
+  t.ok(checked > 30, `${checked} paths named`);
+  t.same(missing, [], 'every repository path the documents name exists');
+  t.notMatch(readFileSync(join(ROOT, 'README.md'), 'utf8'), /\]\(\.\.\/|`\.\.\//, 'the README points at nothing outside the repository');
 });
