@@ -54,9 +54,11 @@ export interface ConsensusApp {
    * `proposal` says in which round it is proposed and its validRound: a fresh block (-1) was built
    * by that round's proposer; a block re-proposed after a polka keeps the proposer that built it.
    * `receivedAt` is when the proposal reached this validator (the timers' clock): a fresh block's
-   * time is judged against it (consensus/timeliness.ts).
+   * time is judged against it (consensus/timeliness.ts), and a valid block that is not timely comes
+   * back with the reason in `untimely`. Timeliness is not validity: it only withholds our prevote
+   * for a fresh proposal (ProposalFact.timely), never a lock or a decision.
    */
-  validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string };
+  validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): ValidationResult;
   /**
    * Applies a decided block with the commit that finalised it. The next height starts when it
    * resolves; a rejection (or throw) halts the driver: the block is decided, and a node that cannot
@@ -64,6 +66,8 @@ export interface ConsensusApp {
    */
   commit(height: number, block: Uint8Array, commit: Commit): Promise<void>;
 }
+
+export type ValidationResult = { hash: Uint8Array; untimely?: string } | { error: string };
 
 /** Signs for this validator behind the double-sign guard (privval.ts). Throws rather than sign a conflict. */
 export interface ConsensusSigner {
@@ -320,7 +324,7 @@ export class ConsensusDriver {
   }
 
   /** The app's valid(v); a throw is a bug in the app, and the block counts as invalid. */
-  #validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string } {
+  #validate(height: number, block: Uint8Array, proposal: { round: number; validRound: number; receivedAt: number }): ValidationResult {
     try {
       return this.#o.app.validate(height, block, proposal);
     } catch (err) {
@@ -401,13 +405,16 @@ export class ConsensusDriver {
     }
     const checked = this.#validate(p.height, block, { round: p.round, validRound: p.validRound, receivedAt });
     const valid = 'hash' in checked && equalBytes(checked.hash, p.blockHash);
+    const timely = !('untimely' in checked) || checked.untimely === undefined;
     if (!valid) {
       this.#log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
+    } else if (!timely) {
+      this.#log.warn('untimely proposed block: no prevote for it, though it may still be decided', { height: p.height, round: p.round, reason: checked.untimely });
     }
     if (log) this.#o.wal.append({ kind: 'proposal', proposal: p, block }, { sync: false });
     this.#proposals.set(p.round, [...taken, p]);
     if (valid) this.#blocks.set(toHex(p.blockHash), block);
-    this.#feed({ kind: 'proposal', height: p.height, round: p.round, blockHash: p.blockHash, validRound: p.validRound, valid });
+    this.#feed({ kind: 'proposal', height: p.height, round: p.round, blockHash: p.blockHash, validRound: p.validRound, valid, timely });
   }
 
   #onVotes(votes: readonly Vote[], fromNetwork: boolean): void {

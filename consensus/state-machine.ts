@@ -49,6 +49,13 @@ export interface ProposalFact {
   /** The proposer's valid round, -1 for a fresh value. */
   validRound: number;
   valid: boolean;
+  /**
+   * Proposer-based timestamps (consensus/timeliness.ts): whether the block's time was within the
+   * bounds of this validator's clock when the proposal arrived. Only L22 asks (a fresh proposal is
+   * prevoted only if timely); locking (L36), re-proposals (L28) and decisions (L49) need valid(v)
+   * alone, so a validator that sees a proposal late still decides what +2/3 decided.
+   */
+  timely: boolean;
 }
 
 /** A +2/3 threshold of one round for one value; null is nil. */
@@ -87,7 +94,8 @@ export interface ConsensusState {
 export type Input =
   | { kind: 'start-height'; height: number }
   | { kind: 'value-ready'; height: number; round: number; blockHash: Uint8Array }
-  | { kind: 'proposal'; height: number; round: number; blockHash: Uint8Array; validRound: number; valid: boolean }
+  /** `timely` absent: timely (see ProposalFact). */
+  | { kind: 'proposal'; height: number; round: number; blockHash: Uint8Array; validRound: number; valid: boolean; timely?: boolean }
   /** +2/3 prevotes for one value (null = nil); implies polka-any. */
   | { kind: 'polka'; height: number; round: number; blockHash: Uint8Array | null }
   | { kind: 'polka-any'; height: number; round: number }
@@ -150,7 +158,7 @@ export function step(state: ConsensusState, input: Input): Transition {
       propose(w, input.blockHash, -1); // L19
       break;
     case 'proposal':
-      if (!recordProposal(s, { round: input.round, blockHash: input.blockHash, validRound: input.validRound, valid: input.valid })) return { state, effects: [] };
+      if (!recordProposal(s, { round: input.round, blockHash: input.blockHash, validRound: input.validRound, valid: input.valid, timely: input.timely !== false })) return { state, effects: [] };
       break;
     case 'polka':
       if (!hasPolka(s, input.round, input.blockHash)) s.polkas = [...s.polkas, { round: input.round, blockHash: input.blockHash }];
@@ -217,7 +225,7 @@ function startRound(w: Work, round: number): void {
 function propose(w: Work, blockHash: Uint8Array, validRound: number): void {
   const { s } = w;
   w.fx.push({ kind: 'broadcast-proposal', height: s.height, round: s.round, blockHash, validRound });
-  recordProposal(s, { round: s.round, blockHash, validRound, valid: true });
+  recordProposal(s, { round: s.round, blockHash, validRound, valid: true, timely: true });
 }
 
 /** Adds a proposal of a value not yet seen in its round, up to the bound; false if nothing changed. */
@@ -266,7 +274,7 @@ function applyOneRule(w: Work): boolean {
     case 'propose':
       if (proposal === undefined) break;
       if (proposal.validRound === -1) { // L22
-        const ok = proposal.valid && (s.lockedRound === -1 || sameValue(s.lockedValue, proposal.blockHash));
+        const ok = proposal.valid && proposal.timely && (s.lockedRound === -1 || sameValue(s.lockedValue, proposal.blockHash));
         vote(w, PREVOTE, ok ? proposal.blockHash : null);
         s.step = 'prevote';
         return true;

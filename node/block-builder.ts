@@ -8,7 +8,7 @@ import { blockHash, decodeBlock, encodeBlock, type Block } from '../chain/block.
 import { cborHeaderBytes, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
-import type { ConsensusApp } from '../consensus/driver.ts';
+import type { ConsensusApp, ValidationResult } from '../consensus/driver.ts';
 import type { EvidencePool } from '../consensus/evidence-pool.ts';
 import { untimely, type SynchronyBounds } from '../consensus/timeliness.ts';
 import type { ValidatorSet } from '../consensus/validators.ts';
@@ -79,20 +79,18 @@ export class BlockBuilder implements Pick<ConsensusApp, 'propose' | 'validate'> 
   }
 
   /**
-   * A fresh block must name the round's proposer (who gets its fees) and be timely; a re-proposed
-   * one keeps the proposer and the time of the round that built it. Then the one validity check.
+   * The one validity check; a fresh block must also name the round's proposer (who gets its fees),
+   * while a re-proposed one keeps the proposer and the time of the round that built it. A fresh
+   * block is also judged for timeliness, reported beside validity (ConsensusApp.validate).
    */
-  validate(height: number, bytes: Uint8Array, { round, validRound, receivedAt }: { round: number; validRound: number; receivedAt: number }): { hash: Uint8Array } | { error: string } {
+  validate(height: number, bytes: Uint8Array, { round, validRound, receivedAt }: { round: number; validRound: number; receivedAt: number }): ValidationResult {
     try {
       const block = decodeBlock(bytes);
       if (block.header.height !== height) return { error: `block is for height ${block.header.height}` };
       const fresh = validRound === -1;
-      if (fresh) {
-        const late = untimely(block.header.time, receivedAt, this.#p.synchrony, round);
-        if (late !== null) return { error: `block ${height} is not timely: ${late}` };
-      }
       this.#p.executor.validateBlock(block, fresh ? { round, encoded: bytes } : { encoded: bytes });
-      return { hash: blockHash(block.header) };
+      const late = fresh ? untimely(block.header.time, receivedAt, this.#p.synchrony, round) : null;
+      return late === null ? { hash: blockHash(block.header) } : { hash: blockHash(block.header), untimely: `block ${height} is not timely: ${late}` };
     } catch (err) {
       return { error: (err as Error).message };
     }

@@ -40,7 +40,7 @@ const propose = (round: number, blockHash: Uint8Array, validRound = -1): Effect 
 const decide = (round: number, blockHash: Uint8Array): Effect => ({ kind: 'decide', height: H, round, blockHash });
 
 type StateFields = Partial<Pick<ConsensusState, 'height' | 'round' | 'step' | 'lockedValue' | 'lockedRound' | 'validValue' | 'validRound' | 'decision' | 'proposals'>>;
-const fact = (round: number, blockHash: Uint8Array, validRound = -1, valid = true) => ({ round, blockHash, validRound, valid });
+const fact = (round: number, blockHash: Uint8Array, validRound = -1, valid = true, timely = true) => ({ round, blockHash, validRound, valid, timely });
 interface Row {
   input: Input;
   effects: Effect[];
@@ -123,6 +123,23 @@ t.test('an invalid proposal gets a nil prevote', (t) => {
     { input: start(), effects: [schedule('propose', 0)] },
     { input: proposal(0, A, -1, false), effects: [prevote(0, null)] },
     { input: polka(0, A), effects: [schedule('prevote', 0)], state: { lockedRound: -1, validRound: -1 } }, // no L36 for an invalid value
+  ]);
+  t.end();
+});
+
+t.test('an untimely fresh proposal gets a nil prevote, but is still locked on a polka and decided on +2/3 precommits (PBTS)', (t) => {
+  const late: Input = { kind: 'proposal', height: H, round: 0, blockHash: A, validRound: -1, valid: true, timely: false };
+  run(t, 2, [
+    { input: start(), effects: [schedule('propose', 0)] },
+    { input: late, effects: [prevote(0, null)], state: { proposals: [fact(0, A, -1, true, false)] } },
+    { input: polka(0, A), effects: [precommit(0, A)], state: { lockedRound: 0, validRound: 0 } }, // L36 asks valid(v) only
+  ]);
+  // A validator that sees the proposal only after the decision (a late joiner, a restart that
+  // replays its WAL long after) decides it all the same (L49).
+  run(t, 2, [
+    { input: start(), effects: [schedule('propose', 0)] },
+    { input: commitQuorum(0, A), effects: [schedule('precommit', 0)] },
+    { input: late, effects: [decide(0, A)] },
   ]);
   t.end();
 });
