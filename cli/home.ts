@@ -12,10 +12,11 @@
  * `initHome` writes a single-validator devnet; `loadHome` reads a home back with every file checked
  * and every error naming the file to fix.
  */
-import { access, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { addressOf, formatAddress } from '../chain/address.ts';
+import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import { generateKeyPair, type RandomSource } from '../chain/keys.ts';
 import { devnetGenesis } from '../genesis/devnet.ts';
@@ -138,9 +139,9 @@ export async function initHome(home: string, opts: InitOptions = {}): Promise<In
   await writeKeyFile(validatorPath, validator, VALIDATOR_KEY);
   await writeKeyFile(faucetPath, faucet, FAUCET_KEY);
   await mkdir(paths.data, { recursive: true, mode: 0o700 });
-  await writeAtomic(paths.config, formatConfig(defaultConfig()));
+  writeFileDurably(paths.config, formatConfig(defaultConfig()));
   // Last: its presence is what marks the home as initialized.
-  await writeAtomic(paths.genesis, formatGenesis(genesis));
+  writeFileDurably(paths.genesis, formatGenesis(genesis));
   return {
     paths,
     chainId: genesis.chainId,
@@ -148,12 +149,6 @@ export async function initHome(home: string, opts: InitOptions = {}): Promise<In
     faucetAddress: formatAddress(addressOf(faucet.publicKey)),
     genesis,
   };
-}
-
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, 'utf8');
-  await rename(tmp, path);
 }
 
 /** Reads and checks a home: config, genesis, and the validator key if there is one. */

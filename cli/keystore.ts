@@ -8,10 +8,11 @@
  * follow from the secret, so a hand-edited or truncated file is refused rather than half-used.
  * `validator` is the node's own signing key; `faucet` is the devnet's funded account.
  */
-import { access, chmod, mkdir, open, readdir, readFile } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { equalBytes, fromHex, toHex } from '../chain/bytes.ts';
+import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import { generateKeyPair, keyPairFromSecret, type KeyPair, type RandomSource } from '../chain/keys.ts';
 
@@ -60,23 +61,16 @@ export function formatKeyFile(key: KeyPair): string {
   }, null, 2)}\n`;
 }
 
-/** Writes a new key file with mode 0600; refuses (KeyError key_exists) if the file exists. */
+/**
+ * Writes a new key file with mode 0600, whole or not at all; refuses (KeyError key_exists) if the
+ * file exists, so two writers cannot both think they made the key.
+ */
 export async function writeKeyFile(path: string, key: KeyPair, name = path): Promise<void> {
-  let handle;
   try {
-    // 'wx' creates or fails, so two writers cannot both think they made the key.
-    handle = await open(path, 'wx', 0o600);
+    writeFileDurably(path, formatKeyFile(key), { exclusive: true, mode: 0o600 });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === 'EEXIST') throw new KeyError('key_exists', `a key named ${JSON.stringify(name)} already exists (${path})`);
     throw err;
-  }
-  try {
-    await handle.writeFile(formatKeyFile(key), 'utf8');
-    // The mode passed to open is masked by the umask; the secret must not be group-readable.
-    await handle.chmod(0o600);
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

@@ -14,11 +14,12 @@
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
-import { mkdir, readdir, readFile, rm, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { addressOf, formatAddress } from '../chain/address.ts';
+import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import { generateKeyPair, type RandomSource } from '../chain/keys.ts';
 import { DEVNET_FAUCET_BALANCE, DEVNET_VALIDATOR_POWER, defaultConsensusParams } from '../genesis/devnet.ts';
@@ -148,12 +149,6 @@ async function clearDir(dir: string, force: boolean): Promise<void> {
   }
 }
 
-async function writeAtomic(path: string, text: string): Promise<void> {
-  const tmp = `${path}.tmp-${process.pid}`;
-  await writeFile(tmp, text, 'utf8');
-  await rename(tmp, path);
-}
-
 /** Writes the testnet's homes, then DIR/testnet.json. Bad options are refused before anything is written. */
 export async function writeTestnet(opts: WriteTestnetOptions): Promise<TestnetLayout> {
   const { n, basePort, chainId } = checkOptions(opts);
@@ -201,14 +196,14 @@ export async function writeTestnet(opts: WriteTestnetOptions): Promise<TestnetLa
     await writeKeyFile(keyPath(node.home, VALIDATOR_KEY), validators[i]!, VALIDATOR_KEY);
     await writeKeyFile(keyPath(node.home, FAUCET_KEY), faucet, FAUCET_KEY);
     await mkdir(join(node.home, DATA_DIR), { recursive: true, mode: 0o700 });
-    await writeAtomic(join(node.home, CONFIG_FILE), formatConfig(config));
+    writeFileDurably(join(node.home, CONFIG_FILE), formatConfig(config));
     // Last in each home: its presence marks the home as initialized.
-    await writeAtomic(join(node.home, GENESIS_FILE), genesisText);
+    writeFileDurably(join(node.home, GENESIS_FILE), genesisText);
   }
   for (const v of validators) v.secretKey.fill(0);
   faucet.secretKey.fill(0);
   const layout: TestnetLayout = { dir, chainId, genesisTime: genesis.time, faucetAddress: formatAddress(faucetAddress), nodes };
-  await writeAtomic(join(dir, TESTNET_FILE), formatTestnetFile(layout));
+  writeFileDurably(join(dir, TESTNET_FILE), formatTestnetFile(layout));
   return layout;
 }
 

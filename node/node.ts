@@ -27,12 +27,12 @@ import { clockOffsetFromEnv, systemClock, type Clock } from './clock.ts';
 import type { NodeConfig } from './config.ts';
 import { BlockBuilder, maxBlockTxBytes } from './block-builder.ts';
 import { openChainDb, initOrCheckChain } from './data-dir.ts';
-import { EVIDENCE_DROP_REASONS, EvidencePool } from '../consensus/evidence-pool.ts';
+import { EvidencePool } from '../consensus/evidence-pool.ts';
 import { Executor } from '../execution/executor.ts';
 import type { Logger } from './log.ts';
 import { Mempool } from '../mempool/mempool.ts';
 import { executionRules } from '../execution/protocol.ts';
-import { startMetricsServer, type MetricSample } from './metrics.ts';
+import { NodeMetrics } from './metrics.ts';
 import { FileSignStateStore } from './privval-file.ts';
 import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from '../rpc/node-api.ts';
 import { startRpcServer, type RpcServer } from '../rpc/server.ts';
@@ -96,6 +96,7 @@ export class HallmarkNode implements RpcNode {
   readonly #wal: FileWal;
   readonly #genesis: Genesis;
   readonly #builder: BlockBuilder;
+  readonly #clock: Clock;
   readonly #log: Logger;
   readonly #waiters = new Map<string, Set<Waiter>>();
   readonly evidencePool: EvidencePool;
@@ -105,8 +106,8 @@ export class HallmarkNode implements RpcNode {
   readonly halted = new Promise<Error>((resolve) => {
     this.#halted = resolve;
   });
-  #metrics: { url: string; close(): Promise<void> } | null = null;
-  readonly #committed = { blocks: 0, txs: 0, rounds: 0 };
+  readonly metrics: NodeMetrics;
+  #metricsServer: { url: string; close(): Promise<void> } | null = null;
   #applying: Promise<unknown> = Promise.resolve();
   readonly #nodeKey: NodeKey;
   readonly service: NetworkService;
@@ -120,6 +121,7 @@ export class HallmarkNode implements RpcNode {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
     const limits = blockLimits(genesis);
+    this.#clock = parts.clock;
     this.synchrony = genesis.consensusParams.synchrony;
     this.#db = parts.db;
     this.#wal = parts.wal;
@@ -169,6 +171,10 @@ export class HallmarkNode implements RpcNode {
       onEvidence: (ev) => this.#onEvidence(ev),
       onHalt: (err) => this.#halted(err),
       log: log.child({ module: 'consensus' }),
+    });
+    this.metrics = new NodeMetrics({
+      driver: this.driver, executor: this.executor, mempool: this.mempool, evidencePool: this.evidencePool, service: this.service,
+      rpc: () => this.#rpc, network: () => this.#network,
     });
   }
 
@@ -226,14 +232,14 @@ export class HallmarkNode implements RpcNode {
     // 'ahead'), before anything listens; the driver would only halt on it.
     const wal = this.#wal.readAll();
     entriesToReplay(wal, head.height + 1);
-    this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }) });
-    if (config.metrics.enabled) this.#metrics = await startMetricsServer(() => this.metrics(), config.metrics);
+    this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }), onCall: (method, seconds) => this.metrics.rpcCall(method, seconds) });
+    if (config.metrics.enabled) this.#metricsServer = await this.metrics.serve(config.metrics);
     this.#network = await Network.start({
       config: config.p2p, nodeKey: this.#nodeKey, genesisHash: genesisHash(this.#genesis), maxTxBytes: config.mempool.maxTxBytes,
       handlers: this.service.handlers(), log: this.#log.child({ module: 'p2p' }),
     });
     this.#log.info('node started', {
-      chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metrics?.url ?? 'off',
+      chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metricsServer?.url ?? 'off',
       p2p: this.#network.multiaddrs[0]?.toString() ?? '', validator: this.validatorAddress === null ? 'none' : formatAddress(this.validatorAddress),
     });
     this.driver.start(head.height + 1, wal);
@@ -246,7 +252,7 @@ export class HallmarkNode implements RpcNode {
     this.service.close();
     await this.#rpc?.close();
     await this.#network?.close();
-    await this.#metrics?.close();
+    await this.#metricsServer?.close();
     await this.#applying.catch(() => {});
     this.#wal.close();
     await this.#db.close();
@@ -281,11 +287,12 @@ export class HallmarkNode implements RpcNode {
   }
 
   async #commit(height: number, block: Block, commit: Commit): Promise<void> {
+    const parent = this.executor.head!;
+    const executed = this.metrics.executing();
     const applied = await this.executor.applyBlock(block, commit);
+    executed();
     this.#builder.lastCommit = commit;
-    this.#committed.blocks++;
-    this.#committed.txs += block.txs.length;
-    this.#committed.rounds += commit.round;
+    this.metrics.committed(block, commit.round, parent, this.service.syncing ? null : this.#clock());
     this.evidencePool.committed(block.evidence);
     this.evidencePool.expire(height + 1);
     const committed: SignedTransaction[] = [];
@@ -311,101 +318,7 @@ export class HallmarkNode implements RpcNode {
 
   /** Where metrics are served, or null when they are off. */
   get metricsUrl(): string | null {
-    return this.#metrics?.url ?? null;
-  }
-
-  /** What `GET /metrics` serves. */
-  metrics(): MetricSample[] {
-    const s = this.driver.status();
-    const m = this.mempool.counters;
-    return [
-      { name: 'hallmark_height', help: 'Height of the latest committed block.', type: 'gauge', values: this.executor.head?.height ?? 0 },
-      { name: 'hallmark_consensus_height', help: 'Height consensus is working on.', type: 'gauge', values: s.height },
-      { name: 'hallmark_consensus_round', help: 'Round consensus is in.', type: 'gauge', values: Math.max(0, s.round) },
-      { name: 'hallmark_blocks_committed_total', help: 'Blocks committed by this process.', type: 'counter', values: this.#committed.blocks },
-      { name: 'hallmark_txs_committed_total', help: 'Transactions in blocks committed by this process.', type: 'counter', values: this.#committed.txs },
-      { name: 'hallmark_extra_rounds_total', help: 'Rounds beyond the first that committed blocks needed.', type: 'counter', values: this.#committed.rounds },
-      { name: 'hallmark_mempool_txs', help: 'Transactions in the mempool.', type: 'gauge', values: this.mempool.size },
-      { name: 'hallmark_mempool_bytes', help: 'Bytes of transactions in the mempool.', type: 'gauge', values: this.mempool.bytes },
-      { name: 'hallmark_mempool_admitted_total', help: 'Transactions admitted to the mempool.', type: 'counter', values: m.admitted },
-      {
-        name: 'hallmark_mempool_refused_total', help: 'Transactions refused by the mempool, by reason.', type: 'counter',
-        values: Object.entries(m.refused).map(([reason, value]) => ({ labels: { reason }, value })),
-      },
-      {
-        name: 'hallmark_mempool_removed_total', help: 'Transactions that left the mempool, by reason.', type: 'counter',
-        values: Object.entries(m.removed).map(([reason, value]) => ({ labels: { reason }, value })),
-      },
-      { name: 'hallmark_evidence_pool_items', help: 'Equivocation evidence seen and not yet in a block.', type: 'gauge', values: this.evidencePool.size },
-      { name: 'hallmark_evidence_pool_bytes', help: 'Encoded bytes of the evidence in the pool.', type: 'gauge', values: this.evidencePool.bytes },
-      {
-        name: 'hallmark_evidence_dropped_total', help: 'Evidence refused by or dropped from the pool without this node proposing it, by reason.', type: 'counter',
-        values: EVIDENCE_DROP_REASONS.map((reason) => ({ labels: { reason }, value: this.evidencePool.dropped[reason] })),
-      },
-      ...this.#rpcMetrics(),
-      ...this.#networkMetrics(),
-    ];
-  }
-
-  /** The JSON-RPC server's connections and refusals (docs/operator.md lists them). */
-  #rpcMetrics(): MetricSample[] {
-    const rpc = this.#rpc;
-    if (rpc === null) return [];
-    const load = rpc.load();
-    return [
-      { name: 'hallmark_rpc_connections', help: 'Open JSON-RPC connections.', type: 'gauge', values: load.connections },
-      { name: 'hallmark_rpc_requests_in_flight', help: 'JSON-RPC requests being read or handled.', type: 'gauge', values: [{ labels: { state: 'reading' }, value: load.reading }, { labels: { state: 'handling' }, value: load.handling }] },
-      {
-        name: 'hallmark_rpc_refused_total', help: 'JSON-RPC connections dropped or closed and requests refused, by reason.', type: 'counter',
-        values: Object.entries(rpc.refused).map(([reason, value]) => ({ labels: { reason }, value })),
-      },
-    ];
-  }
-
-  /** The p2p layer's counters (docs/operator.md lists them). */
-  #networkMetrics(): MetricSample[] {
-    const net = this.#network;
-    const sync = this.service.syncCounters;
-    const out: MetricSample[] = [
-      { name: 'hallmark_catching_up', help: '1 while the node block-syncs instead of taking part in consensus.', type: 'gauge', values: this.service.syncing ? 1 : 0 },
-      { name: 'hallmark_blocksync_runs_total', help: 'Times the node left consensus to block-sync.', type: 'counter', values: sync.runs },
-      { name: 'hallmark_blocksync_blocks_total', help: 'Blocks applied by block sync.', type: 'counter', values: sync.blocksApplied },
-    ];
-    if (net === null) return out;
-    const c = net.counters;
-    const byProtocol = (r: Record<string, number>) => Object.entries(r).map(([protocol, value]) => ({ labels: { protocol }, value }));
-    const drops = Object.entries(net.limiter.drops).flatMap(([protocol, d]) =>
-      Object.entries(d).map(([kind, value]) => ({ labels: { protocol, kind }, value })));
-    const g = net.gater.counters;
-    const m = net.memory.counters;
-    const level = net.memory.level;
-    return [
-      ...out,
-      { name: 'hallmark_p2p_peers', help: 'Connected peers.', type: 'gauge', values: net.peers().length },
-      { name: 'hallmark_p2p_messages_received_total', help: 'Inbound messages, by protocol.', type: 'counter', values: byProtocol(c.messagesIn) },
-      { name: 'hallmark_p2p_messages_sent_total', help: 'Outbound messages queued, by protocol.', type: 'counter', values: byProtocol(c.messagesOut) },
-      { name: 'hallmark_p2p_send_dropped_total', help: "Outbound messages dropped because a peer's queue was full.", type: 'counter', values: c.sendDropped },
-      { name: 'hallmark_p2p_rate_limited_total', help: 'Inbound messages or streams refused by quota.', type: 'counter', values: drops },
-      { name: 'hallmark_p2p_invalid_messages_total', help: 'Inbound messages that were malformed, oversized or forged.', type: 'counter', values: c.invalidMessages },
-      {
-        name: 'hallmark_p2p_penalties_total', help: 'Peer score penalties, by reason.', type: 'counter',
-        values: Object.entries(net.scores.counters.penalties).map(([reason, value]) => ({ labels: { reason }, value })),
-      },
-      { name: 'hallmark_p2p_disconnects_total', help: 'Peers disconnected for their score.', type: 'counter', values: net.scores.counters.disconnects },
-      { name: 'hallmark_p2p_bans_total', help: 'Peers banned.', type: 'counter', values: net.scores.counters.bans },
-      { name: 'hallmark_p2p_banned_peers', help: 'Bans in force.', type: 'gauge', values: net.scores.banned().length },
-      {
-        name: 'hallmark_p2p_refused_connections_total', help: 'Inbound connections the gater refused, by reason.', type: 'counter',
-        values: [{ labels: { reason: 'ip_cap' }, value: g.ipCapRefused }, { labels: { reason: 'banned' }, value: g.bannedRefused }, { labels: { reason: 'memory' }, value: g.memoryRefused }],
-      },
-      { name: 'hallmark_p2p_dial_failures_total', help: 'Failed dials to persistent peers.', type: 'counter', values: c.dialFailures },
-      { name: 'hallmark_p2p_sync_served_total', help: 'Block sync requests answered.', type: 'counter', values: c.syncServed },
-      { name: 'hallmark_memory_pressure_level', help: '0 normal, 1 shedding block sync, 2 also refusing inbound connections.', type: 'gauge', values: level === 'normal' ? 0 : level === 'shed_sync' ? 1 : 2 },
-      {
-        name: 'hallmark_p2p_shed_total', help: 'Work refused under memory pressure.', type: 'counter',
-        values: [{ labels: { work: 'sync' }, value: m.syncRefused }, { labels: { work: 'inbound' }, value: m.inboundRefused }],
-      },
-    ];
+    return this.#metricsServer?.url ?? null;
   }
 
   // ---- RpcNode -------------------------------------------------------------------------------

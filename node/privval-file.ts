@@ -4,15 +4,15 @@
  *
  *   {"height": 12, "round": 0, "step": 2, "signBytes": "<hex>", "signature": "<hex>"}
  *
- * A save writes `<path>.tmp`, fsyncs it, renames it over `<path>` and fsyncs the directory, so
- * after a crash the file holds either the old state or the new one, whole. A missing file is "never
+ * A save goes through chain/durable-file.ts (`<path>.tmp`, fsynced, renamed over `<path>`, the
+ * directory fsynced), so after a crash the file holds either the old state or the new one, whole. A missing file is "never
  * signed"; a file that is there but does not parse is an error, never a reset: starting from
  * nothing could let the validator sign a second, conflicting vote. A stray `<path>.tmp` left by a
  * crash before the rename is ignored: its signature was never released.
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { fromHex, toHex } from '../chain/bytes.ts';
+import { writeFileDurably } from '../chain/durable-file.ts';
 import { checkLastSignState, SignStateError, type LastSignState, type SignStateStore } from '../consensus/privval.ts';
 
 const KEYS = ['height', 'round', 'step', 'signBytes', 'signature'];
@@ -39,23 +39,7 @@ export class FileSignStateStore implements SignStateStore {
   save(s: LastSignState): void {
     checkLastSignState(s, 'sign state to save');
     const text = JSON.stringify({ height: s.height, round: s.round, step: s.step, signBytes: toHex(s.signBytes), signature: toHex(s.signature) }, null, 2) + '\n';
-    const tmp = `${this.path}.tmp`;
-    const fd = openSync(tmp, 'w');
-    try {
-      const buf = Buffer.from(text, 'utf8');
-      let done = 0;
-      while (done < buf.length) done += writeSync(fd, buf, done, buf.length - done, done);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, this.path);
-    const dir = openSync(dirname(this.path), 'r');
-    try {
-      fsyncSync(dir);
-    } finally {
-      closeSync(dir);
-    }
+    writeFileDurably(this.path, text);
   }
 }
 

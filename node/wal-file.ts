@@ -23,10 +23,11 @@
  *
  * One process owns a WAL directory at a time; nothing here locks it.
  */
-import { closeSync, fdatasyncSync, fsyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fdatasyncSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { CodecError } from '../chain/codec.ts';
+import { syncDirectory } from '../chain/durable-file.ts';
 import { decodeWalEntry, encodeWalEntry, MAX_WAL_ENTRY_BYTES, WalError, type WalEntry, type WalStore } from '../consensus/wal.ts';
 
 export const WAL_RECORD_HEADER_BYTES = 8;
@@ -72,13 +73,13 @@ export class FileWal implements WalStore {
     if (!Number.isSafeInteger(rotateBytes) || rotateBytes < 0) throw new RangeError('FileWal: rotateBytes must be a non-negative integer');
     this.dir = opts.dir;
     this.rotateBytes = rotateBytes;
-    if (mkdirSync(this.dir, { recursive: true }) !== undefined) syncDir(dirname(this.dir));
+    if (mkdirSync(this.dir, { recursive: true }) !== undefined) syncDirectory(dirname(this.dir));
     const files = this.files();
     if (files.length === 0) {
       this.#start = 0;
       this.#file = join(this.dir, walFileName(0));
       this.#fd = openSync(this.#file, 'wx');
-      syncDir(this.dir);
+      syncDirectory(this.dir);
       this.#size = 0;
       this.recovered = null;
       return;
@@ -143,7 +144,7 @@ export class FileWal implements WalStore {
     this.#file = join(this.dir, walFileName(this.#start));
     try {
       this.#fd = openSync(this.#file, 'wx');
-      syncDir(this.dir);
+      syncDirectory(this.dir);
     } catch (err) {
       throw this.#fail(err);
     }
@@ -268,13 +269,4 @@ function validRecordFrom(buf: Uint8Array, view: DataView, from: number): boolean
     if (crc32(buf.subarray(p + WAL_RECORD_HEADER_BYTES, p + WAL_RECORD_HEADER_BYTES + len)) === view.getUint32(p + 4)) return true;
   }
   return false;
-}
-
-function syncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }

@@ -8,11 +8,12 @@
  * replaced: a new key would silently give the node a new peer id, and peers that pinned the old
  * one would no longer recognise it.
  */
-import { link, open, readFile, rm } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { fromHex, toHex } from '../chain/bytes.ts';
+import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import type { RandomSource } from '../chain/keys.ts';
 
@@ -85,30 +86,13 @@ export async function loadOrCreateNodeKey(path: string, opts: { random?: RandomS
     if (!(err instanceof NodeKeyError && err.code === 'node_key_missing')) throw err;
   }
   const key = await nodeKeyFromSeed((opts.random ?? systemRandom)(32));
-  // Written whole to a temporary file, then linked into place: a crash never leaves a half-written
-  // key at `path`, and link fails if the file appeared meanwhile, so two starts cannot both win.
-  const tmp = `${path}.${toHex(systemRandom(6))}.tmp`;
+  // Exclusive: a crash never leaves a half-written key at `path`, and if the file appeared
+  // meanwhile the write fails, so two starts cannot both win.
   try {
-    const handle = await open(tmp, 'wx', 0o600);
-    try {
-      await handle.writeFile(formatNodeKeyFile(key), 'utf8');
-      // The mode passed to open is masked by the umask; the secret must not be group-readable.
-      await handle.chmod(0o600);
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    try {
-      await link(tmp, path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readNodeKey(path);
-      throw err;
-    }
+    writeFileDurably(path, formatNodeKeyFile(key), { exclusive: true, mode: 0o600 });
   } catch (err) {
-    if (err instanceof NodeKeyError) throw err;
+    if ((err as NodeJS.ErrnoException).code === 'EEXIST') return readNodeKey(path);
     throw new NodeKeyError('node_key_unreadable', `${path}: cannot create the node key: ${(err as Error).message}`);
-  } finally {
-    await rm(tmp, { force: true });
   }
   return key;
 }

@@ -35,6 +35,8 @@ export interface RpcServerOptions extends RpcServerConfig {
   log?: RpcLog;
   /** The method table (default RPC_METHODS); tests and embedders may add their own. */
   methods?: readonly RpcMethod[];
+  /** Told of every call of a known method once it is answered, with the seconds it took (metrics). */
+  onCall?: (method: string, seconds: number) => void;
 }
 
 /** At most this many issues are listed for one invalid params error. */
@@ -183,9 +185,11 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
     }
     if (entry.params === null) return errorResponse(id, 'invalid_request', 'invalid request: params must be an object (or omitted), not null');
     const m = methods.get(entry.method);
+    const started = performance.now();
     const response = m === undefined
       ? errorResponse(id, 'method_not_found', `method not found: ${excerpt(entry.method)}`, { method: entry.method.slice(0, 64) })
       : await call(m, id, entry.params, settled);
+    if (m !== undefined) opts.onCall?.(m.name, (performance.now() - started) / 1000);
     return hasId ? response : null;
   }
 

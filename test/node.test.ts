@@ -3,6 +3,7 @@
  * transfer sent over JSON-RPC, restarts where it stopped, refuses a genesis for another chain, and
  * its blocks replayed into a fresh executor give the same state root at every height.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import t from 'tap';
 import { addressOf, formatAddress } from '../chain/address.ts';
@@ -140,10 +141,12 @@ t.test('a second node on the same home is refused with a clear error', async (t)
   await running.close();
 });
 
-t.test('Prometheus metrics are served on their own port and follow the chain', async (t) => {
+t.test('Prometheus metrics are served on their own port, follow the chain and are all documented', async (t) => {
   const config = testConfig();
   const running = await startTestNode(liveDir(t), { config: { ...config, metrics: { enabled: true, host: '127.0.0.1', port: 0 } } });
   const height = await waitForHeight(running.rpcUrl, 3);
+  for (const h of [1, 2]) await rpc(running.rpcUrl, 'chain_getBlock', { height: h });
+  await fetch(running.rpcUrl, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"jsonrpc":"2.0","id":1,"method":"no_such_method"}' });
   const url = running.node.metricsUrl!;
   const res = await fetch(url);
   t.equal(res.status, 200);
@@ -159,6 +162,27 @@ t.test('Prometheus metrics are served on their own port and follow the chain', a
   t.match(text, /^hallmark_evidence_pool_items 0$/m);
   t.match(text, /^hallmark_evidence_pool_bytes 0$/m);
   t.match(text, /^hallmark_evidence_dropped_total\{reason="full"\} 0$/m);
+
+  // The histograms, read in one scrape: every block this process committed was timed; a lone
+  // validator decides each by consensus; block 1 has no interval (its parent is genesis).
+  const blocks = value('hallmark_blocks_committed_total');
+  t.equal(value('hallmark_block_execution_seconds_count'), blocks, 'one execution time per committed block');
+  t.equal(value('hallmark_proposal_to_commit_seconds_count'), blocks, 'one proposal-to-commit time per block decided here');
+  t.equal(value('hallmark_block_interval_seconds_count'), blocks - 1, 'one interval per block after the first');
+  t.ok(Number(/^hallmark_block_interval_seconds_sum (\S+)$/m.exec(text)?.[1]) > 0, 'block times increase');
+  t.match(text, /^hallmark_block_execution_seconds_bucket\{le="\+Inf"\} \d+$/m);
+  t.match(text, /^hallmark_rpc_request_duration_seconds_count\{method="chain_getBlock"\} 2$/m, 'RPC latency by method');
+  t.notMatch(text, /method="no_such_method"/, 'an unknown method name is not a label');
+  for (const name of ['nodejs_eventloop_lag_seconds', 'nodejs_eventloop_lag_p99_seconds', 'process_cpu_user_seconds_total', 'process_resident_memory_bytes', 'nodejs_heap_size_used_bytes']) {
+    t.match(text, new RegExp(`^${name} \\S+$`, 'm'), `process metric ${name} is served`);
+  }
+
+  // docs/operator.md names every hallmark_* metric served, and serves every one it names.
+  const doc = readFileSync(new URL('../docs/operator.md', import.meta.url), 'utf8');
+  const documented = new Set([...doc.matchAll(/`((?:hallmark|nodejs|process)_[a-z0-9_]*[a-z0-9])/g)].map((m) => m[1]!));
+  const served = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!);
+  for (const name of served.filter((n) => n.startsWith('hallmark_'))) t.ok(documented.has(name), `${name} is documented`);
+  for (const name of documented) t.ok(served.includes(name), `documented ${name} is served`);
   t.equal((await fetch(url.replace('/metrics', '/other'))).status, 404);
   await running.close();
 });
@@ -190,9 +214,9 @@ t.test('equivocation seen by the node is reported, included in a block and liste
   const later = await waitForHeight(url, committed[0].height + 2);
   t.ok(later > committed[0].height + 1, 'the chain goes on');
   t.equal((await rpc(url, 'consensus_evidence')).committed.length, 1, 'it is not included twice');
-  const sample = (name: string) => running.node.metrics().find((m) => m.name === name)?.values;
-  t.equal(sample('hallmark_evidence_pool_items'), 0, 'the pool emptied once the evidence was committed');
-  t.equal(sample('hallmark_evidence_pool_bytes'), 0);
+  const sample = async (name: string) => (await running.node.metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
+  t.equal(await sample('hallmark_evidence_pool_items'), 0, 'the pool emptied once the evidence was committed');
+  t.equal(await sample('hallmark_evidence_pool_bytes'), 0);
   await running.close();
 });
 
