@@ -8,11 +8,12 @@
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { parse as parseToml, TomlDate, TomlError } from 'smol-toml';
+import { parse as parseToml, TomlError } from 'smol-toml';
 import { duplicateKeys } from '../chain/json-keys.ts';
 import { z } from 'zod';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
+import { describe, problemLines, schemaProblems } from '../chain/schema-problems.ts';
 import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
 import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from '../mempool/config.ts';
 import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from '../rpc/config.ts';
@@ -115,12 +116,15 @@ const listen = z.string().superRefine(check(listenProblem)).optional();
 const oneOf = <T extends string>(values: readonly T[]) => z.string().superRefine(check((s: string) =>
   (values as readonly string[]).includes(s) ? null : `must be one of ${values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(s)}`)).optional();
 
-function feeProblem(v: string | number | bigint): string | null {
+function feeProblem(v: unknown): string | null {
+  if (typeof v !== 'string' && typeof v !== 'number' && typeof v !== 'bigint') return `expected a whole number in a string such as "1000", got ${describe(v, 'toml')}`;
   const s = String(v);
   const ok = typeof v === 'number' ? Number.isSafeInteger(v) && v >= 0 : typeof v === 'bigint' ? v >= 0n : /^(?:0|[1-9][0-9]*)$/.test(s);
   if (!ok) return `must be a whole number of base units such as "0" or "1000", got ${typeof v === 'string' ? JSON.stringify(v) : s}`;
   return BigInt(s) > U64_MAX ? 'exceeds 2^64-1' : null;
 }
+
+const fee = z.unknown().superRefine(check(feeProblem)).optional();
 
 /** [rpc] integer keys: name, field, greatest value, and the line config.toml writes above the key. */
 const RPC_KEYS: readonly (readonly [string, Exclude<keyof RpcServerConfig, 'host' | 'port'>, number, string])[] = [
@@ -214,8 +218,8 @@ const configSchema = z.strictObject({
     max_bytes: int(1),
     max_tx_bytes: int(1),
     max_nonce_gap: int(1),
-    min_fee: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
-    min_gas_price: z.union([z.string(), z.number(), z.bigint()]).superRefine(check(feeProblem)).optional(),
+    min_fee: fee,
+    min_gas_price: fee,
     replace_fee_bump_percent: int(0, 10_000),
   }).optional(),
   vm: z.strictObject({ debug_log: z.boolean().optional(), module_cache_size: int(1, 100_000) }).optional(),
@@ -224,75 +228,6 @@ const configSchema = z.strictObject({
 type ConfigDocument = z.output<typeof configSchema>;
 
 // ---- problems ----------------------------------------------------------------------------------
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (v instanceof TomlDate || v instanceof Date) return 'a date';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'a table';
-  const shown = JSON.stringify(typeof v === 'bigint' ? v.toString() : v) ?? String(v);
-  return `${typeof v === 'bigint' ? 'integer' : typeof v} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
-}
-
-function keyPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
-  return s === '' ? '(document)' : s;
-}
-
-function editDistance(a: string, b: string): number {
-  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
-  for (let i = 1; i <= a.length; i++) {
-    const cur = [i];
-    for (let j = 1; j <= b.length; j++) {
-      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    }
-    prev = cur;
-  }
-  return prev[b.length]!;
-}
-
-/** The keys a table at `path` may hold, for "did you mean" hints. */
-function knownKeys(path: readonly PropertyKey[]): string[] {
-  let schema: z.ZodType = configSchema;
-  for (const k of path) {
-    while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
-    if (!(schema instanceof z.ZodObject)) return [];
-    schema = (schema.shape as Record<string, z.ZodType>)[String(k)]!;
-    if (!schema) return [];
-  }
-  while (schema instanceof z.ZodOptional) schema = schema.unwrap() as z.ZodType;
-  return schema instanceof z.ZodObject ? Object.keys(schema.shape) : [];
-}
-
-function unknownKeyMessage(path: readonly PropertyKey[], key: string): string {
-  const known = knownKeys(path);
-  const near = known.filter((k) => editDistance(k, key) <= 2).sort((a, b) => editDistance(a, key) - editDistance(b, key))[0];
-  const what = path.length === 0 ? 'unknown section' : 'unknown key';
-  const hint = near ? `did you mean ${JSON.stringify(near)}?` : `expected one of ${known.join(', ')}`;
-  return `${what} (${hint})`;
-}
-
-function zodProblems(issues: readonly z.core.$ZodIssue[]): string[] {
-  const out: string[] = [];
-  for (const iss of issues) {
-    if (iss.code === 'unrecognized_keys') {
-      for (const k of iss.keys) out.push(`${keyPath([...iss.path, k])}: ${unknownKeyMessage(iss.path, k)}`);
-    } else if (iss.code === 'invalid_type' && typeof iss.input === 'bigint') {
-      // TOML integers beyond 2^53 arrive as bigints; every integer key here is a safe integer.
-      out.push(`${keyPath(iss.path)}: must be at most ${Number.MAX_SAFE_INTEGER}, got ${iss.input}`);
-    } else if (iss.code === 'invalid_type') {
-      const expected = iss.expected === 'int' || iss.expected === 'number' ? 'an integer' : iss.expected === 'object' ? 'a table'
-        : iss.expected === 'array' ? 'an array' : iss.expected === 'boolean' ? 'true or false' : `a ${iss.expected}`;
-      out.push(`${keyPath(iss.path)}: expected ${expected}, got ${describe(iss.input)}`);
-    } else if (iss.code === 'invalid_union') {
-      out.push(`${keyPath(iss.path)}: expected a whole number in a string such as "1000", got ${describe(iss.input)}`);
-    } else {
-      out.push(`${keyPath(iss.path)}: ${iss.message}`);
-    }
-  }
-  return out;
-}
 
 function crossFieldProblems(c: NodeConfig): string[] {
   const out: string[] = [];
@@ -353,7 +288,7 @@ export function configFromDocument(doc: unknown, file: string): NodeConfig {
 
 function fromDocument(doc: unknown, file: string): NodeConfig {
   const result = configSchema.safeParse(doc, { reportInput: true });
-  if (!result.success) throw new ConfigError(file, zodProblems(result.error.issues));
+  if (!result.success) throw new ConfigError(file, problemLines(schemaProblems(configSchema, result.error.issues, 'toml')));
   const config = build(result.data);
   const problems = crossFieldProblems(config);
   if (problems.length > 0) throw new ConfigError(file, problems);
@@ -432,8 +367,8 @@ function build(d: ConfigDocument): NodeConfig {
     c.mempool.maxBytes = pick(m.max_bytes, c.mempool.maxBytes);
     c.mempool.maxTxBytes = pick(m.max_tx_bytes, c.mempool.maxTxBytes);
     c.mempool.maxNonceGap = pick(m.max_nonce_gap, c.mempool.maxNonceGap);
-    if (m.min_fee !== undefined) c.mempool.minFee = BigInt(m.min_fee);
-    if (m.min_gas_price !== undefined) c.mempool.minGasPrice = BigInt(m.min_gas_price);
+    if (m.min_fee !== undefined) c.mempool.minFee = BigInt(m.min_fee as string);
+    if (m.min_gas_price !== undefined) c.mempool.minGasPrice = BigInt(m.min_gas_price as string);
     c.mempool.replaceFeeBumpPercent = pick(m.replace_fee_bump_percent, c.mempool.replaceFeeBumpPercent);
   }
   return c;
