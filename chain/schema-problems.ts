@@ -5,6 +5,7 @@
  * and a "did you mean" for an unknown key.
  */
 import { z } from 'zod';
+import { duplicateKeys } from './json-keys.ts';
 
 export interface SchemaProblem {
   path: readonly PropertyKey[];
@@ -60,6 +61,31 @@ export function schemaProblems(schema: z.ZodType, issues: readonly z.core.$ZodIs
 /** `path: message` lines. */
 export function problemLines(problems: readonly SchemaProblem[]): string[] {
   return problems.map((p) => `${formatPath(p.path)}: ${p.message}`);
+}
+
+/**
+ * JSON text as a document: a byte-order mark is skipped; text that is not JSON, or an object that
+ * gives a key twice (JSON.parse would keep the last without a word), is a list of problems.
+ */
+export function jsonDocument(text: string): { doc: unknown } | { problems: string[] } {
+  const body = text.startsWith('\uFEFF') ? text.slice(1) : text;
+  let doc: unknown;
+  try {
+    doc = JSON.parse(body);
+  } catch (err) {
+    return { problems: [`not valid JSON: ${(err as Error).message}`] };
+  }
+  const repeated = duplicateKeys(body);
+  if (repeated.length > 0) return { problems: repeated.map((p) => `${formatPath(p)}: appears twice (only one may be given)`) };
+  return { doc };
+}
+
+/** JSON text checked against `schema`: the value, or every problem as a `path: what is wrong` line. */
+export function parseJsonText<S extends z.ZodType>(text: string, schema: S): { value: z.output<S> } | { problems: string[] } {
+  const read = jsonDocument(text);
+  if ('problems' in read) return read;
+  const result = schema.safeParse(read.doc, { reportInput: true });
+  return result.success ? { value: result.data } : { problems: problemLines(schemaProblems(schema, result.error.issues, 'json')) };
 }
 
 function unknownKeyMessage(schema: z.ZodType, path: readonly PropertyKey[], key: string, dialect: Dialect): string {

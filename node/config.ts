@@ -9,11 +9,10 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { duplicateKeys } from '../chain/json-keys.ts';
 import { z } from 'zod';
 import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
-import { describe, problemLines, schemaProblems } from '../chain/schema-problems.ts';
+import { describe, jsonDocument, problemLines, schemaProblems } from '../chain/schema-problems.ts';
 import { MAX_TIMEOUT_MS } from '../genesis/schema.ts';
 import { checkConfig, DEFAULT_MEMPOOL_CONFIG, type MempoolConfig } from '../mempool/config.ts';
 import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from '../rpc/config.ts';
@@ -482,16 +481,9 @@ export async function loadConfig(home: string): Promise<NodeConfig> {
   }
   if (tomlText !== null) return parseConfig(tomlText, tomlPath);
   if (jsonText !== null) {
-    let doc: unknown;
-    const text = jsonText.startsWith('\uFEFF') ? jsonText.slice(1) : jsonText;
-    try {
-      doc = JSON.parse(text);
-    } catch (err) {
-      throw new ConfigError(jsonPath, [`not valid JSON: ${(err as Error).message}`]);
-    }
-    const repeated = duplicateKeys(text);
-    if (repeated.length > 0) throw new ConfigError(jsonPath, repeated.map((p) => `${p.join('.')}: appears twice (only one may be given)`));
-    return configFromDocument(doc, jsonPath);
+    const read = jsonDocument(jsonText);
+    if ('problems' in read) throw new ConfigError(jsonPath, read.problems);
+    return configFromDocument(read.doc, jsonPath);
   }
   return defaultConfig();
 }
