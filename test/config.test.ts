@@ -6,9 +6,11 @@ import t from 'tap';
 import { clockOffsetFromEnv, systemClock } from '../node/clock.ts';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
+  CONFIG_TABLES, ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
 } from '../node/config.ts';
+import { CONFIG_DOC, renderConfigDoc } from '../node/config-doc.ts';
 import { createLogger } from '../node/log.ts';
 
 function problemsOf(toml: string): string[] {
@@ -204,6 +206,32 @@ t.test('loadConfig: config.toml, config.json, neither, both', async (t) => {
 
   writeFileSync(join(dir, 'e', 'config.toml'), '[rpc]\nmax_batch = "many"\n');
   await t.rejects(loadConfig(join(dir, 'e')), { message: `${join(dir, 'e', 'config.toml')}: rpc.max_batch: expected an integer, got string "many"` });
+});
+
+t.test('docs/config.md has the tables the key declarations make (regenerate: npx node node/config-doc.ts --write)', async (t) => {
+  const doc = readFileSync(CONFIG_DOC, 'utf8');
+  t.equal(renderConfigDoc(doc), doc, 'every table in docs/config.md is the generated one');
+  t.match(doc, /^\| `max_batch` \| integer ≥ 1 \| `100` \| most calls in one batch request \|$/m, 'a row: key, type, default, doc line');
+  t.match(doc, /^\| `max_tx_bytes` \| integer ≥ 1 \| `327680` \(320 KiB\) \|/m, 'byte counts also in KiB or MiB');
+  t.match(doc, /^\| `block_time_ms` \| integer 0–600000 \| absent \|/m, 'a key without a default');
+  const stale = doc.replace('| most calls in one batch request |', '| something else |');
+  t.equal(renderConfigDoc(stale), doc, 'an edited row is made anew');
+  t.throws(() => renderConfigDoc(doc.replace('<!-- keys p2p.sync -->', '<!-- keys p2p.synk -->')), /<!-- keys p2p\.synk --> names no table/);
+  t.throws(() => renderConfigDoc(doc.replace(/<!-- keys vm -->[^]*?<!-- \/keys -->/, '')), /no <!-- keys NAME --> region for \[vm\]/);
+});
+
+t.test('the written file has each declared key once, under its table, with its doc line above it', async (t) => {
+  const lines = formatConfig(defaultConfig()).split('\n');
+  let table = '';
+  const seen: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    const header = /^\[([a-z0-9_.]+)\]$/.exec(line);
+    if (header) table = header[1]!;
+    const key = /^(?:# )?([a-z0-9_]+) = /.exec(line);
+    if (key) seen.push(`${table}.${key[1]}`);
+    if (key) t.equal(lines[i - 1], `# ${CONFIG_TABLES.find((x) => x.name === table)!.keys.find((k) => k.name === key[1])!.doc}`, `${table}.${key[1]}: its doc line`);
+  }
+  t.same(seen, CONFIG_TABLES.flatMap((x) => x.keys.map((k) => `${x.name}.${k.name}`)));
 });
 
 // ---- logger --------------------------------------------------------------------------------------
