@@ -25,10 +25,20 @@ export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 export type LogFormat = 'text' | 'json';
 export const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error', 'silent'];
 export const LOG_FORMATS: readonly LogFormat[] = ['text', 'json'];
+/** The parts of the node that log under their own `module`, each of which may have its own level, and what they log. */
+const LOG_MODULE_DOCS = {
+  consensus: 'the consensus driver: rounds, proposals, votes, decisions, halts',
+  p2p: 'peers, connections and gossip (and block sync, unless `blocksync` has its own level)',
+  blocksync: 'catching up with the network by block sync',
+  rpc: 'the JSON-RPC server',
+} as const;
+export type LogModule = keyof typeof LOG_MODULE_DOCS;
 
 export interface NodeConfig {
   logLevel: LogLevel;
   logFormat: LogFormat;
+  /** Levels of single modules, over logLevel. */
+  logModules: Partial<Record<LogModule, LogLevel>>;
   rpc: RpcServerConfig;
   p2p: P2PConfig;
   metrics: { enabled: boolean; host: string; port: number };
@@ -63,6 +73,7 @@ const TIMEOUT_OVERRIDES: readonly (readonly [string, TimeoutOverride, string])[]
 export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   logLevel: 'info',
   logFormat: 'text',
+  logModules: {},
   rpc: { ...DEFAULT_RPC_SERVER_OPTIONS },
   p2p: structuredClone(DEFAULT_P2P_CONFIG) as P2PConfig,
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
@@ -105,6 +116,12 @@ export const CONFIG_TABLES: readonly ConfigTable<NodeConfig>[] = [
       nodeKey('level', 'logLevel', oneOf(LOG_LEVELS), 'lines below this level are not written'),
       nodeKey('format', 'logFormat', oneOf(LOG_FORMATS), '`text` for people, `json` for machines (one object per line)'),
     ],
+  },
+  {
+    name: 'log.modules',
+    doc: "a part's own level, over [log] level (e.g. consensus = \"debug\"); a part left out logs at the level of the part it belongs to",
+    of: (c) => c.logModules,
+    keys: (Object.keys(LOG_MODULE_DOCS) as LogModule[]).map((m) => field<NodeConfig['logModules']>()(m, m, oneOf(LOG_LEVELS), LOG_MODULE_DOCS[m])),
   },
   ...within(RPC_TABLES, (c: NodeConfig) => c.rpc),
   ...within(P2P_TABLES, (c: NodeConfig) => c.p2p),
