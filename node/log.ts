@@ -66,6 +66,8 @@ export function createLogger(opts: LoggerOptions): Logger {
     timestamp: () => `,"time":"${new Date(now()).toISOString()}"`,
     formatters: { level: (label) => ({ level: label }), log: (fields) => plainFields(fields, text) },
   }, text ? textStream(stream) : stream);
+  // One pino logger per level; fields are merged here, not bound with pino's child(), which would write a
+  // key that a child overrides twice in one JSON object.
   const byLevel = new Map<LogLevel, Pino>([[opts.level, root]]);
   const at = (level: LogLevel): Pino => byLevel.get(level) ?? byLevel.set(level, root.child({}, { level })).get(level)!;
 
