@@ -10,10 +10,12 @@
  */
 import { access, chmod, mkdir, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { z } from 'zod';
 import { addressOf, formatAddress } from '../chain/address.ts';
 import { equalBytes, fromHex, toHex } from '../chain/bytes.ts';
 import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
+import { parseJsonText } from '../chain/schema-problems.ts';
 import { generateKeyPair, keyPairFromSecret, type KeyPair, type RandomSource } from '../chain/keys.ts';
 
 export const KEY_NAME = /^[a-z0-9][a-z0-9_-]{0,31}$/;
@@ -84,24 +86,19 @@ export async function readKeyFile(path: string, name: string): Promise<StoredKey
     throw new KeyError('key_file_invalid', `${path}: cannot read: ${(err as Error).message}`);
   }
   const bad = (what: string) => new KeyError('key_file_invalid', `${path}: ${what}`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw bad(`not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('expected a JSON object with address, public_key and secret_key');
-  const d = doc as Record<string, unknown>;
-  const unknown = Object.keys(d).filter((k) => !['address', 'public_key', 'secret_key'].includes(k));
-  if (unknown.length > 0) throw bad(`unknown field ${JSON.stringify(unknown[0])}`);
-  if (typeof d.secret_key !== 'string' || !/^[0-9a-fA-F]{64}$/.test(d.secret_key)) throw bad('secret_key: expected 64 hex characters');
+  const read = parseJsonText(text, KEY_FILE_SCHEMA);
+  if ('problems' in read) throw bad(read.problems.join('; '));
+  const d = read.value;
   const pair = keyPairFromSecret(fromHex(d.secret_key));
   const address = formatAddress(addressOf(pair.publicKey));
-  if (typeof d.public_key !== 'string' || !/^[0-9a-fA-F]{64}$/.test(d.public_key)) throw bad('public_key: expected 64 hex characters');
   if (!equalBytes(fromHex(d.public_key), pair.publicKey)) throw bad('public_key does not belong to secret_key');
   if (d.address !== address) throw bad(`address does not belong to the key (expected ${address})`);
   return { name, address, publicKey: pair.publicKey, secretKey: pair.secretKey };
 }
+
+/** A key file's shape; readKeyFile then checks that the public key and address follow from the secret. */
+const HEX_KEY = z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters');
+const KEY_FILE_SCHEMA = z.strictObject({ address: z.string(), public_key: HEX_KEY, secret_key: HEX_KEY });
 
 export async function ensureKeysDir(home: string): Promise<string> {
   const dir = keysDir(home);

@@ -222,6 +222,7 @@ export function buildProgram(io: CliIo): Command {
       const log = createLogger({
         level: opts.logLevel ?? loaded.config.logLevel,
         format: opts.logFormat ?? loaded.config.logFormat,
+        modules: loaded.config.logModules,
       });
       if (initialized) {
         log.info('no home found: initialized a new devnet home', { home, chain_id: initialized.chainId, faucet: initialized.faucetAddress });
@@ -255,8 +256,8 @@ export function buildProgram(io: CliIo): Command {
       process.on('SIGTERM', stop);
       void running.halted.then((err) => fail('exiting with status 1: consensus halted', { reason: err.message }));
       // Last resort: every known path contains its errors; one that escapes is a bug, logged with its stack.
-      process.on('uncaughtException', (err) => fail('exiting with status 1: uncaught exception', { reason: err.message, stack: err.stack }));
-      process.on('unhandledRejection', (err) => fail('exiting with status 1: unhandled promise rejection', { reason: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack }));
+      process.on('uncaughtException', (err) => fail('exiting with status 1: uncaught exception', { reason: err.message, error: err }));
+      process.on('unhandledRejection', (err) => fail('exiting with status 1: unhandled promise rejection', { reason: (err as Error)?.message ?? String(err), error: err }));
     });
 
   // `testnet` writes a network; `testnet start` (a subcommand) runs one. Commander checks required

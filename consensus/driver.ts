@@ -313,8 +313,8 @@ export class ConsensusDriver {
     this.#halted = error;
     this.stop();
     const { height, round } = this.#state;
-    const stack = error.cause instanceof Error ? error.cause.stack : error.stack;
-    this.#log.error('consensus halted', { height, round, error, stack });
+    // The error object itself: the log shows its stack and its causes'.
+    this.#log.error('consensus halted', { height, round, error });
     this.#o.onHalt?.(error);
   }
 
@@ -328,7 +328,7 @@ export class ConsensusDriver {
     try {
       return this.#o.app.validate(height, block, proposal);
     } catch (err) {
-      this.#log.error('the app threw while validating a block; taking it as invalid', { height, round: proposal.round, error: err, stack: (err as Error)?.stack });
+      this.#log.error('the app threw while validating a block; taking it as invalid', { height, round: proposal.round, error: err });
       return { error: `validation threw: ${(err as Error)?.message ?? String(err)}` };
     }
   }
@@ -497,7 +497,7 @@ export class ConsensusDriver {
           try {
             value = this.#o.app.propose(e.height, e.round);
           } catch (err) {
-            this.#log.error('the app could not build a block; not proposing this round', { height: e.height, round: e.round, error: err, stack: (err as Error)?.stack });
+            this.#log.error('the app could not build a block; not proposing this round', { height: e.height, round: e.round, error: err });
             this.#skipProposal(e.height, e.round);
             break;
           }

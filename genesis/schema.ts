@@ -23,6 +23,7 @@ import { sha256 } from '../chain/hash.ts';
 import { duplicateKeys } from '../chain/json-keys.ts';
 import { isSupportedProtocol, SUPPORTED_PROTOCOL_VERSIONS } from '../chain/protocol.ts';
 import { publicKeyProblem as accountKeyProblem } from '../chain/public-key.ts';
+import { formatPath, schemaProblems } from '../chain/schema-problems.ts';
 
 /** The block header's validatorsHash; it lives in chain/ (consensus and the executor use it too). */
 export { validatorsHash } from '../chain/validators-hash.ts';
@@ -314,38 +315,6 @@ function crossFieldProblems(doc: unknown): Problem[] {
 
 // ---- parse -----------------------------------------------------------------------------------------
 
-/** `validators[1].power`; the document itself is `(document)`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let s = '';
-  for (const k of path) s += typeof k === 'number' ? `[${k}]` : s === '' ? String(k) : `.${String(k)}`;
-  return s === '' ? '(document)' : s;
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  if (typeof v === 'object') return 'an object';
-  const shown = JSON.stringify(v) ?? String(v);
-  return `${typeof v} ${shown.length > 40 ? `${shown.slice(0, 37)}...` : shown}`;
-}
-
-function zodProblems(issues: readonly z.core.$ZodIssue[]): Problem[] {
-  const out: Problem[] = [];
-  for (const iss of issues) {
-    if (iss.code === 'unrecognized_keys') {
-      for (const k of iss.keys) out.push({ path: [...iss.path, k], message: 'unknown field' });
-    } else if (iss.code === 'invalid_type') {
-      const message = iss.input === undefined ? 'missing (required field)'
-        : iss.expected === 'int' ? `must be an integer, got ${describe(iss.input)}`
-        : `expected ${iss.expected === 'object' ? 'an object' : iss.expected === 'array' ? 'an array' : `a ${iss.expected}`}, got ${describe(iss.input)}`;
-      out.push({ path: iss.path, message });
-    } else {
-      out.push({ path: iss.path, message: iss.message });
-    }
-  }
-  return out;
-}
-
 const SECTIONS = ['protocol_version', 'chain_id', 'genesis_time', 'consensus_params', 'validators', 'accounts'];
 
 /** Sorts problems by section and then list item (stable otherwise), so a reader meets them in file order. */
@@ -376,7 +345,7 @@ export function parseGenesis(json: string | unknown): Genesis {
     if (repeated.length > 0) throw new GenesisError(repeated.map((p) => `${formatPath(p)}: appears twice in its object (only one may be given)`));
   }
   const result = genesisSchema.safeParse(doc, { reportInput: true });
-  const problems = inDocumentOrder([...(result.success ? [] : zodProblems(result.error.issues)), ...crossFieldProblems(doc)]);
+  const problems = inDocumentOrder([...(result.success ? [] : schemaProblems(genesisSchema, result.error.issues, 'json')), ...crossFieldProblems(doc)]);
   if (!result.success || problems.length > 0) {
     throw new GenesisError(problems.map((p) => `${formatPath(p.path)}: ${p.message}`));
   }

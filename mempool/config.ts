@@ -1,4 +1,5 @@
 /** The mempool's configuration, refusal codes and counters (mempool/mempool.ts re-exports them). */
+import { byteCount, decimalU64, field, integer, type ConfigTable } from '../chain/config-keys.ts';
 import { CodedError } from '../chain/errors.ts';
 import { LIMITS } from '../vm/limits.ts';
 
@@ -69,4 +70,27 @@ export function checkConfig(c: MempoolConfig): MempoolConfig {
     throw new RangeError(`mempool config replaceFeeBumpPercent: must be a non-negative integer, got ${c.replaceFeeBumpPercent}`);
   }
   return c;
+}
+
+const key = field<MempoolConfig>();
+
+/** config.toml's [mempool] table. */
+export const MEMPOOL_TABLES: readonly ConfigTable<MempoolConfig>[] = [{
+  name: 'mempool',
+  of: (c) => c,
+  keys: [
+    key('max_txs', 'maxTxs', integer(1), 'most transactions held'),
+    key('max_bytes', 'maxBytes', byteCount(1), 'most bytes held (sum of transaction sizes)'),
+    key('max_tx_bytes', 'maxTxBytes', byteCount(1), 'largest single transaction; must not exceed `max_bytes`'),
+    key('max_nonce_gap', 'maxNonceGap', integer(1), "how far a nonce may run ahead of its account's"),
+    key('min_fee', 'minFee', decimalU64, 'lowest fee admitted, in base units (u64; a string so no reader rounds it)'),
+    key('min_gas_price', 'minGasPrice', decimalU64, 'lowest gas price (fee / gas limit, base units per gas) admitted; the genesis '
+      + '`consensus_params.fees.min_gas_price` applies whatever this says, so only a higher value has an effect'),
+    key('replace_fee_bump_percent', 'replaceFeeBumpPercent', integer(0, 10_000), 'a same-nonce replacement must pay at least this much more'),
+  ],
+}];
+
+/** The rules between [mempool] keys, each as `key: what is wrong`. */
+export function mempoolConfigProblems(c: MempoolConfig): string[] {
+  return c.maxTxBytes > c.maxBytes ? [`mempool.max_tx_bytes: must not exceed mempool.max_bytes (${c.maxBytes})`] : [];
 }

@@ -163,7 +163,7 @@ export class NetworkService {
     try {
       return fn();
     } catch (err) {
-      this.#log.error(`internal error handling a peer's ${what}; message dropped`, { peer, error: err, stack: (err as Error)?.stack });
+      this.#log.error(`internal error handling a peer's ${what}; message dropped`, { peer, error: err });
       return undefined;
     }
   }
@@ -206,7 +206,7 @@ export class NetworkService {
       this.#rebroadcast();
     } catch (err) {
       // A timer's throw would end the process; the next tick tries again.
-      this.#log.error('internal error in the rebroadcast tick', { error: err, stack: (err as Error)?.stack });
+      this.#log.error('internal error in the rebroadcast tick', { error: err });
     }
   }
 
@@ -266,10 +266,10 @@ export class NetworkService {
       this.#log.info('block sync caught up', { head: r.head, applied: r.applied });
     } catch (err) {
       if (err instanceof LocalFault) {
-        this.#o.halt(err.cause as Error);
+        this.#o.halt(err);
         return;
       }
-      this.#log.warn('block sync stopped; back to consensus', { error: (err as Error).message });
+      this.#log.warn('block sync stopped; back to consensus', { error: err });
     } finally {
       this.#sync = null;
       if (!this.#closed) {
@@ -347,7 +347,7 @@ export class NetworkService {
         if (err instanceof MempoolError) {
           if (BAD_TX.has(err.code)) penalty = 'invalid_message';
         } else {
-          this.#log.error("internal error admitting a peer's transaction; dropped", { peer, error: err, stack: (err as Error)?.stack });
+          this.#log.error("internal error admitting a peer's transaction; dropped", { peer, error: err });
         }
       }
     }

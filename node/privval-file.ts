@@ -4,18 +4,21 @@
  *
  *   {"height": 12, "round": 0, "step": 2, "signBytes": "<hex>", "signature": "<hex>"}
  *
- * A save goes through chain/durable-file.ts (`<path>.tmp`, fsynced, renamed over `<path>`, the
- * directory fsynced), so after a crash the file holds either the old state or the new one, whole. A missing file is "never
+ * A save writes `<path>.tmp`, fsyncs it, renames it over `<path>` and fsyncs the directory, so
+ * after a crash the file holds either the old state or the new one, whole. A missing file is "never
  * signed"; a file that is there but does not parse is an error, never a reset: starting from
  * nothing could let the validator sign a second, conflicting vote. A stray `<path>.tmp` left by a
  * crash before the rename is ignored: its signature was never released.
  */
 import { readFileSync } from 'node:fs';
+import { z } from 'zod';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { writeFileDurably } from '../chain/durable-file.ts';
-import { checkLastSignState, SignStateError, type LastSignState, type SignStateStore } from '../consensus/privval.ts';
-
-const KEYS = ['height', 'round', 'step', 'signBytes', 'signature'];
+import { parseJsonText } from '../chain/schema-problems.ts';
+import { SIGNATURE_LENGTH } from '../chain/keys.ts';
+import {
+  checkLastSignState, SignStateError, STEP_PRECOMMIT, STEP_PREVOTE, STEP_PROPOSE, type LastSignState, type SignStateStore,
+} from '../consensus/privval.ts';
 
 export class FileSignStateStore implements SignStateStore {
   readonly path: string;
@@ -48,30 +51,17 @@ export function parseSignState(text: string, path: string): LastSignState {
   const fail = (what: string) => new SignStateError('malformed', `sign state file ${path}: ${what}. Refusing to start, because starting `
     + 'from nothing could let this validator sign a conflicting vote. Restore the file from a backup; delete it only if you are sure this key has '
     + 'signed nothing on this chain at or above the height the chain is at now');
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (err) {
-    throw fail(`not valid JSON (${(err as Error).message})`);
-  }
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw fail('expected a JSON object');
-  const o = value as Record<string, unknown>;
-  const keys = Object.keys(o).sort();
-  if (keys.join() !== [...KEYS].sort().join()) throw fail(`expected exactly the fields ${KEYS.join(', ')}, got ${keys.join(', ') || 'none'}`);
-  const hex = (field: string): Uint8Array => {
-    const v = o[field];
-    if (typeof v !== 'string') throw fail(`${field} must be a hex string`);
-    try {
-      return fromHex(v);
-    } catch {
-      throw fail(`${field} must be a hex string`);
-    }
-  };
-  const s = { height: o.height, round: o.round, step: o.step, signBytes: hex('signBytes'), signature: hex('signature') } as LastSignState;
-  try {
-    return checkLastSignState(s, 'a field');
-  } catch (err) {
-    if (err instanceof SignStateError) throw fail(err.message);
-    throw err;
-  }
+  const read = parseJsonText(text, SIGN_STATE_SCHEMA);
+  if ('problems' in read) throw fail(read.problems.join('; '));
+  return read.value;
 }
+
+const hexBytes = z.string().regex(/^(?:[0-9a-fA-F]{2})+$/, 'must be a non-empty hex string').transform((h) => fromHex(h));
+/** The file's shape: the rules of checkLastSignState (consensus/privval.ts), as JSON. */
+const SIGN_STATE_SCHEMA = z.strictObject({
+  height: z.int().min(1, 'must be a positive integer'),
+  round: z.int().min(0, 'must be a non-negative integer'),
+  step: z.literal([STEP_PROPOSE, STEP_PREVOTE, STEP_PRECOMMIT], 'must be 1 (propose), 2 (prevote) or 3 (precommit)'),
+  signBytes: hexBytes,
+  signature: hexBytes.refine((b) => b.length === SIGNATURE_LENGTH, `must be ${SIGNATURE_LENGTH} bytes`),
+});

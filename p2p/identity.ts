@@ -12,10 +12,12 @@ import { readFile } from 'node:fs/promises';
 import { generateKeyPairFromSeed } from '@libp2p/crypto/keys';
 import type { Ed25519PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { z } from 'zod';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import type { RandomSource } from '../chain/keys.ts';
+import { parseJsonText } from '../chain/schema-problems.ts';
 
 export const NODE_KEY_FILE = 'node_key.json';
 
@@ -57,20 +59,17 @@ export async function readNodeKey(path: string): Promise<NodeKey> {
   return parseNodeKey(text, path);
 }
 
+const NODE_KEY_SCHEMA = z.strictObject({
+  peer_id: z.string(),
+  private_key: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters'),
+});
+
 export async function parseNodeKey(text: string, path: string): Promise<NodeKey> {
   const bad = (what: string) => new NodeKeyError('node_key_invalid',
     `${path}: ${what} (fix or remove the file; removing it gives this node a new peer id)`);
-  let doc: unknown;
-  try {
-    doc = JSON.parse(text);
-  } catch (err) {
-    throw bad(`not valid JSON: ${(err as Error).message}`);
-  }
-  if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) throw bad('expected a JSON object with peer_id and private_key');
-  const d = doc as Record<string, unknown>;
-  const unknown = Object.keys(d).filter((k) => k !== 'peer_id' && k !== 'private_key');
-  if (unknown.length > 0) throw bad(`unknown field ${JSON.stringify(unknown[0])}`);
-  if (typeof d.private_key !== 'string' || !/^[0-9a-fA-F]{64}$/.test(d.private_key)) throw bad('private_key: expected 64 hex characters');
+  const read = parseJsonText(text, NODE_KEY_SCHEMA);
+  if ('problems' in read) throw bad(read.problems.join('; '));
+  const d = read.value;
   const key = await nodeKeyFromSeed(fromHex(d.private_key));
   if (d.peer_id !== key.peerId) throw bad(`peer_id does not belong to private_key (expected ${key.peerId})`);
   return key;

@@ -165,7 +165,7 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
       return { jsonrpc: '2.0', id, result };
     } catch (err) {
       if (err instanceof RpcError) return { jsonrpc: '2.0', id, error: { code: err.code, message: err.message, ...(err.data === undefined ? {} : { data: err.data }) } };
-      log?.warn('rpc: internal error', { method: m.name, error: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack });
+      log?.warn('rpc: internal error', { method: m.name, error: err });
       return errorResponse(id, 'internal_error', 'internal error');
     } finally {
       clearTimeout(timer);
@@ -331,7 +331,7 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
       answer(parsed, settled).then(
         ({ status, text }) => send(res, status, text),
         (err: unknown) => {
-          log?.warn('rpc: internal error', { error: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack });
+          log?.warn('rpc: internal error', { error: err });
           send(res, 500, JSON.stringify(errorResponse(null, 'internal_error', 'internal error')));
         },
       ).finally(() => Promise.all(settled).then(() => handling.remove(client)));
@@ -346,7 +346,7 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
     try {
       handle(req, res);
     } catch (err) {
-      log?.warn('rpc: internal error', { error: (err as Error)?.message ?? String(err), stack: (err as Error)?.stack });
+      log?.warn('rpc: internal error', { error: err });
       if (!res.headersSent) send(res, 500, JSON.stringify(errorResponse(null, 'internal_error', 'internal error')));
       else res.destroy();
     }

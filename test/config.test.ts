@@ -6,9 +6,11 @@ import t from 'tap';
 import { clockOffsetFromEnv, systemClock } from '../node/clock.ts';
 import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import {
-  ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
+  CONFIG_TABLES, ConfigError, DEFAULT_CONFIG, defaultConfig, formatConfig, loadConfig, parseConfig, type NodeConfig,
 } from '../node/config.ts';
+import { CONFIG_DOC, renderConfigDoc } from '../node/config-doc.ts';
 import { createLogger } from '../node/log.ts';
 
 function problemsOf(toml: string): string[] {
@@ -51,6 +53,7 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
   const c: NodeConfig = {
     logLevel: 'debug',
     logFormat: 'json',
+    logModules: { consensus: 'debug', blocksync: 'warn' },
     rpc: {
       host: '::1', port: 0, maxBodyBytes: 2048, maxBatch: 7, maxConcurrent: 3, maxConcurrentPerIp: 2, maxConnections: 11, maxConnectionsPerIp: 5,
       timeoutMs: 1, headerTimeoutMs: 2, bodyTimeoutMs: 3, sendTimeoutMs: 4, keepAliveTimeoutMs: 2_147_483_647,
@@ -206,36 +209,89 @@ t.test('loadConfig: config.toml, config.json, neither, both', async (t) => {
   await t.rejects(loadConfig(join(dir, 'e')), { message: `${join(dir, 'e', 'config.toml')}: rpc.max_batch: expected an integer, got string "many"` });
 });
 
+t.test('docs/config.md has the tables the key declarations make (regenerate: npx node node/config-doc.ts --write)', async (t) => {
+  const doc = readFileSync(CONFIG_DOC, 'utf8');
+  t.equal(renderConfigDoc(doc), doc, 'every table in docs/config.md is the generated one');
+  t.match(doc, /^\| `max_batch` \| integer ≥ 1 \| `100` \| most calls in one batch request \|$/m, 'a row: key, type, default, doc line');
+  t.match(doc, /^\| `max_tx_bytes` \| integer ≥ 1 \| `327680` \(320 KiB\) \|/m, 'byte counts also in KiB or MiB');
+  t.match(doc, /^\| `block_time_ms` \| integer 0–600000 \| absent \|/m, 'a key without a default');
+  const stale = doc.replace('| most calls in one batch request |', '| something else |');
+  t.equal(renderConfigDoc(stale), doc, 'an edited row is made anew');
+  t.throws(() => renderConfigDoc(doc.replace('<!-- keys p2p.sync -->', '<!-- keys p2p.synk -->')), /<!-- keys p2p\.synk --> names no table/);
+  t.throws(() => renderConfigDoc(doc.replace(/<!-- keys vm -->[^]*?<!-- \/keys -->/, '')), /no <!-- keys NAME --> region for \[vm\]/);
+});
+
+t.test('the written file has each declared key once, under its table, with its doc line above it', async (t) => {
+  const lines = formatConfig(defaultConfig()).split('\n');
+  let table = '';
+  const seen: string[] = [];
+  for (const [i, line] of lines.entries()) {
+    const header = /^\[([a-z0-9_.]+)\]$/.exec(line);
+    if (header) table = header[1]!;
+    const key = /^(?:# )?([a-z0-9_]+) = /.exec(line);
+    if (key) seen.push(`${table}.${key[1]}`);
+    if (key) t.equal(lines[i - 1], `# ${CONFIG_TABLES.find((x) => x.name === table)!.keys.find((k) => k.name === key[1])!.doc}`, `${table}.${key[1]}: its doc line`);
+  }
+  t.same(seen, CONFIG_TABLES.flatMap((x) => x.keys.map((k) => `${x.name}.${k.name}`)));
+});
+
 // ---- logger --------------------------------------------------------------------------------------
 
-function capture(level: 'debug' | 'info' | 'warn' | 'error' | 'silent', format: 'text' | 'json') {
+type Level = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+
+function capture(level: Level, format: 'text' | 'json', modules?: Partial<Record<string, Level>>) {
   const lines: string[] = [];
-  const log = createLogger({ level, format, stream: { write: (s: string) => lines.push(s) }, now: () => Date.UTC(2026, 10, 23, 10) });
+  const log = createLogger({ level, format, modules, stream: { write: (s: string) => lines.push(s) }, now: () => Date.UTC(2026, 10, 23, 10) });
   return { log, lines };
 }
 
-t.test('text lines: time, padded level, message, key=value fields', async (t) => {
+t.test('text lines: time, level, message, key=value fields; an error\'s stack follows, indented', async (t) => {
   const { log, lines } = capture('info', 'text');
   log.info('committed block', { height: 5, txs: 3, hash: Uint8Array.from({ length: 32 }, (_, i) => i) });
   log.warn('peer said', { text: 'two words', empty: '', big: 2n ** 70n, short: Uint8Array.of(0xab, 0x12), skip: undefined, none: null });
-  log.error('failed', { error: Object.assign(new Error('disk full'), { code: 'io' }), nested: { a: 1n, b: [Uint8Array.of(1)] } });
+  log.info('multi\nline', { nested: { a: 1n, b: [Uint8Array.of(1)] } });
   t.same(lines, [
-    '2026-11-23T10:00:00.000Z INFO  committed block height=5 txs=3 hash=000102030405…\n',
-    '2026-11-23T10:00:00.000Z WARN  peer said text="two words" empty="" big=1180591620717411303424 short=ab12 none=null\n',
-    '2026-11-23T10:00:00.000Z ERROR failed error="io: disk full" nested={"a":"1","b":["01"]}\n',
+    '2026-11-23T10:00:00.000Z INFO: committed block height=5 txs=3 hash=000102030405…\n',
+    '2026-11-23T10:00:00.000Z WARN: peer said text="two words" empty="" big=1180591620717411303424 short=ab12 none=null\n',
+    '2026-11-23T10:00:00.000Z INFO: multi\\nline nested={"a":"1","b":["01"]}\n',
   ]);
+  lines.length = 0;
+  const err = Object.assign(new Error('disk full', { cause: new Error('ENOSPC') }), { code: 'io' });
+  log.error('failed', { error: err, height: 7 });
+  const [first, ...rest] = lines.join('').trimEnd().split('\n');
+  t.equal(first, '2026-11-23T10:00:00.000Z ERROR: failed error="io: disk full" height=7', 'one line first');
+  t.equal(rest[0], '    Error: disk full', 'then the stack');
+  t.match(rest[1], /^ {8}at /);
+  t.ok(rest.includes('    caused by: Error: ENOSPC'), "then the cause's stack");
 });
 
 t.test('json lines: one object per line, full hex, bigints as strings', async (t) => {
   const { log, lines } = capture('debug', 'json');
   const hash = Uint8Array.from({ length: 32 }, (_, i) => i);
-  log.child({ module: 'consensus' }).debug('multi\nline', { hash, amount: 10n ** 20n, msg: 'clash' });
+  log.child({ module: 'consensus' }).debug('multi\nline', { hash, amount: 10n ** 20n, msg: 'clash', time: 1, level: 2 });
   t.equal(lines.length, 1);
-  t.ok(lines[0]!.endsWith('\n'));
+  t.ok(lines[0]!.endsWith('}\n'));
   t.same(JSON.parse(lines[0]!), {
     time: '2026-11-23T10:00:00.000Z', level: 'debug', msg: 'multi\nline', module: 'consensus',
-    hash: Buffer.from(hash).toString('hex'), amount: '100000000000000000000', field_msg: 'clash',
+    hash: Buffer.from(hash).toString('hex'), amount: '100000000000000000000', field_msg: 'clash', field_time: 1, field_level: 2,
   });
+  t.equal(lines[0]!.match(/"msg":/g)?.length, 1, 'no key written twice');
+});
+
+t.test('json: an error is logged with its stack, code and cause, and the cause with its own stack', async (t) => {
+  const { log, lines } = capture('info', 'json');
+  const io = Object.assign(new Error('IO error: No space left on device'), { code: 'LEVEL_IO_ERROR' });
+  const halt = new Error('could not apply the decided block at height 3: IO error: No space left on device', { cause: io });
+  log.child({ module: 'consensus' }).error('consensus halted', { height: 3, error: halt });
+  const line = JSON.parse(lines[0]!);
+  t.match(line, {
+    level: 'error', msg: 'consensus halted', module: 'consensus', height: 3,
+    error: {
+      type: 'Error', message: halt.message, stack: /^Error: could not apply the decided block at height 3[^]*\n\s+at /,
+      cause: { type: 'Error', message: io.message, code: 'LEVEL_IO_ERROR', stack: /^Error: IO error: No space left on device\n\s+at / },
+    },
+  });
+  t.not(line.error.stack, line.error.cause.stack, 'two stacks: where it was thrown and where its cause was');
 });
 
 t.test('levels filter, and children add and override fields', async (t) => {
@@ -246,12 +302,45 @@ t.test('levels filter, and children add and override fields', async (t) => {
   const child = log.child({ module: 'rpc', peer: 'a' }).child({ peer: 'b' });
   child.error('boom', { peer: 'c' });
   child.error('bang');
-  t.same(lines.map((l) => l.slice(25).trimEnd()), ['WARN  yes', 'ERROR boom module=rpc peer=c', 'ERROR bang module=rpc peer=b']);
+  t.same(lines.map((l) => l.slice(25).trimEnd()), ['WARN: yes', 'ERROR: boom module=rpc peer=c', 'ERROR: bang module=rpc peer=b']);
   const silent = capture('silent', 'json');
   silent.log.error('nothing');
   t.same(silent.lines, []);
   t.throws(() => createLogger({ level: 'loud' as 'info', format: 'text' }), RangeError);
   t.throws(() => createLogger({ level: 'info', format: 'xml' as 'text' }), RangeError);
+  t.throws(() => createLogger({ level: 'info', format: 'text', modules: { consensus: 'loud' as 'info' } }), /log level of consensus: expected one of/);
+});
+
+t.test('a module with a level of its own logs at it; other children at their parent\'s', async (t) => {
+  const { log, lines } = capture('info', 'json', { consensus: 'debug', p2p: 'warn' });
+  const consensus = log.child({ module: 'consensus' });
+  const p2p = log.child({ module: 'p2p' });
+  log.debug('root debug');
+  consensus.debug('consensus debug');
+  consensus.child({ height: 4 }).debug('consensus child debug');
+  p2p.info('p2p info');
+  p2p.warn('p2p warn');
+  p2p.child({ module: 'blocksync' }).info('blocksync info (p2p level: warn)');
+  log.child({ module: 'rpc' }).info('rpc info (root level)');
+  t.same(lines.map((l) => JSON.parse(l).msg), ['consensus debug', 'consensus child debug', 'p2p warn', 'rpc info (root level)']);
+
+  const own = capture('info', 'json', { p2p: 'warn', blocksync: 'debug' });
+  own.log.child({ module: 'p2p' }).child({ module: 'blocksync' }).debug('blocksync debug');
+  t.same(own.lines.map((l) => JSON.parse(l).msg), ['blocksync debug'], 'a module inside another takes its own level');
+
+  const quiet = capture('silent', 'json', { consensus: 'error' });
+  quiet.log.error('root error');
+  quiet.log.child({ module: 'consensus' }).error('consensus error');
+  t.same(quiet.lines.map((l) => JSON.parse(l).msg), ['consensus error'], 'a module may log while the rest is silent');
+});
+
+t.test('[log.modules] in config.toml', async (t) => {
+  const c = parseConfig('[log]\nlevel = "warn"\n[log.modules]\nconsensus = "debug"\nrpc = "silent"\n');
+  t.same([c.logLevel, c.logModules], ['warn', { consensus: 'debug', rpc: 'silent' }]);
+  t.same(DEFAULT_CONFIG.logModules, {}, 'no module has its own level by default');
+  t.same(problemsOf('[log.modules]\nconsensu = "debug"\n'), ['log.modules.consensu: unknown key (did you mean "consensus"?)']);
+  t.match(problemsOf('[log.modules]\np2p = "verbose"\n')[0], /^log\.modules\.p2p: must be one of "debug", "info", "warn", "error", "silent", got "verbose"$/);
+  t.match(formatConfig(defaultConfig()), /^\[log\.modules\]\n#[^\n]*\n\n# [^\n]*\n# consensus = $/m, 'the written file has each module commented out');
 });
 
 t.test('HALLMARK_CLOCK_OFFSET_MS shifts the node clock port, and a malformed value is an error', async (t) => {

@@ -120,7 +120,7 @@ t.test('propose throws: nothing is proposed that round, the propose timeout prev
     'round 0: no proposal, nil votes; round 1: a proposal and votes for it');
   const err = v.logs.find((l) => l.level === 'error');
   t.match(err, { msg: /could not build a block; not proposing this round/, fields: { height: 1, round: 0 } }, 'the failure is logged as an error');
-  t.match(String(err?.fields.stack), /the mempool could not be read\n\s+at /, 'with its stack');
+  t.match((err?.fields.error as Error).stack, /the mempool could not be read\n\s+at /, 'the error itself, with its stack');
 });
 
 t.test('propose throws in every round: the validator keeps moving through rounds and never halts', async (t) => {
@@ -150,7 +150,7 @@ t.test('validate throws: the block counts as invalid (a nil prevote), logged wit
   t.same(v.committed.map((c) => [c.height, c.round]), [[1, 1]], 'the round-0 block was taken as invalid; round 1 built a fresh one and decided it');
   const err = v.logs.find((l) => l.level === 'error');
   t.match(err, { msg: /threw while validating a block; taking it as invalid/ }, 'logged as an error');
-  t.match(String(err?.fields.stack), /a bug in validate\n\s+at /, 'with its stack');
+  t.match((err?.fields.error as Error).stack, /a bug in validate\n\s+at /, 'the error itself, with its stack');
 });
 
 t.test('commit rejects: the driver halts once, ends nothing in the WAL, and starts no later height', async (t) => {

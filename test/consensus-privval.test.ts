@@ -217,18 +217,21 @@ t.test('FileSignStateStore: a malformed file is an error, never a reset', async 
   new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(good) }).signVote({ type: PREVOTE, height: 4, round: 0, blockHash: A });
   const valid = JSON.parse(readFileSync(good, 'utf8')) as Record<string, unknown>;
   const rows: [string, string, RegExp][] = [
-    ['empty file', '', /not valid JSON/],
-    ['truncated JSON', JSON.stringify(valid).slice(0, 30), /not valid JSON/],
-    ['an array', '[]', /expected a JSON object/],
-    ['null', 'null', /expected a JSON object/],
-    ['a missing field', JSON.stringify({ ...valid, signature: undefined }), /expected exactly the fields/],
-    ['an extra field', JSON.stringify({ ...valid, extra: 1 }), /expected exactly the fields/],
-    ['height as text', JSON.stringify({ ...valid, height: '4' }), /height must be a positive integer/],
-    ['height zero', JSON.stringify({ ...valid, height: 0 }), /height must be a positive integer/],
-    ['fractional round', JSON.stringify({ ...valid, round: 0.5 }), /round must be a non-negative integer/],
-    ['step 4', JSON.stringify({ ...valid, step: 4 }), /step must be 1/],
-    ['bad hex', JSON.stringify({ ...valid, signBytes: 'xyz' }), /signBytes must be a hex string/],
-    ['short signature', JSON.stringify({ ...valid, signature: (valid.signature as string).slice(2) }), /signature must be 64 bytes/],
+    ['empty file', '', /: not valid JSON/],
+    ['truncated JSON', JSON.stringify(valid).slice(0, 30), /: not valid JSON/],
+    ['an array', '[]', /: \(document\): expected an object, got an array\./],
+    ['null', 'null', /: \(document\): expected an object, got null\./],
+    ['a missing field', JSON.stringify({ ...valid, signature: undefined }), /: signature: missing \(required field\)\./],
+    ['an extra field', JSON.stringify({ ...valid, extra: 1 }), /: extra: unknown field/],
+    ['a misspelt field', JSON.stringify({ ...valid, hieght: 4, height: undefined }), /: height: missing \(required field\); hieght: unknown field \(did you mean "height"\?\)\./],
+    ['a field twice', JSON.stringify(valid).replace('{', '{"round": 0, '), /: round: appears twice/],
+    ['height as text', JSON.stringify({ ...valid, height: '4' }), /: height: expected an integer, got string "4"\./],
+    ['height zero', JSON.stringify({ ...valid, height: 0 }), /: height: must be a positive integer\./],
+    ['fractional round', JSON.stringify({ ...valid, round: 0.5 }), /: round: expected an integer, got number 0\.5\./],
+    ['step 4', JSON.stringify({ ...valid, step: 4 }), /: step: must be 1 \(propose\), 2 \(prevote\) or 3 \(precommit\)\./],
+    ['bad hex', JSON.stringify({ ...valid, signBytes: 'xyz' }), /: signBytes: must be a non-empty hex string\./],
+    ['short signature', JSON.stringify({ ...valid, signature: (valid.signature as string).slice(2) }), /: signature: must be 64 bytes\./],
+    ['several at once', JSON.stringify({ ...valid, round: -1, step: 'prevote' }), /: round: must be a non-negative integer; step: must be 1 .*\./],
   ];
   for (const [name, text, message] of rows) {
     const path = join(dir, `${name.replaceAll(' ', '-')}.json`);
@@ -237,6 +240,7 @@ t.test('FileSignStateStore: a malformed file is an error, never a reset', async 
     t.throws(() => store.load(), SignStateError, `${name}: SignStateError`);
     t.equal(errorCode(() => store.load()), 'malformed', `${name}: malformed`);
     t.throws(() => store.load(), message, `${name}: says what is wrong`);
+    t.throws(() => store.load(), { message: new RegExp(`^sign state file ${path.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}: `) }, `${name}: names the file`);
     t.throws(() => new PrivValidator({ chainId: CHAIN, secretKey: KEY, store }), /Refusing to start.*Restore the file from a backup/s, `${name}: the validator does not start`);
     t.equal(readFileSync(path, 'utf8'), text, `${name}: the file is left alone`);
   }

@@ -200,5 +200,13 @@ t.test('keys: bad names, duplicates, missing keys, broken files', async (t) => {
   await t.rejects(showKey(home, 'Bad Name'), KeyError);
 
   writeFileSync(join(home, 'keys', 'broken.json'), '{"address": "hm1x", "public_key": "00", "secret_key": "00", "extra": 1}');
-  await t.rejects(listKeys(home), { code: 'key_file_invalid', message: /broken\.json: unknown field "extra"/ }, 'a broken file is reported, not skipped');
+  await t.rejects(listKeys(home), {
+    code: 'key_file_invalid',
+    message: `${join(home, 'keys', 'broken.json')}: public_key: expected 64 hex characters; secret_key: expected 64 hex characters; extra: unknown field (expected one of address, public_key, secret_key)`,
+  }, 'a broken file is reported, not skipped, with every problem');
+  writeFileSync(join(home, 'keys', 'broken.json'), '{"adress": "hm1x", "public_key": 7}');
+  await t.rejects(listKeys(home), {
+    code: 'key_file_invalid',
+    message: `${join(home, 'keys', 'broken.json')}: address: missing (required field); public_key: expected a string, got number 7; secret_key: missing (required field); adress: unknown field (did you mean "address"?)`,
+  }, 'each field named, with a hint for a misspelt one');
 });

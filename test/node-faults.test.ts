@@ -96,9 +96,9 @@ t.test('a peer message or RPC request whose handling throws is logged with its s
   const { body } = await rpcRequest(running.rpcUrl, 'tx_broadcast', { tx: toHex(stx.bytes) });
   t.equal(body.error?.code, -32603, 'RPC: an internal error answer');
 
-  t.match(lines.find((l) => l.msg === "internal error admitting a peer's transaction; dropped"), { level: 'error', stack: /a bug in admission\n\s+at / }, 'logged with its stack');
-  t.match(lines.find((l) => l.msg === "internal error handling a peer's votes; message dropped"), { level: 'error', stack: /a bug in vote handling\n\s+at / }, 'logged with its stack');
-  t.match(lines.find((l) => l.msg === 'rpc: internal error'), { stack: /a bug in admission\n\s+at / }, 'the RPC failure is logged with its stack');
+  t.match(lines.find((l) => l.msg === "internal error admitting a peer's transaction; dropped"), { level: 'error', error: { type: 'TypeError', stack: /a bug in admission\n\s+at / } }, 'logged with its stack');
+  t.match(lines.find((l) => l.msg === "internal error handling a peer's votes; message dropped"), { level: 'error', error: { stack: /a bug in vote handling\n\s+at / } }, 'logged with its stack');
+  t.match(lines.find((l) => l.msg === 'rpc: internal error'), { error: { stack: /a bug in admission\n\s+at / } }, 'the RPC failure is logged with its stack');
   const height = node.executor.head!.height;
   await waitForHeight(running.rpcUrl, height + 2);
   t.equal(node.driver.status().halted, false, 'consensus never halted');
@@ -141,7 +141,10 @@ t.test('hallmark start exits 1 with a one-line reason when a decided block canno
   t.equal(exit.length, 1, 'one line says why it exits');
   t.match(exit[0], { level: 'error', reason: /^could not apply the decided block at height 3: IO error: .*No space left on device/ });
   const halted = lines.find((l) => l.msg === 'consensus halted');
-  t.match(halted, { level: 'error', module: 'consensus', height: 3, stack: /No space left on device[^]*\n\s+at / }, 'the driver logged the error with its stack');
+  t.match(halted, {
+    level: 'error', module: 'consensus', height: 3,
+    error: { message: /^could not apply the decided block at height 3: /, stack: /^Error: could not apply[^]*\n\s+at /, cause: { stack: /No space left on device[^]*\n\s+at / } },
+  }, 'the driver logged the error with its stack, and its cause with its own');
   t.ok(lines.some((l) => l.msg === 'node stopped'), 'the node closed before exiting');
 
   // The disk is fine again: the same home starts and goes on from height 3.

@@ -222,12 +222,15 @@ t.test('a malformed node key file is a clear error and is never replaced', async
   const cases: [string, string, RegExp][] = [
     ['empty', '', /not valid JSON/],
     ['truncated', '{"peer_id": "12D3', /not valid JSON/],
-    ['array', '[]', /expected a JSON object/],
-    ['short key', JSON.stringify({ ...validDoc, private_key: 'abcd' }), /private_key: expected 64 hex/],
-    ['not hex', JSON.stringify({ ...validDoc, private_key: 'zz'.repeat(32) }), /private_key: expected 64 hex/],
-    ['missing key', JSON.stringify({ peer_id: valid.peerId }), /private_key/],
-    ['wrong peer id', JSON.stringify({ ...validDoc, peer_id: other.peerId }), /peer_id does not belong/],
-    ['extra field', JSON.stringify({ ...validDoc, note: 1 }), /unknown field "note"/],
+    ['array', '[]', /: \(document\): expected an object, got an array \(fix or remove/],
+    ['short key', JSON.stringify({ ...validDoc, private_key: 'abcd' }), /: private_key: expected 64 hex characters \(fix or remove/],
+    ['not hex', JSON.stringify({ ...validDoc, private_key: 'zz'.repeat(32) }), /: private_key: expected 64 hex characters/],
+    ['missing key', JSON.stringify({ peer_id: valid.peerId }), /: private_key: missing \(required field\)/],
+    ['peer id as a number', JSON.stringify({ ...validDoc, peer_id: 12 }), /: peer_id: expected a string, got number 12/],
+    ['wrong peer id', JSON.stringify({ ...validDoc, peer_id: other.peerId }), /: peer_id does not belong to private_key/],
+    ['extra field', JSON.stringify({ ...validDoc, note: 1 }), /: note: unknown field \(expected one of peer_id, private_key\)/],
+    ['misspelt field and a bad key at once', JSON.stringify({ peerid: valid.peerId, private_key: 'ab' }),
+      /: peer_id: missing \(required field\); private_key: expected 64 hex characters; peerid: unknown field \(did you mean "peer_id"\?\)/],
   ];
   for (const [name, content, message] of cases) {
     const path = join(dir, `${name.replace(/ /g, '_')}.json`);
@@ -236,7 +239,7 @@ t.test('a malformed node key file is a clear error and is never replaced', async
     t.type(err, NodeKeyError, name);
     t.equal((err as NodeKeyError).code, 'node_key_invalid', name);
     t.match((err as Error).message, message, name);
-    t.ok((err as Error).message.includes(path), `${name}: the error names the file`);
+    t.ok((err as Error).message.startsWith(`${path}: `), `${name}: the error names the file`);
     t.equal(readFileSync(path, 'utf8'), content, `${name}: the file is left as it was`);
   }
 
