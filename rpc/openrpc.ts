@@ -7,7 +7,8 @@
  */
 import { z } from 'zod';
 import pkg from '../package.json' with { type: 'json' };
-import type { RpcErrorName, RpcMethod } from './methods.ts';
+import type { RpcErrorName } from './errors.ts';
+import type { RpcMethod } from './method.ts';
 
 export const OPENRPC_VERSION = '1.2.6';
 export const RPC_TITLE = 'Hallmark JSON-RPC';
@@ -60,8 +61,8 @@ function paramDescriptors(m: RpcMethod): ContentDescriptor[] {
 }
 
 /**
- * The document for `methods`. `errors` is the server's error table (methods.ts RPC_ERRORS); it is
- * passed in so this module needs nothing from methods.ts at run time.
+ * The document for `methods`. `errors` is the server's error table (errors.ts RPC_ERRORS); it is
+ * passed in so this module needs nothing from errors.ts at run time.
  */
 export function openRpcDocument(methods: readonly RpcMethod[], errors: Readonly<Record<RpcErrorName, ErrorObject>>): OpenRpcDocument {
   const errorObject = (name: RpcErrorName): ErrorObject => ({ code: errors[name].code, message: errors[name].message });

@@ -16,7 +16,7 @@
  * Every refusal (400, 408, 413, 415, 431, 503) is answered and the connection destroyed without waiting
  * for the client, and counted by reason in `refused`.
  *
- * Protocol errors use the JSON-RPC codes; application errors are in methods.ts RPC_ERRORS and
+ * Protocol errors use the JSON-RPC codes; application errors are in errors.ts RPC_ERRORS and
  * docs/rpc.md. An exception a handler did not mean to throw is logged and answered as -32603
  * with no detail.
  */
@@ -26,7 +26,9 @@ import { z } from 'zod';
 import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
 import { ClientCounts, RpcConnections, type RpcRefusal } from './connections.ts';
 import type { RpcNode } from './node-api.ts';
-import { RPC_ERRORS, RPC_METHODS, RpcError, type RpcContext, type RpcIssue, type RpcLog, type RpcMethod } from './methods.ts';
+import { RPC_ERRORS, RpcError, type RpcIssue } from './errors.ts';
+import type { RpcContext, RpcLog, RpcMethod } from './method.ts';
+import { RPC_METHODS } from './methods.ts';
 
 export { RPC_REFUSALS, type RpcRefusal } from './connections.ts';
 export { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
