@@ -1,6 +1,6 @@
 /**
  * The shape of a JSON-RPC method (a name, a summary, a zod schema for its params and one for its
- * result, the errors it may send, and a handler that reads and writes only through RpcNode), and
+ * result, the errors it may send, and a handler that reads and writes only through NodeQuery), and
  * the param pieces and helpers the method families share.
  */
 import { z } from 'zod';
@@ -9,7 +9,7 @@ import { fromHex } from '../chain/bytes.ts';
 import { StateError } from '../state/tree.ts';
 import { RpcError, type RpcErrorName } from './errors.ts';
 import { Uint } from './json.ts';
-import type { RpcNode } from './node-api.ts';
+import type { ChainHead, NodeQuery } from './query.ts';
 
 export interface RpcLog {
   warn(msg: string, fields?: object): void;
@@ -35,7 +35,7 @@ export interface RpcMethod<P extends ParamsSchema = ParamsSchema, R extends z.Zo
   readonly result: R;
   /** Application errors this method may return, besides the protocol ones every method can. */
   readonly errors: readonly RpcErrorName[];
-  handler(node: RpcNode, params: z.output<P>, ctx: RpcContext): Promise<z.input<R>>;
+  handler(node: NodeQuery, params: z.output<P>, ctx: RpcContext): Promise<z.input<R>>;
 }
 
 /** Keeps the handler typed against its own schemas, then stores it in the untyped table. */
@@ -74,14 +74,19 @@ export const NoParams = z.strictObject({});
 
 // ---- helpers -----------------------------------------------------------------------------------
 
-export function latestHeight(node: RpcNode): number {
-  const head = node.executor.head;
+/** The latest committed block; before genesis, the error every method that reads the chain gives. */
+export function requireHead(node: NodeQuery): ChainHead {
+  const head = node.head();
   if (head === undefined) throw new Error('the node has no chain yet (genesis not applied)');
-  return head.height;
+  return head;
+}
+
+export function latestHeight(node: NodeQuery): number {
+  return requireHead(node).height;
 }
 
 /** A height to read committed data at: the given one (checked against the head) or the latest. */
-export function resolveHeight(node: RpcNode, height: number | undefined, what: string): number {
+export function resolveHeight(node: NodeQuery, height: number | undefined, what: string): number {
   const latest = latestHeight(node);
   if (height !== undefined && height > latest) throw RpcError.notFound(`no ${what} at height ${height}: the latest height is ${latest}`, { height, latest_height: latest });
   return height ?? latest;

@@ -25,7 +25,7 @@ import type { AddressInfo, Socket } from 'node:net';
 import { z } from 'zod';
 import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
 import { ClientCounts, RpcConnections, type RpcRefusal } from './connections.ts';
-import type { RpcNode } from './node-api.ts';
+import type { NodeQuery } from './query.ts';
 import { RPC_ERRORS, RpcError, type RpcIssue } from './errors.ts';
 import type { RpcContext, RpcLog, RpcMethod } from './method.ts';
 import { RPC_METHODS } from './methods.ts';
@@ -127,7 +127,7 @@ function isJsonContentType(header: string | undefined): boolean {
   return header.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
-export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOptions> = {}): Promise<RpcServer> {
+export async function startRpcServer(node: NodeQuery, options: Partial<RpcServerOptions> = {}): Promise<RpcServer> {
   const opts: RpcServerOptions = { ...DEFAULT_RPC_SERVER_OPTIONS, ...options };
   checkOptions(opts);
   const { maxBodyBytes, maxBatch, maxConcurrent, maxConcurrentPerIp, timeoutMs, bodyTimeoutMs, sendTimeoutMs, log } = opts;

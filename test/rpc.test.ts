@@ -26,7 +26,7 @@ let server: RpcServer;
 
 t.before(async () => {
   node = await openRpcTestNode();
-  server = await startRpcServer(node, { host: '127.0.0.1', port: 0 });
+  server = await startRpcServer(node.query, { host: '127.0.0.1', port: 0 });
   node.rpcUrl = server.url;
 });
 t.teardown(async () => {

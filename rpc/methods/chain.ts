@@ -4,7 +4,7 @@ import { formatAddress } from '../../chain/address.ts';
 import { toHex } from '../../chain/bytes.ts';
 import { RpcError } from '../errors.ts';
 import { AddressOut, AmountOut, BlockJson, blockJson, CommitJson, commitJson, Hash32, hex, rfc3339, TimeOut, Uint } from '../json.ts';
-import { defineRpcMethod, hexIn, HeightIn, latestHeight, NoParams, resolveHeight } from '../method.ts';
+import { defineRpcMethod, hexIn, HeightIn, latestHeight, NoParams, requireHead, resolveHeight } from '../method.ts';
 
 export const chainStatus = defineRpcMethod({
   name: 'chain_status',
@@ -22,8 +22,7 @@ export const chainStatus = defineRpcMethod({
   }),
   errors: [],
   async handler(node) {
-    const head = node.executor.head;
-    if (head === undefined) throw new Error('the node has no chain yet (genesis not applied)');
+    const head = requireHead(node);
     return {
       chain_id: node.chainId,
       node_id: node.nodeId,
@@ -55,12 +54,12 @@ export const chainGetParams = defineRpcMethod({
   }),
   errors: [],
   async handler(node) {
-    const l = node.executor.limits;
+    const c = node.params();
     return {
-      protocol_version: l.protocolVersion, max_bytes: l.maxBytes, max_txs: l.maxTxs, max_gas: l.maxGas,
-      min_gas_price: l.minGasPrice.toString(), admission_min_gas_price: node.mempool.minGasPrice.toString(),
-      max_tx_bytes: node.mempool.maxTxBytes, precision_ms: node.synchrony.precisionMs, message_delay_ms: node.synchrony.messageDelayMs,
-      evidence_max_age_heights: node.executor.evidenceMaxAgeHeights,
+      protocol_version: c.protocolVersion, max_bytes: c.maxBytes, max_txs: c.maxTxs, max_gas: c.maxGas,
+      min_gas_price: c.minGasPrice.toString(), admission_min_gas_price: c.admissionMinGasPrice.toString(),
+      max_tx_bytes: c.maxTxBytes, precision_ms: c.synchrony.precisionMs, message_delay_ms: c.synchrony.messageDelayMs,
+      evidence_max_age_heights: c.evidenceMaxAgeHeights,
     };
   },
 });
@@ -77,7 +76,7 @@ export const chainGetBlock = defineRpcMethod({
     const latest = latestHeight(node);
     let height: number;
     if (p.hash !== undefined) {
-      const h = await node.executor.blocks.heightOf(p.hash);
+      const h = await node.heightOf(p.hash);
       if (h === undefined) throw RpcError.notFound(`no block with hash ${toHex(p.hash)}`, { hash: toHex(p.hash) });
       height = h;
     } else {
@@ -85,7 +84,7 @@ export const chainGetBlock = defineRpcMethod({
       if (height === 0) throw RpcError.notFound(latest === 0 ? 'no blocks yet: the chain is at genesis' : 'no block at height 0: blocks start at 1', { height });
       if (height > latest) throw RpcError.notFound(`no block at height ${height}: the latest height is ${latest}`, { height, latest_height: latest });
     }
-    const block = await node.executor.blocks.getBlock(height);
+    const block = await node.block(height);
     if (block === undefined) throw RpcError.notFound(`block ${height} is not stored on this node`, { height });
     return blockJson(block);
   },
@@ -101,8 +100,7 @@ export const chainGetCommit = defineRpcMethod({
   async handler(node, p) {
     const height = resolveHeight(node, p.height, 'commit');
     if (height === 0) throw RpcError.notFound('no commit at height 0: blocks start at 1', { height });
-    const blocks = node.executor.blocks;
-    const commit = (await blocks.getCommit(height)) ?? (await blocks.getBlock(height + 1))?.lastCommit ?? undefined;
+    const commit = await node.commit(height);
     if (commit === undefined) throw RpcError.notFound(`no commit for height ${height} is stored on this node`, { height });
     return commitJson(commit);
   },

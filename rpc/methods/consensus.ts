@@ -1,7 +1,6 @@
 /** consensus_*: the validator set, where consensus is, and double-sign evidence. */
 import { z } from 'zod';
 import { formatAddress } from '../../chain/address.ts';
-import { toHex } from '../../chain/bytes.ts';
 import { AddressOut, EvidenceJson, evidenceJson, hex, hexOut, Uint } from '../json.ts';
 import { defineRpcMethod, latestHeight, NoParams } from '../method.ts';
 
@@ -22,13 +21,13 @@ export const consensusValidators = defineRpcMethod({
   }),
   errors: [],
   async handler(node) {
-    const set = node.validators;
+    const set = node.validators();
     return {
       height: latestHeight(node) + 1,
       total_power: set.totalPower,
       validators: set.validators.map((v) => ({
         address: formatAddress(v.address),
-        name: node.validatorNames.get(toHex(v.address)) ?? null,
+        name: v.name,
         public_key: hex(v.publicKey),
         power: v.power,
       })),

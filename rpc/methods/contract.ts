@@ -2,7 +2,6 @@
 import { z } from 'zod';
 import { formatAddress } from '../../chain/address.ts';
 import { MAX_METHOD_LENGTH, MAX_TX_BYTES } from '../../chain/tx.ts';
-import { StateOverlay } from '../../state/overlay.ts';
 import { RpcError } from '../errors.ts';
 import { AddressOut, Hash32, hex, hexOut, ReceiptJson, receiptJson, Uint } from '../json.ts';
 import { AddressIn, defineRpcMethod, hexIn, latestHeight, readState } from '../method.ts';
@@ -21,7 +20,7 @@ export const contractGetCode = defineRpcMethod({
   errors: ['not_found'],
   async handler(node, p) {
     const height = latestHeight(node);
-    const found = await readState(() => node.executor.contracts.code(new StateOverlay(node.tree, height), p.address), height);
+    const found = await readState(() => node.contractCode(p.address, height), height);
     if (found === undefined) throw RpcError.notFound(`no contract at ${formatAddress(p.address)}`, { address: formatAddress(p.address) });
     const { info, code } = found;
     return {
@@ -48,16 +47,11 @@ export const contractQuery = defineRpcMethod({
   }),
   errors: ['not_found'],
   async handler(node, p) {
-    latestHeight(node); // before genesis: the error every state method gives
-    const caller = p.caller ?? new Uint8Array(20);
-    // One height throughout, even if blocks commit while the method runs (see Executor.read).
-    const { height, out } = await node.executor.read(async ({ head, overlay, snapshot }) => ({
-      height: head.height,
-      out: await readState(() => node.executor.contracts.query(
-        overlay, snapshot, { chainId: head.chainId, height: head.height, time: head.time, origin: caller },
-        caller, p.address, p.method, p.args ?? new Uint8Array(0), p.gas_limit ?? QUERY_GAS_CAP,
-      ), head.height),
-    }));
+    const latest = latestHeight(node); // before genesis: the error every state method gives
+    const { height, outcome: out } = await readState(() => node.queryContract({
+      address: p.address, method: p.method, args: p.args ?? new Uint8Array(0), gasLimit: p.gas_limit ?? QUERY_GAS_CAP,
+      caller: p.caller ?? new Uint8Array(20),
+    }), latest);
     if (!out.ok && out.error.startsWith('no_contract:')) throw RpcError.notFound(`no contract at ${formatAddress(p.address)}`, { address: formatAddress(p.address) });
     const receipt = receiptJson({ status: 0, gasUsed: out.gasUsed, events: out.events, error: out.error, returnData: out.returnData });
     return {

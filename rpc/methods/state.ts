@@ -14,7 +14,7 @@ export const stateGetAccount = defineRpcMethod({
   errors: [],
   async handler(node, p) {
     const height = latestHeight(node);
-    const account = accountOf(await readState(() => node.tree.get(accountKey(p.address), height), height));
+    const account = accountOf(await readState(() => node.stateValue(accountKey(p.address), height), height));
     return { address: formatAddress(p.address), balance: account.balance.toString(), nonce: account.nonce, height };
   },
 });
@@ -40,13 +40,13 @@ export const stateGetProof = defineRpcMethod({
   async handler(node, p) {
     const height = resolveHeight(node, p.height, 'state');
     const key = p.key ?? accountKey(p.address!);
-    const [root, proved] = await readState(() => Promise.all([node.tree.root(height), node.tree.prove(key, height)]), height);
+    const proved = await readState(() => node.stateProof(key, height), height);
     return {
       key: hex(key),
       height,
       value: proved.value === undefined ? null : hex(proved.value),
       proof: hex(encodeStateProof(proved.proof)),
-      root: hex(root),
+      root: hex(proved.root),
     };
   },
 });

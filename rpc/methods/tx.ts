@@ -58,7 +58,7 @@ export const txBroadcast = defineRpcMethod({
       await node.submitTx(p.tx);
     } catch (err) {
       if (!(err instanceof MempoolError)) throw err;
-      const waitAnyway = wait === 'committed' && (err.code === 'duplicate' || (err.code === 'nonce_used' && (await node.executor.blocks.getTx(hash)) !== undefined));
+      const waitAnyway = wait === 'committed' && (err.code === 'duplicate' || (err.code === 'nonce_used' && (await node.tx(hash)) !== undefined));
       if (!waitAnyway) throw refused(err);
     }
     if (wait === 'checked') return { hash: hashHex, status: 'checked' as const };
@@ -87,10 +87,10 @@ export const txGet = defineRpcMethod({
   }),
   errors: ['not_found'],
   async handler(node, p) {
-    const stored = await node.executor.blocks.getTx(p.hash);
+    const stored = await node.tx(p.hash);
     const hashHex = toHex(p.hash);
     if (stored === undefined) {
-      const pending = node.mempool.has(p.hash);
+      const pending = node.pending(p.hash);
       throw RpcError.notFound(pending ? `transaction ${hashHex} is pending in the mempool, not committed yet` : `no committed transaction ${hashHex}`, { hash: hashHex, pending });
     }
     return {
