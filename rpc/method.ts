@@ -24,8 +24,11 @@ export interface RpcContext {
   readonly log: RpcLog | undefined;
 }
 
-/** Params are named: every params schema is an object schema. */
-type ParamsSchema = z.ZodType<unknown, Record<string, unknown>>;
+/**
+ * Every params schema is an object schema: its fields, in the order it lists them, are the params
+ * by name and by position (params.ts).
+ */
+export type ParamsSchema = z.ZodObject<z.core.$ZodShape, z.core.$ZodObjectConfig>;
 
 export interface RpcMethod<P extends ParamsSchema = ParamsSchema, R extends z.ZodType = z.ZodType> {
   readonly name: string;
