@@ -1,7 +1,11 @@
-/** Text output for people: aligned rows, events, return values as ABI values. */
+/** Text output for people: aligned rows, transactions, receipts and events, return values as ABI values. */
 import { toHex } from '../chain/bytes.ts';
+import type { RpcResult } from '../rpc/methods.ts';
 import { decodeValues, formatValue } from '../vm/abi.ts';
 import type { KeyInfo } from './keystore.ts';
+
+export type Receipt = RpcResult<'tx_get'>['receipt'];
+export type TxPayload = NonNullable<RpcResult<'tx_get'>['tx']>['payload'];
 
 /** Aligned `label  value` lines; undefined values are left out, null shows as '-'. */
 export function rows(pairs: [string, unknown][], indent = ''): string {
@@ -14,20 +18,24 @@ export function keyJson(k: KeyInfo): Record<string, string> {
   return { name: k.name, address: k.address, public_key: toHex(k.publicKey) };
 }
 
-export type Obj = Record<string, unknown>;
-export const obj = (v: unknown): Obj => (v && typeof v === 'object' ? v as Obj : {});
+/** What a transaction does, as rows. */
+export function payloadRows(p: TxPayload): [string, unknown][] {
+  switch (p.type) {
+    case 'transfer': return [['type', p.type], ['to', p.to], ['amount', p.amount]];
+    case 'deploy': return [['type', p.type], ['code hash', p.code_hash]];
+    case 'call': return [['type', p.type], ['contract', p.contract], ['method', p.method], ['value', p.value]];
+  }
+}
 
-export function receiptFailed(receipt: unknown): string | null {
-  if (!receipt || typeof receipt !== 'object') return null;
-  const r = receipt as Obj;
-  const failed = (typeof r.code === 'number' && r.code !== 0) || (r.status !== undefined && r.status !== 'ok' && r.status !== 0);
-  if (!failed) return null;
-  return typeof r.error === 'string' && r.error !== '' ? r.error : `status ${String(r.status ?? r.code)}`;
+/** Why a committed transaction failed, or null if it did not (or is not committed). */
+export function receiptFailed(receipt: Receipt | undefined): string | null {
+  if (receipt === undefined || receipt.code === 0) return null;
+  return receipt.error !== undefined && receipt.error !== '' ? receipt.error : `status ${receipt.status}`;
 }
 
 /** Return data as ABI values when it decodes as such, else as hex. */
-export function returnText(hex: unknown): string {
-  if (typeof hex !== 'string' || hex === '') return '-';
+export function returnText(hex: string): string {
+  if (hex === '') return '-';
   const bytes = Uint8Array.from(Buffer.from(hex, 'hex'));
   try {
     return decodeValues(bytes).map(formatValue).join(' ');
@@ -36,11 +44,7 @@ export function returnText(hex: unknown): string {
   }
 }
 
-export function eventsText(events: unknown): string {
-  if (!Array.isArray(events) || events.length === 0) return '';
-  return 'events\n' + events.map((e) => {
-    const ev = obj(e);
-    const attrs = Array.isArray(ev.attributes) ? ev.attributes.map(obj).map((a) => `${String(a.key)}=${String(a.value)}`) : [];
-    return `  ${String(ev.type)} ${attrs.join(' ')}\n`;
-  }).join('');
+export function eventsText(events: Receipt['events'] | undefined): string {
+  if (events === undefined || events.length === 0) return '';
+  return 'events\n' + events.map((e) => `  ${e.type} ${e.attributes.map((a) => `${a.key}=${a.value}`).join(' ')}\n`).join('');
 }

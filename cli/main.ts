@@ -11,7 +11,7 @@ import { addKeyCommands } from './commands/keys.ts';
 import { addNodeCommands } from './commands/node.ts';
 import { addTestnetCommands } from './commands/testnet.ts';
 import { addTxCommands } from './commands/tx.ts';
-import { commandContext, DEFAULT_RPC_URL, type CliIo } from './context.ts';
+import { commandContext, DEFAULT_RPC_URL, errorLine, type CliIo } from './context.ts';
 
 export { CliError, DEFAULT_RPC_URL, rpcUrlOf, type CliIo } from './context.ts';
 
@@ -41,8 +41,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { stdout: proc
   } catch (err) {
     // Commander has already printed its own one-line message (or the help).
     if (err instanceof CommanderError) return err.exitCode;
-    const message = err instanceof Error ? err.message : String(err);
-    io.stderr.write(`error: ${message.split('\n').join('; ')}\n`);
+    io.stderr.write(`error: ${errorLine(err)}\n`);
     if (io.env.HALLMARK_DEBUG && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return 1;
   }

@@ -5,8 +5,7 @@ import { toHex } from '../chain/bytes.ts';
 import { encodeSignedTransaction, signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
 import { intrinsicGas } from '../execution/executor.ts';
 import { parseSafeInt, parseU64 } from './args.ts';
-import { CliError, type CommandContext } from './context.ts';
-import { obj } from './format.ts';
+import type { CommandContext } from './context.ts';
 import { FAUCET_KEY, getKey } from './keystore.ts';
 
 /** Gas limit of contract deploys and calls unless --gas-limit says otherwise (a transfer's is exact). */
@@ -56,21 +55,14 @@ export async function send(ctx: CommandContext, cmd: Command, opts: SendOpts, pa
   const given = opts.nonce === undefined ? null : parseSafeInt(opts.nonce, '--nonce');
   const key = await getKey(ctx.homeOf(cmd), opts.from);
   const rpc = await ctx.rpcOf(cmd);
-  const status = obj(await rpc.call('chain_status'));
-  if (typeof status.chain_id !== 'string') throw new CliError('rpc_error', 'chain_status returned no chain_id');
-  const params = obj(await rpc.call('chain_getParams'));
-  if (typeof params.admission_min_gas_price !== 'string') throw new CliError('rpc_error', 'chain_getParams returned no admission_min_gas_price');
-  const price = BigInt(params.admission_min_gas_price);
-  let nonce = given;
-  if (nonce === null) {
-    const acct = obj(await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) }));
-    nonce = parseSafeInt(String(acct.nonce ?? 0), 'account nonce');
-  }
+  const status = await rpc.call('chain_status');
+  const price = BigInt((await rpc.call('chain_getParams')).admission_min_gas_price);
+  const nonce = given ?? (await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) })).nonce;
   const base = { chainId: status.chain_id, sender: key.publicKey, nonce, payload };
   const priced = (gasLimit: number): Transaction => ({ ...base, gasLimit, fee: givenFee ?? BigInt(gasLimit) * price });
   const t = priced(givenGas ?? (payload.kind === 'transfer' ? exactTransferGas(priced) : DEFAULT_CONTRACT_GAS));
   const signed = signTransaction(t, key.secretKey);
   key.secretKey.fill(0);
-  const r = obj(await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' }));
-  return { r, signed, nonce, sender: addressOf(t.sender) };
+  const r = await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' });
+  return { r, nonce, sender: addressOf(t.sender) };
 }

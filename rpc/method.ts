@@ -30,8 +30,8 @@ export interface RpcContext {
  */
 export type ParamsSchema = z.ZodObject<z.core.$ZodShape, z.core.$ZodObjectConfig>;
 
-export interface RpcMethod<P extends ParamsSchema = ParamsSchema, R extends z.ZodType = z.ZodType> {
-  readonly name: string;
+export interface RpcMethod<P extends ParamsSchema = ParamsSchema, R extends z.ZodType = z.ZodType, N extends string = string> {
+  readonly name: N;
   readonly summary: string;
   readonly description?: string;
   readonly params: P;
@@ -41,9 +41,9 @@ export interface RpcMethod<P extends ParamsSchema = ParamsSchema, R extends z.Zo
   handler(node: NodeQuery, params: z.output<P>, ctx: RpcContext): Promise<z.input<R>>;
 }
 
-/** Keeps the handler typed against its own schemas, then stores it in the untyped table. */
-export function defineRpcMethod<P extends ParamsSchema, R extends z.ZodType>(m: RpcMethod<P, R>): RpcMethod {
-  return m as unknown as RpcMethod;
+/** Keeps the handler typed against its own schemas, and the method's name and schemas for typed clients (client.ts). */
+export function defineRpcMethod<const N extends string, P extends ParamsSchema, R extends z.ZodType>(m: RpcMethod<P, R, N>): RpcMethod<P, R, N> {
+  return m;
 }
 
 // ---- param pieces ------------------------------------------------------------------------------

@@ -8,6 +8,7 @@
  * Errors a handler means to send are RpcError values with a code from RPC_ERRORS (errors.ts);
  * anything else it throws is an internal error (logged, never shown to the client).
  */
+import type { z } from 'zod';
 import { RPC_ERRORS } from './errors.ts';
 import { defineRpcMethod, NoParams, type RpcMethod } from './method.ts';
 import { chainGetBlock, chainGetCommit, chainGetParams, chainStatus } from './methods/chain.ts';
@@ -34,8 +35,17 @@ const rpcDiscover = defineRpcMethod({
   },
 });
 
-/** Every method the server offers, in the order the docs list them. */
-export const RPC_METHODS: readonly RpcMethod[] = Object.freeze([
+const TABLE = [
   chainStatus, chainGetParams, chainGetBlock, chainGetCommit, txBroadcast, txGet, stateGetAccount, stateGetProof,
   contractGetCode, contractQuery, consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
-]);
+] as const;
+
+/** Every method the server offers, in the order the docs list them. */
+export const RPC_METHODS: readonly RpcMethod[] = Object.freeze([...TABLE]);
+
+// What a client of this table sends and gets back, by method name (client.ts).
+export type RpcMethodName = (typeof TABLE)[number]['name'];
+type MethodNamed<N extends RpcMethodName> = Extract<(typeof TABLE)[number], { name: N }>;
+/** The params a client sends (the schema's input side: hex and addresses as strings). */
+export type RpcParams<N extends RpcMethodName> = z.input<MethodNamed<N>['params']>;
+export type RpcResult<N extends RpcMethodName> = z.output<MethodNamed<N>['result']>;

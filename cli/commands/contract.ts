@@ -6,7 +6,8 @@ import { toHex } from '../../chain/bytes.ts';
 import { contractAddress } from '../../execution/contracts.ts';
 import { abiArgs, parseSafeInt, parseU64, resolveAddress } from '../args.ts';
 import { CliError, type CommandContext } from '../context.ts';
-import { eventsText, obj, receiptFailed, returnText, rows, type Obj } from '../format.ts';
+import type { RpcParams, RpcResult } from '../../rpc/methods.ts';
+import { eventsText, receiptFailed, returnText, rows } from '../format.ts';
 import { DEFAULT_CONTRACT_GAS, send, sendOptions, type SendOpts } from '../send.ts';
 
 /** `contract deploy`, `call`, `query` and `code`. */
@@ -22,9 +23,9 @@ export function addContractCommands(program: Command, ctx: CommandContext): void
       } catch (err) {
         throw new CliError('usage', `cannot read ${file}: ${(err as Error).message}`);
       }
-      const { r, signed, nonce, sender } = await send(ctx, cmd, opts, { kind: 'deploy', code, args: await abiArgs(ctx.homeOf(cmd), args) });
+      const { r, nonce, sender } = await send(ctx, cmd, opts, { kind: 'deploy', code, args: await abiArgs(ctx.homeOf(cmd), args) });
       const address = formatAddress(contractAddress(sender, nonce));
-      printOutcome(cmd, { ...r, address }, [['address', address], ['hash', r.hash ?? toHex(signed.hash)]], false);
+      printOutcome(cmd, r, { ...r, address }, [['address', address], ['hash', r.hash]], false);
     });
   sendOptions(contract.command('call <address> <method> [args...]')
     .description('call a contract method in a transaction; ARGS as for deploy')
@@ -32,8 +33,8 @@ export function addContractCommands(program: Command, ctx: CommandContext): void
     .action(async (address: string, method: string, args: string[], opts: SendOpts & { value: string }, cmd: Command) => {
       const to = parseAddress(await resolveAddress(ctx.homeOf(cmd), address, 'address'));
       const value = parseU64(opts.value, '--value');
-      const { r, signed } = await send(ctx, cmd, opts, { kind: 'call', contract: to, method, args: await abiArgs(ctx.homeOf(cmd), args), value });
-      printOutcome(cmd, r, [['hash', r.hash ?? toHex(signed.hash)]], true);
+      const { r } = await send(ctx, cmd, opts, { kind: 'call', contract: to, method, args: await abiArgs(ctx.homeOf(cmd), args), value });
+      printOutcome(cmd, r, r, [['hash', r.hash]], true);
     });
   contract.command('query <address> <method> [args...]')
     .description('run a contract method read-only on the latest state (nothing is written, no fee)')
@@ -41,33 +42,33 @@ export function addContractCommands(program: Command, ctx: CommandContext): void
     .option('--caller <address>', 'the caller the method sees')
     .action(async (address: string, method: string, args: string[], opts: { gasLimit?: string; caller?: string }, cmd: Command) => {
       const home = ctx.homeOf(cmd);
-      const params: Obj = { address: await resolveAddress(home, address, 'address'), method, args: toHex(await abiArgs(home, args)) };
+      const params: RpcParams<'contract_query'> = { address: await resolveAddress(home, address, 'address'), method, args: toHex(await abiArgs(home, args)) };
       if (opts.gasLimit !== undefined) params.gas_limit = parseSafeInt(opts.gasLimit, '--gas-limit');
       if (opts.caller !== undefined) params.caller = await resolveAddress(home, opts.caller, '--caller');
-      const r = obj(await (await ctx.rpcOf(cmd)).call('contract_query', params));
+      const r = await (await ctx.rpcOf(cmd)).call('contract_query', params);
       ctx.print(cmd, r, () => rows([['ok', r.ok], ['gas used', r.gas_used], ['error', r.error], ['return', returnText(r.return_data)]]) + eventsText(r.events));
-      if (r.ok !== true) throw new CliError('tx_failed', `the query failed: ${String(r.error)}`);
+      if (!r.ok) throw new CliError('tx_failed', `the query failed: ${String(r.error)}`);
     });
   contract.command('code <address>')
     .description('a deployed contract: code hash, creator, methods; --out writes the module to a file')
     .option('--out <file>', 'write the module here')
     .action(async (address: string, opts: { out?: string }, cmd: Command) => {
-      const r = obj(await (await ctx.rpcOf(cmd)).call('contract_getCode', { address: await resolveAddress(ctx.homeOf(cmd), address, 'address') }));
-      if (opts.out !== undefined) await writeFile(opts.out, Buffer.from(String(r.code), 'hex'));
+      const r = await (await ctx.rpcOf(cmd)).call('contract_getCode', { address: await resolveAddress(ctx.homeOf(cmd), address, 'address') });
+      if (opts.out !== undefined) await writeFile(opts.out, Buffer.from(r.code, 'hex'));
       ctx.print(cmd, r, () => rows([
         ['address', r.address], ['code hash', r.code_hash], ['size', r.size], ['creator', r.creator],
-        ['methods', Array.isArray(r.methods) ? r.methods.join(', ') : ''], ['written to', opts.out],
+        ['methods', r.methods.join(', ')], ['written to', opts.out],
       ]));
     });
 
-  /** A committed deploy or call: status, gas, return value and events; exits 1 if it failed. */
-  function printOutcome(cmd: Command, r: Obj, head: [string, unknown][], showReturn: boolean): void {
-    const rc = obj(r.receipt);
-    ctx.print(cmd, r, () => rows([
-      ...head, ['status', r.receipt === undefined ? r.status : rc.status], ['height', r.height], ['gas used', rc.gas_used],
-      ['error', rc.error], ['return', showReturn && rc.status === 'ok' ? returnText(rc.return_data) : undefined],
-    ]) + eventsText(rc.events));
-    const failure = receiptFailed(r.receipt);
-    if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
+  /** A deploy or call: status, and once committed gas, return value and events; exits 1 if it failed. */
+  function printOutcome(cmd: Command, r: RpcResult<'tx_broadcast'>, json: unknown, head: [string, unknown][], showReturn: boolean): void {
+    const rc = r.receipt;
+    ctx.print(cmd, json, () => rows([
+      ...head, ['status', rc === undefined ? r.status : rc.status], ['height', r.height], ['gas used', rc?.gas_used],
+      ['error', rc?.error], ['return', showReturn && rc?.status === 'ok' ? returnText(rc.return_data) : undefined],
+    ]) + eventsText(rc?.events));
+    const failure = receiptFailed(rc);
+    if (failure) throw new CliError('tx_failed', `transaction ${r.hash} was committed but failed: ${failure}`);
   }
 }

@@ -1,10 +1,9 @@
 /** Transactions: show a committed one, send a transfer. */
 import type { Command } from 'commander';
 import { parseAddress } from '../../chain/address.ts';
-import { toHex } from '../../chain/bytes.ts';
 import { parseU64, resolveAddress } from '../args.ts';
 import { CliError, type CommandContext } from '../context.ts';
-import { eventsText, obj, receiptFailed, returnText, rows } from '../format.ts';
+import { eventsText, payloadRows, receiptFailed, returnText, rows } from '../format.ts';
 import { send, sendOptions, type SendOpts } from '../send.ts';
 
 /** `tx show` and `tx transfer`. */
@@ -14,15 +13,12 @@ export function addTxCommands(program: Command, ctx: CommandContext): void {
     .description('a committed transaction and its receipt')
     .action(async (hash: string, _opts: unknown, cmd: Command) => {
       if (!/^(?:0x)?[0-9a-fA-F]{64}$/.test(hash)) throw new CliError('usage', `hash: expected 64 hex characters, got ${JSON.stringify(hash)}`);
-      const r = obj(await (await ctx.rpcOf(cmd)).call('tx_get', { hash: hash.replace(/^0x/, '').toLowerCase() }));
-      const t = obj(r.tx);
-      const p = obj(t.payload);
-      const rc = obj(r.receipt);
+      const r = await (await ctx.rpcOf(cmd)).call('tx_get', { hash: hash.replace(/^0x/, '').toLowerCase() });
+      const { tx: t, receipt: rc } = r;
+      const txRows: [string, unknown][] = t === null ? [] : [['sender', t.sender], ['nonce', t.nonce], ['fee', t.fee], ...payloadRows(t.payload)];
       ctx.print(cmd, r, () => rows([
-        ['hash', r.hash], ['height', r.height], ['index', r.index], ['sender', t.sender], ['nonce', t.nonce], ['fee', t.fee],
-        ['type', p.type], ['to', p.to], ['amount', p.amount], ['contract', p.contract], ['method', p.method], ['code hash', p.code_hash],
-        ['value', p.value], ['status', rc.status], ['gas used', rc.gas_used], ['error', rc.error],
-        ['return', p.type === 'call' ? returnText(rc.return_data) : undefined],
+        ['hash', r.hash], ['height', r.height], ['index', r.index], ...txRows, ['status', rc.status], ['gas used', rc.gas_used], ['error', rc.error],
+        ['return', t?.payload.type === 'call' ? returnText(rc.return_data) : undefined],
       ]) + eventsText(rc.events));
     });
   sendOptions(tx.command('transfer')
@@ -32,9 +28,9 @@ export function addTxCommands(program: Command, ctx: CommandContext): void {
     .action(async (opts: SendOpts & { to: string; amount: string }, cmd: Command) => {
       const amount = parseU64(opts.amount, '--amount');
       const to = parseAddress(await resolveAddress(ctx.homeOf(cmd), opts.to, '--to'));
-      const { r, signed, nonce } = await send(ctx, cmd, opts, { kind: 'transfer', to, amount });
-      ctx.print(cmd, r, () => rows([['hash', r.hash ?? toHex(signed.hash)], ['status', r.status], ['height', r.height], ['nonce', nonce]]));
+      const { r, nonce } = await send(ctx, cmd, opts, { kind: 'transfer', to, amount });
+      ctx.print(cmd, r, () => rows([['hash', r.hash], ['status', r.status], ['height', r.height], ['nonce', nonce]]));
       const failure = receiptFailed(r.receipt);
-      if (failure) throw new CliError('tx_failed', `transaction ${String(r.hash)} was committed but failed: ${failure}`);
+      if (failure) throw new CliError('tx_failed', `transaction ${r.hash} was committed but failed: ${failure}`);
     });
 }
