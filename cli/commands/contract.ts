@@ -24,8 +24,10 @@ export function addContractCommands(program: Command, ctx: CommandContext): void
         throw new CliError('usage', `cannot read ${file}: ${(err as Error).message}`);
       }
       const { r, nonce, sender } = await send(ctx, cmd, opts, { kind: 'deploy', code, args: await abiArgs(ctx.homeOf(cmd), args) });
-      const address = formatAddress(contractAddress(sender, nonce));
-      printOutcome(cmd, r, { ...r, address }, [['address', address], ['hash', r.hash]], false);
+      // Only a deploy committed with status ok made a contract: a refused module, a failed init or
+      // one not committed yet (--no-wait) has no address to print.
+      const address = r.receipt?.code === 0 ? formatAddress(contractAddress(sender, nonce)) : undefined;
+      printOutcome(cmd, r, address === undefined ? r : { ...r, address }, [['address', address], ['hash', r.hash]], false);
     });
   sendOptions(contract.command('call <address> <method> [args...]')
     .description('call a contract method in a transaction; ARGS as for deploy')
