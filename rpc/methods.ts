@@ -1,9 +1,10 @@
 /**
  * The JSON-RPC method table: every method the server offers, one file per family under methods/
- * (chain, tx, state, contract, consensus, net), each with a zod schema for its (named) params and
- * one for its result, and a handler that reads and writes only through RpcNode (method.ts). The
- * server (server.ts) validates params with the schema before calling the handler; the OpenRPC
- * document (openrpc.ts) is generated from the same schemas, so the two cannot drift apart.
+ * (chain, tx, state, contract, consensus, net), each with a zod schema for its params and one for
+ * its result, and a handler that reads and writes only through NodeQuery (query.ts). The server
+ * (server.ts) validates params with the schema before calling the handler, the OpenRPC document
+ * (openrpc.ts) is generated from the same schemas, and the client (client.ts) is typed and checked
+ * by them, so the three cannot drift apart.
  *
  * Errors a handler means to send are RpcError values with a code from RPC_ERRORS (errors.ts);
  * anything else it throws is an internal error (logged, never shown to the client).
