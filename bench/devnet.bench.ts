@@ -70,7 +70,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
   }
   await Promise.all(inflight);
   const lastHash = saturation[saturation.length - 1]!.hash;
-  await node.waitForTx(lastHash, 120_000);
+  await node.query.waitForTx(lastHash, 120_000);
   const satRate = (saturation.length * 1000) / (performance.now() - t0);
   const committed = await committedTxs();
   report({ bench: 'devnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: Number((satRate / baseline).toPrecision(3)), committed, heights: node.executor.head!.height });

@@ -34,12 +34,14 @@ import { Mempool } from '../mempool/mempool.ts';
 import { executionRules } from '../execution/protocol.ts';
 import { NodeMetrics } from './metrics.ts';
 import { FileSignStateStore } from './privval-file.ts';
-import type { CommittedEvidence, ConsensusSnapshot, RpcNode, TxInclusion } from '../rpc/node-api.ts';
+import type { NodeQuery } from '../rpc/query.ts';
 import { startRpcServer, type RpcServer } from '../rpc/server.ts';
 import { FileWal } from './wal-file.ts';
 import { loadOrCreateNodeKey, type NodeKey } from '../p2p/identity.ts';
-import { Network, type PeerInfo } from '../p2p/network.ts';
+import { Network } from '../p2p/network.ts';
 import { NetworkService } from './network-service.ts';
+import { consensusSnapshot, nodeQuery } from './query.ts';
+import { TxWaiters } from './tx-waiters.ts';
 
 /** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
 export const NODE_KEY_FILE = 'node_key.json';
@@ -77,11 +79,7 @@ export function engineTimeouts(t: TimeoutParams): Record<TimeoutKind, TimeoutCon
   };
 }
 
-interface Waiter {
-  resolve(inclusion: TxInclusion): void;
-}
-
-export class HallmarkNode implements RpcNode {
+export class HallmarkNode {
   readonly chainId: string;
   readonly nodeId: string;
   readonly validatorAddress: Address | null;
@@ -90,15 +88,16 @@ export class HallmarkNode implements RpcNode {
   readonly mempool: Mempool;
   readonly validators: ValidatorSet;
   readonly synchrony: SynchronyBounds;
-  readonly validatorNames: ReadonlyMap<string, string>;
   readonly driver: ConsensusDriver;
+  /** What the JSON-RPC server reads and submits through. */
+  readonly query: NodeQuery;
+  readonly #txWaiters: TxWaiters;
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly #wal: FileWal;
   readonly #genesis: Genesis;
   readonly #builder: BlockBuilder;
   readonly #clock: Clock;
   readonly #log: Logger;
-  readonly #waiters = new Map<string, Set<Waiter>>();
   readonly evidencePool: EvidencePool;
   #rpc: RpcServer | null = null;
   #halted: (err: Error) => void = () => {};
@@ -132,7 +131,6 @@ export class HallmarkNode implements RpcNode {
     this.tree = parts.tree;
     this.executor = parts.executor;
     this.validators = parts.validators;
-    this.validatorNames = new Map(genesis.validators.map((v) => [toHex(v.address), v.name]));
     this.validatorAddress = parts.signer?.address ?? null;
     this.mempool = new Mempool({
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
@@ -175,6 +173,18 @@ export class HallmarkNode implements RpcNode {
     this.metrics = new NodeMetrics({
       driver: this.driver, executor: this.executor, mempool: this.mempool, evidencePool: this.evidencePool, service: this.service,
       rpc: () => this.#rpc, network: () => this.#network,
+    });
+    this.#txWaiters = new TxWaiters((hash) => this.executor.blocks.getTx(hash));
+    this.query = nodeQuery({
+      chainId: this.chainId, nodeId: this.nodeId, validatorAddress: this.validatorAddress, executor: this.executor, tree: this.tree,
+      mempool: this.mempool, validators: this.validators, validatorNames: new Map(genesis.validators.map((v) => [toHex(v.address), v.name])),
+      synchrony: this.synchrony, waiters: this.#txWaiters,
+      admitted: (stx) => this.service.gossip([{ hash: stx.hash, bytes: stx.bytes }]),
+      pendingEvidence: () => this.evidencePool.list(),
+      consensusState: () => consensusSnapshot(this.driver, this.validators),
+      catchingUp: () => this.service.syncing,
+      peers: () => this.#network?.peers() ?? [],
+      listenAddresses: () => ({ rpc: this.#rpc?.url ?? '', p2p: this.#network?.multiaddrs[0]?.toString() ?? null }),
     });
   }
 
@@ -232,7 +242,7 @@ export class HallmarkNode implements RpcNode {
     // 'ahead'), before anything listens; the driver would only halt on it.
     const wal = this.#wal.readAll();
     entriesToReplay(wal, head.height + 1);
-    this.#rpc = await startRpcServer(this, { ...config.rpc, log: this.#log.child({ module: 'rpc' }), onCall: (method, seconds) => this.metrics.rpcCall(method, seconds) });
+    this.#rpc = await startRpcServer(this.query, { ...config.rpc, log: this.#log.child({ module: 'rpc' }), onCall: (method, seconds) => this.metrics.rpcCall(method, seconds) });
     if (config.metrics.enabled) this.#metricsServer = await this.metrics.serve(config.metrics);
     this.#network = await Network.start({
       config: config.p2p, nodeKey: this.#nodeKey, genesisHash: genesisHash(this.#genesis), maxTxBytes: config.mempool.maxTxBytes,
@@ -295,14 +305,9 @@ export class HallmarkNode implements RpcNode {
     this.metrics.committed(block, commit.round, parent, this.service.syncing ? null : this.#clock());
     this.evidencePool.committed(block.evidence);
     this.evidencePool.expire(height + 1);
+    this.#txWaiters.committed(applied);
     const committed: SignedTransaction[] = [];
-    applied.txHashes.forEach((hash, index) => {
-      const key = toHex(hash);
-      const waiters = this.#waiters.get(key);
-      if (waiters !== undefined) {
-        this.#waiters.delete(key);
-        for (const w of waiters) w.resolve({ height, index, receipt: applied.receipts[index]! });
-      }
+    applied.txHashes.forEach((hash) => {
       const stx = this.mempool.get(hash);
       if (stx !== undefined) committed.push(stx);
     });
@@ -319,70 +324,6 @@ export class HallmarkNode implements RpcNode {
   /** Where metrics are served, or null when they are off. */
   get metricsUrl(): string | null {
     return this.#metricsServer?.url ?? null;
-  }
-
-  // ---- RpcNode -------------------------------------------------------------------------------
-
-  catchingUp(): boolean {
-    return this.service.syncing;
-  }
-
-  consensusState(): ConsensusSnapshot {
-    const s = this.driver.status();
-    const power = this.driver.votePower();
-    return {
-      height: s.height, round: Math.max(s.round, 0), step: s.step, lockedRound: s.lockedRound, validRound: s.validRound,
-      proposer: this.validators.proposer(Math.max(s.height, 1), Math.max(s.round, 0)).address,
-      prevotePower: power.prevote, precommitPower: power.precommit, totalPower: this.validators.totalPower,
-    };
-  }
-
-  async submitTx(bytes: Uint8Array): Promise<SignedTransaction> {
-    const stx = await this.mempool.add(bytes);
-    this.service.gossip([{ hash: stx.hash, bytes }]);
-    return stx;
-  }
-
-  async waitForTx(hash: Uint8Array, timeoutMs: number): Promise<TxInclusion> {
-    const key = toHex(hash);
-    return new Promise<TxInclusion>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      let set = this.#waiters.get(key);
-      if (set === undefined) this.#waiters.set(key, (set = new Set()));
-      const forget = () => {
-        set.delete(waiter);
-        if (set.size === 0 && this.#waiters.get(key) === set) this.#waiters.delete(key);
-      };
-      const waiter: Waiter = {
-        resolve: (inclusion) => {
-          clearTimeout(timer);
-          forget();
-          resolve(inclusion);
-        },
-      };
-      set.add(waiter);
-      timer = setTimeout(() => {
-        forget();
-        reject(new Error(`transaction ${key} was not committed within ${timeoutMs} ms`));
-      }, timeoutMs);
-      // Registered first, then looked up: a commit in between resolves the waiter either way.
-      this.executor.blocks.getTx(hash).then((stored) => {
-        if (stored !== undefined) waiter.resolve({ height: stored.height, index: stored.index, receipt: stored.receipt });
-      }, () => {});
-    });
-  }
-
-  async evidence(): Promise<{ committed: CommittedEvidence[]; pending: DuplicateVoteEvidence[] }> {
-    const committed = await this.executor.blocks.listEvidence(100);
-    return { committed, pending: this.evidencePool.list() };
-  }
-
-  peers(): PeerInfo[] {
-    return this.#network?.peers() ?? [];
-  }
-
-  listenAddresses(): { rpc: string; p2p: string | null } {
-    return { rpc: this.#rpc?.url ?? '', p2p: this.#network?.multiaddrs[0]?.toString() ?? null };
   }
 }
 

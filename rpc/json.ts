@@ -1,8 +1,8 @@
 /**
  * JSON views of chain data for the RPC: bytes as lower-case hex without `0x`, addresses as bech32m
  * `hm1…`, amounts and fees as decimal strings (u64 does not fit a JSON number), times as RFC 3339
- * UTC, keys in snake_case. Each view has a zod schema next to it: methods.ts uses the schemas as
- * the result types it documents (openrpc.ts), and the tests check real results against them.
+ * UTC, keys in snake_case. Each view has a zod schema next to it: the methods (methods/) use the
+ * schemas as the result types they document (openrpc.ts), and the tests check real results against them.
  */
 import { z } from 'zod';
 import { addressOf, formatAddress } from '../chain/address.ts';

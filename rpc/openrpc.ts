@@ -1,13 +1,16 @@
 /**
  * The OpenRPC 1.2.6 document (https://spec.open-rpc.org) for a method table, built from the very
  * zod schemas the server validates params with, so the description cannot drift from behaviour.
- * Params are by name: each property of a method's params object becomes a ContentDescriptor.
+ * Params go by name or by position (`paramStructure: "either"`): each field of a method's params
+ * object becomes a ContentDescriptor, in the field order that is also their positional order.
  * Schemas are JSON Schema draft-07 (the dialect OpenRPC 1.2.6 references); params describe what a
  * client sends (the input side of each schema), results what it gets back.
  */
 import { z } from 'zod';
 import pkg from '../package.json' with { type: 'json' };
-import type { RpcErrorName, RpcMethod } from './methods.ts';
+import type { RpcErrorName } from './errors.ts';
+import type { RpcMethod } from './method.ts';
+import { paramNames } from './params.ts';
 
 export const OPENRPC_VERSION = '1.2.6';
 export const RPC_TITLE = 'Hallmark JSON-RPC';
@@ -27,7 +30,7 @@ export const OpenRpcDocumentSchema = z.looseObject({
     name: z.string(),
     summary: z.string(),
     description: z.string().optional(),
-    paramStructure: z.literal('by-name'),
+    paramStructure: z.literal('either'),
     params: z.array(ContentDescriptorSchema),
     result: ContentDescriptorSchema,
     errors: z.array(ErrorObjectSchema),
@@ -47,21 +50,20 @@ function jsonSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   return rest;
 }
 
+/** The params in their positional order. */
 function paramDescriptors(m: RpcMethod): ContentDescriptor[] {
   const whole = jsonSchema(m.params, 'input');
   const properties = (whole.properties ?? {}) as Record<string, JsonSchema>;
   const required = new Set((whole.required ?? []) as string[]);
-  return Object.entries(properties).map(([name, schema]) => ({
-    name,
-    ...(typeof schema.description === 'string' ? { description: schema.description } : {}),
-    required: required.has(name),
-    schema,
-  }));
+  return paramNames(m.params).map((name) => {
+    const schema = properties[name] ?? {};
+    return { name, ...(typeof schema.description === 'string' ? { description: schema.description } : {}), required: required.has(name), schema };
+  });
 }
 
 /**
- * The document for `methods`. `errors` is the server's error table (methods.ts RPC_ERRORS); it is
- * passed in so this module needs nothing from methods.ts at run time.
+ * The document for `methods`. `errors` is the server's error table (errors.ts RPC_ERRORS); it is
+ * passed in so this module needs nothing from errors.ts at run time.
  */
 export function openRpcDocument(methods: readonly RpcMethod[], errors: Readonly<Record<RpcErrorName, ErrorObject>>): OpenRpcDocument {
   const errorObject = (name: RpcErrorName): ErrorObject => ({ code: errors[name].code, message: errors[name].message });
@@ -70,14 +72,14 @@ export function openRpcDocument(methods: readonly RpcMethod[], errors: Readonly<
     info: {
       title: RPC_TITLE,
       version: pkg.version,
-      description: 'JSON-RPC 2.0 over HTTP POST (Content-Type: application/json). Params are named. Bytes are lower-case hex ' +
+      description: 'JSON-RPC 2.0 over HTTP POST (Content-Type: application/json). Params by name or by position. Bytes are lower-case hex ' +
         'without 0x, addresses bech32m hm1…, amounts decimal strings, times RFC 3339 UTC. See docs/rpc.md for limits.',
     },
     methods: methods.map((m) => ({
       name: m.name,
       summary: m.summary,
       ...(m.description === undefined ? {} : { description: m.description }),
-      paramStructure: 'by-name' as const,
+      paramStructure: 'either' as const,
       params: paramDescriptors(m),
       result: { name: `${m.name}.result`, required: true, schema: jsonSchema(m.result, 'output') },
       errors: [...new Set([...m.errors, ...EVERY_METHOD])].map(errorObject),

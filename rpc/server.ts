@@ -16,20 +16,23 @@
  * Every refusal (400, 408, 413, 415, 431, 503) is answered and the connection destroyed without waiting
  * for the client, and counted by reason in `refused`.
  *
- * Protocol errors use the JSON-RPC codes; application errors are in methods.ts RPC_ERRORS and
+ * Protocol errors use the JSON-RPC codes; application errors are in errors.ts RPC_ERRORS and
  * docs/rpc.md. An exception a handler did not mean to throw is logged and answered as -32603
  * with no detail.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
-import { z } from 'zod';
 import { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
 import { ClientCounts, RpcConnections, type RpcRefusal } from './connections.ts';
-import type { RpcNode } from './node-api.ts';
-import { RPC_ERRORS, RPC_METHODS, RpcError, type RpcContext, type RpcIssue, type RpcLog, type RpcMethod } from './methods.ts';
+import type { NodeQuery } from './query.ts';
+import { RPC_ERRORS, RpcError } from './errors.ts';
+import type { RpcContext, RpcLog, RpcMethod } from './method.ts';
+import { RPC_METHODS } from './methods.ts';
+import { parseParams } from './params.ts';
 
 export { RPC_REFUSALS, type RpcRefusal } from './connections.ts';
 export { DEFAULT_RPC_SERVER_OPTIONS, MAX_RPC_TIMEOUT_MS, type RpcServerConfig } from './config.ts';
+export { MAX_ISSUES } from './params.ts';
 
 export interface RpcServerOptions extends RpcServerConfig {
   log?: RpcLog;
@@ -38,9 +41,6 @@ export interface RpcServerOptions extends RpcServerConfig {
   /** Told of every call of a known method once it is answered, with the seconds it took (metrics). */
   onCall?: (method: string, seconds: number) => void;
 }
-
-/** At most this many issues are listed for one invalid params error. */
-export const MAX_ISSUES = 20;
 
 export interface RpcServer {
   /** `http://host:port/` */
@@ -103,31 +103,13 @@ function excerpt(s: string, max = 64): string {
   return JSON.stringify(s.length > max ? `${s.slice(0, max)}…` : s);
 }
 
-function issuesOf(error: z.ZodError): RpcIssue[] {
-  const out: RpcIssue[] = [];
-  for (const issue of error.issues) {
-    const path = issue.path.length === 0 ? 'params' : issue.path.map((p, i) => (typeof p === 'number' ? `[${p}]` : `${i === 0 ? '' : '.'}${String(p)}`)).join('');
-    if (issue.code === 'unrecognized_keys') {
-      for (const key of issue.keys) out.push({ path: key.length > 64 ? `${key.slice(0, 64)}…` : key, message: 'unknown parameter' });
-    } else {
-      out.push({ path, message: issue.message });
-    }
-  }
-  if (out.length > MAX_ISSUES) {
-    const more = out.length - MAX_ISSUES;
-    out.length = MAX_ISSUES;
-    out.push({ path: 'params', message: `and ${more} more issues` });
-  }
-  return out;
-}
-
 /** `application/json`, with or without parameters such as charset, in any case. */
 function isJsonContentType(header: string | undefined): boolean {
   if (header === undefined) return false;
   return header.split(';')[0]!.trim().toLowerCase() === 'application/json';
 }
 
-export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOptions> = {}): Promise<RpcServer> {
+export async function startRpcServer(node: NodeQuery, options: Partial<RpcServerOptions> = {}): Promise<RpcServer> {
   const opts: RpcServerOptions = { ...DEFAULT_RPC_SERVER_OPTIONS, ...options };
   checkOptions(opts);
   const { maxBodyBytes, maxBatch, maxConcurrent, maxConcurrentPerIp, timeoutMs, bodyTimeoutMs, sendTimeoutMs, log } = opts;
@@ -143,17 +125,13 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
 
   /** Runs one call (already known to be a well-formed request object) under the call timeout. */
   async function call(m: RpcMethod, id: Id, rawParams: unknown, settled: Promise<unknown>[]): Promise<Response> {
-    if (Array.isArray(rawParams)) {
-      const e = RpcError.invalidParams([{ path: 'params', message: 'expected an object of named parameters, not an array' }]);
-      return { jsonrpc: '2.0', id, error: { code: e.code, message: e.message, data: e.data } };
-    }
-    const parsed = m.params.safeParse(rawParams ?? {});
-    if (!parsed.success) {
-      const e = RpcError.invalidParams(issuesOf(parsed.error));
+    const parsed = parseParams(m.params, rawParams);
+    if (!parsed.ok) {
+      const e = RpcError.invalidParams(parsed.issues);
       return { jsonrpc: '2.0', id, error: { code: e.code, message: e.message, data: e.data } };
     }
     let timer: NodeJS.Timeout | undefined;
-    const run = Promise.resolve().then(() => m.handler(node, parsed.data, ctx));
+    const run = Promise.resolve().then(() => m.handler(node, parsed.params, ctx));
     settled.push(run.catch(() => {}));
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new RpcError('request_timeout', `${m.name} did not finish within ${timeoutMs} ms`, { timeout_ms: timeoutMs })), timeoutMs);
@@ -181,9 +159,9 @@ export async function startRpcServer(node: RpcNode, options: Partial<RpcServerOp
     if (entry.jsonrpc !== '2.0') return errorResponse(id, 'invalid_request', 'invalid request: jsonrpc must be exactly "2.0"');
     if (typeof entry.method !== 'string') return errorResponse(id, 'invalid_request', 'invalid request: method must be a string');
     if (entry.params !== undefined && typeof entry.params !== 'object') {
-      return errorResponse(id, 'invalid_request', 'invalid request: params must be an object (or omitted)');
+      return errorResponse(id, 'invalid_request', 'invalid request: params must be an object or an array (or omitted)');
     }
-    if (entry.params === null) return errorResponse(id, 'invalid_request', 'invalid request: params must be an object (or omitted), not null');
+    if (entry.params === null) return errorResponse(id, 'invalid_request', 'invalid request: params must be an object or an array (or omitted), not null');
     const m = methods.get(entry.method);
     const started = performance.now();
     const response = m === undefined

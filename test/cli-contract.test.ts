@@ -77,6 +77,16 @@ t.test('contract deploy, call, query and code against a running node', async (t)
   const refused = await h('contract', 'deploy', floats);
   t.equal(refused.code, 1);
   t.match(refused.stderr, /failed: .*floating-point instructions are not allowed/);
+  t.match(refused.stdout, /^status +invalid_contract$/m, 'the refusal is shown');
+  t.notMatch(refused.stdout, /^address/m, 'and no address: no contract exists');
+  const refusedJson = await h('contract', 'deploy', floats, '--json');
+  t.equal(refusedJson.code, 1);
+  t.equal(JSON.parse(refusedJson.stdout).receipt.status, 'invalid_contract');
+  t.notOk('address' in JSON.parse(refusedJson.stdout), 'nor in --json');
+  const pending = await h('contract', 'deploy', file, '--no-wait');
+  t.equal(pending.code, 0, pending.stderr);
+  t.match(pending.stdout, /^status +checked$/m);
+  t.notMatch(pending.stdout, /^address/m, 'a deploy not committed yet prints no address either');
   const missing = await h('contract', 'deploy', join(home, 'nope.wasm'));
   t.equal(missing.code, 1);
   t.match(missing.stderr, /^error: cannot read .*nope\.wasm/);

@@ -84,6 +84,10 @@ async function rpcServer(t: Test, handler: (call: RpcCall) => unknown): Promise<
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, calls };
 }
 
+/** An address to fill results with; the client checks every result against its schema. */
+const SOMEONE = formatAddress(new Uint8Array(20).fill(7));
+const RECEIPT_OK = { status: 'ok', code: 0, gas_used: 1500, events: [], return_data: '' };
+
 const STATUS = {
   chain_id: 'hallmark-devnet', node_id: 'ab'.repeat(32), validator_address: 'hm1xyz', latest_height: 42,
   latest_block_hash: 'cd'.repeat(32), latest_block_time: '2026-11-23T10:00:00.000Z', latest_state_root: 'ef'.repeat(32), catching_up: false,
@@ -222,11 +226,22 @@ t.test('status, account, block and tx show print the RPC results', async (t) => 
   const home = liveDir(t);
   t.equal((await hallmark(['--home', home, 'init'])).code, 0);
   const faucet = JSON.parse(readFileSync(join(home, 'keys', 'faucet.json'), 'utf8'));
-  const block = { hash: '11'.repeat(32), header: { chain_id: 'hallmark-devnet', height: 7, time: '2026-11-23T10:00:07.000Z', proposer: 'hm1prop' }, txs: [{ hash: '22'.repeat(32) }], last_commit: null, evidence: [] };
+  const block = {
+    hash: '11'.repeat(32),
+    header: {
+      protocol_version: 1, chain_id: 'hallmark-devnet', height: 7, time: '2026-11-23T10:00:07.000Z', last_block_hash: '01'.repeat(32),
+      last_commit_hash: '02'.repeat(32), txs_hash: '03'.repeat(32), state_root: '04'.repeat(32), last_results_hash: '05'.repeat(32),
+      validators_hash: '06'.repeat(32), proposer: SOMEONE, evidence_hash: '07'.repeat(32),
+    },
+    txs: [{ hash: '22'.repeat(32), raw: 'abcd', error: 'not a transaction' }], last_commit: null, evidence: [],
+  };
   const txResult = {
     hash: '22'.repeat(32), height: 7, index: 0,
-    tx: { sender: faucet.address, nonce: 3, fee: '1', payload: { type: 'transfer', to: 'hm1to', amount: '500' } },
-    receipt: { status: 'ok', code: 0, gas_used: 2000 },
+    tx: {
+      chain_id: 'hallmark-devnet', sender: faucet.address, public_key: faucet.public_key, nonce: 3, fee: '1', gas_limit: 2000,
+      payload: { type: 'transfer', to: SOMEONE, amount: '500' },
+    },
+    receipt: { ...RECEIPT_OK, gas_used: 2000 },
   };
   const { url, calls } = await rpcServer(t, ({ method, params }) => {
     if (method === 'chain_status') return STATUS;
@@ -282,15 +297,20 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   let failNext = false;
   const { url, calls } = await rpcServer(t, ({ method, params }) => {
     if (method === 'chain_status') return { ...STATUS, chain_id: 'hallmark-cli-test' };
-    if (method === 'chain_getParams') return { admission_min_gas_price: '2' };
+    if (method === 'chain_getParams') {
+      return {
+        protocol_version: 1, max_bytes: 1 << 20, max_txs: 1000, max_gas: 250_000_000, min_gas_price: '1', admission_min_gas_price: '2',
+        max_tx_bytes: 1 << 19, precision_ms: 500, message_delay_ms: 2000, evidence_max_age_heights: 100_000,
+      };
+    }
     if (method === 'state_getAccount') return { address: params.address, balance: '100', nonce: 4, height: 42 };
     if (method === 'tx_broadcast') {
       const stx = decodeSignedTransaction(fromHex(params.tx as string));
       if (!verifyTransactionSignature(stx)) throw { code: -32010, message: 'invalid_signature: bad signature' };
       const hash = toHex(stx.hash);
       if (params.wait === 'checked') return { hash, status: 'checked' };
-      if (failNext) return { hash, status: 'committed', height: 43, index: 0, receipt: { status: 'insufficient_funds', code: 5, gas_used: 1500, error: 'balance 100 is below 1000' } };
-      return { hash, status: 'committed', height: 43, index: 0, receipt: { status: 'ok', code: 0, gas_used: 1500 } };
+      if (failNext) return { hash, status: 'committed', height: 43, index: 0, receipt: { ...RECEIPT_OK, status: 'insufficient_funds', code: 5, error: 'balance 100 is below 1000' } };
+      return { hash, status: 'committed', height: 43, index: 0, receipt: RECEIPT_OK };
     }
     throw { code: -32601, message: `method not found: ${method}` };
   });
@@ -333,6 +353,19 @@ t.test('tx transfer signs with the key store and broadcasts', async (t) => {
   t.equal(r3.code, 1, 'a committed but failed transfer exits 1');
   t.match(r3.stdout, /^status +committed$/m);
   t.match(r3.stderr, /^error: transaction [0-9a-f]{64} was committed but failed: balance 100 is below 1000\n$/);
+});
+
+t.test('a node whose result does not match the method\'s result schema: one line naming what is wrong', async (t) => {
+  const { url } = await rpcServer(t, ({ method }) => {
+    if (method === 'chain_status') return { ...STATUS, latest_height: -1 };
+    if (method === 'chain_getBlock') return { hash: '11'.repeat(32) };
+    throw { code: -32601, message: `method not found: ${method}` };
+  });
+  const home = liveDir(t);
+  assertOneLineError(t, await hallmark(['--home', home, '--rpc', url, 'status']),
+    /^error: http:\/\/\S+ answered chain_status with a result that does not match its schema: latest_height: .+ \(is --rpc a Hallmark node of this version\?\)$/, 'a bad field');
+  assertOneLineError(t, await hallmark(['--home', home, '--rpc', url, 'block', '--json']),
+    /^error: \S+ answered chain_getBlock with a result that does not match its schema: header: /, 'a missing field');
 });
 
 t.test('an HTTP server that is not a JSON-RPC node', async (t) => {

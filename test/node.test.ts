@@ -267,8 +267,8 @@ t.test('at the smallest max_bytes the proposer takes as many large transactions 
     const payload = { kind: 'call' as const, contract: new Uint8Array(20), method: 'm', args, value: 0n };
     return signTransaction({ chainId: genesis.chainId, sender: FAUCET.publicKey, nonce, fee: 10_000_000n, gasLimit: 10_000_000, payload }, FAUCET.secretKey);
   });
-  for (const stx of big) await node.submitTx(stx.bytes);
-  const heights = await Promise.all(big.map((stx) => node.waitForTx(stx.hash, 30_000).then((r) => r.height)));
+  for (const stx of big) await node.query.submitTx(stx.bytes);
+  const heights = await Promise.all(big.map((stx) => node.query.waitForTx(stx.hash, 30_000).then((r) => r.height)));
   t.ok(new Set(heights).size >= 2, `the four were split over blocks ${[...new Set(heights)].join(', ')}`);
   for (const h of new Set(heights)) {
     const size = (await node.executor.blocks.getBlockBytes(h))!.length;

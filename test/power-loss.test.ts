@@ -115,14 +115,14 @@ async function drive(running: RunningNode, heights: number): Promise<number[]> {
   let nonce = 0;
   const send = async (payload: Payload) => {
     const stx = signTransaction({ chainId: GENESIS.chainId, sender: FAUCET.publicKey, nonce: nonce++, fee: 50_000_000n, gasLimit: 50_000_000, payload }, FAUCET.secretKey);
-    await node.submitTx(stx.bytes);
+    await node.query.submitTx(stx.bytes);
     return stx.hash;
   };
   const contract = contractAddress(addressOf(FAUCET.publicKey), 0);
   const statuses: number[] = [];
   let last = await send({ kind: 'deploy', code: STORE, args: new Uint8Array(0) });
   for (let i = 0; node.executor.head!.height < heights; i++) {
-    statuses.push((await node.waitForTx(last, 30_000)).receipt.status);
+    statuses.push((await node.query.waitForTx(last, 30_000)).receipt.status);
     await send({ kind: 'transfer', to: addressOf(VALIDATOR.publicKey), amount: BigInt(1 + i) });
     last = await send({ kind: 'call', contract, method: 'increment', args: new Uint8Array(0), value: 0n });
   }

@@ -47,7 +47,7 @@ t.teardown(async () => {
 
 /** A server on port 0 with `options`; closed when the test ends. */
 async function serve(t: Test, options: Partial<RpcServerOptions>): Promise<RpcServer> {
-  const server = await startRpcServer(node, { host: '127.0.0.1', port: 0, methods: [...RPC_METHODS, ...testMethods], ...options });
+  const server = await startRpcServer(node.query, { host: '127.0.0.1', port: 0, methods: [...RPC_METHODS, ...testMethods], ...options });
   t.teardown(() => server.close());
   return server;
 }
@@ -130,7 +130,7 @@ function callFrom(server: RpcServer, localAddress: string, method: string): Prom
   });
 }
 
-async function chainStatusFrom(t: Test, server: RpcServer, localAddress: string, what: string, chainId = node.chainId): Promise<void> {
+async function chainStatusFrom(t: Test, server: RpcServer, localAddress: string, what: string, chainId = node.query.chainId): Promise<void> {
   const r = await callFrom(server, localAddress, 'chain_status');
   t.equal(r.status, 200, `${what}: HTTP 200`);
   t.equal(r.body.result?.chain_id, chainId, `${what}: a chain_status result`);
@@ -325,7 +325,7 @@ t.test('bad options are refused with the option named', async (t) => {
     [{ headerTimeoutMs: MAX_RPC_TIMEOUT_MS + 1 }, /headerTimeoutMs: at most 2147483647 ms/],
     [{ keepAliveTimeoutMs: -1 }, /keepAliveTimeoutMs: expected a positive integer/],
   ] as const) {
-    await t.rejects(startRpcServer(node, { host: '127.0.0.1', port: 0, ...options }), { message }, JSON.stringify(options));
+    await t.rejects(startRpcServer(node.query, { host: '127.0.0.1', port: 0, ...options }), { message }, JSON.stringify(options));
   }
   t.same(RPC_REFUSALS.length, new Set(RPC_REFUSALS).size);
 });

@@ -38,7 +38,7 @@ let server: RpcServer;
 
 t.before(async () => {
   node = await openRpcTestNode();
-  server = await startRpcServer(node, {
+  server = await startRpcServer(node.query, {
     host: '127.0.0.1', port: 0, ...LIMITS, methods: [...RPC_METHODS, ...testMethods],
     log: { warn: (msg, fields) => warnings.push({ msg, fields }) },
   });
@@ -54,7 +54,7 @@ t.teardown(async () => {
 async function stillWorks(t: Test): Promise<void> {
   const { status, body } = await rpcRequest(server.url, 'chain_status');
   t.equal(status, 200, 'the server still answers');
-  t.equal(body.result?.chain_id, node.chainId, 'and a good request still works');
+  t.equal(body.result?.chain_id, node.query.chainId, 'and a good request still works');
 }
 
 function post(body: string | Uint8Array, headers: Record<string, string> = { 'content-type': 'application/json' }) {
@@ -132,7 +132,7 @@ t.test('batches and notifications', async (t) => {
   t.equal(r.status, 200);
   t.equal(r.body.length, 4, 'one response per call with an id, and one for the invalid entry');
   t.equal(r.body[0].id, 1);
-  t.equal(r.body[0].result.chain_id, node.chainId);
+  t.equal(r.body[0].result.chain_id, node.query.chainId);
   t.same(r.body[1], { jsonrpc: '2.0', id: null, error: { code: C.invalid_request, message: 'invalid request: expected a JSON-RPC request object' } });
   t.match(r.body[2], { id: 'b', error: { code: C.method_not_found } });
   t.match(r.body[3], { id: 2, error: { code: C.invalid_params, data: { issues: [{ path: 'height' }] } } });
@@ -269,7 +269,7 @@ t.test('HTTP methods, paths and Content-Type', async (t) => {
   t.equal(none.status, 415);
   const charset = await post(body, { 'content-type': 'Application/JSON; charset=utf-8' });
   t.equal(charset.status, 200, 'parameters and case are fine');
-  t.equal(JSON.parse(charset.text).result.chain_id, node.chainId);
+  t.equal(JSON.parse(charset.text).result.chain_id, node.query.chainId);
   await stillWorks(t);
 });
 
@@ -279,7 +279,7 @@ t.test('a call over timeoutMs gets an error; its slot frees when it settles', as
   t.same(r.body, { jsonrpc: '2.0', id: 't', error: { code: C.request_timeout, message: `test_block did not finish within ${LIMITS.timeoutMs} ms`, data: { timeout_ms: LIMITS.timeoutMs } } });
   // Within a batch each call times out on its own; the others answer.
   const batch = await postJson([{ jsonrpc: '2.0', id: 1, method: 'test_block' }, { jsonrpc: '2.0', id: 2, method: 'chain_status' }]);
-  t.match(batch.body, [{ id: 1, error: { code: C.request_timeout } }, { id: 2, result: { chain_id: node.chainId } }]);
+  t.match(batch.body, [{ id: 1, error: { code: C.request_timeout } }, { id: 2, result: { chain_id: node.query.chainId } }]);
   gate.open();
   await stillWorks(t);
 });

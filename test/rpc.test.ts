@@ -26,7 +26,7 @@ let server: RpcServer;
 
 t.before(async () => {
   node = await openRpcTestNode();
-  server = await startRpcServer(node, { host: '127.0.0.1', port: 0 });
+  server = await startRpcServer(node.query, { host: '127.0.0.1', port: 0 });
   node.rpcUrl = server.url;
 });
 t.teardown(async () => {
@@ -272,10 +272,30 @@ t.test('invalid params name each field and why', async (t) => {
   t.equal(wait.data.issues[0].path, 'wait');
   const oddHex = await callError(t, 'tx_broadcast', { tx: 'abc' }, ip);
   t.same(oddHex.data.issues, [{ path: 'tx', message: 'expected hex: pairs of digits 0-9a-f' }]);
-  const positional = await callError(t, 'chain_getBlock', [1], ip);
-  t.equal(positional.data.issues[0].path, 'params');
   const several = await callError(t, 'state_getProof', { key: 'zz', height: -2, extra: true }, ip);
   t.same(several.data.issues.map((i: { path: string }) => i.path).sort(), ['extra', 'height', 'key']);
+});
+
+t.test('params by position, in the order rpc.discover lists them', async (t) => {
+  const ip = RPC_ERRORS.invalid_params.code;
+  t.same(await call(t, 'rpc.discover', []), await call(t, 'rpc.discover'), 'rpc.discover with params []');
+  t.same(await call(t, 'chain_getBlock', [2]), await call(t, 'chain_getBlock', { height: 2 }), 'chain_getBlock [2] is height 2');
+  t.same(await call(t, 'chain_getCommit', []), await call(t, 'chain_getCommit', {}), 'an empty array is no params');
+  t.same(await call(t, 'tx_get', [txHash]), await call(t, 'tx_get', { hash: txHash }));
+  const key = toHex(accountKey(recipient));
+  t.same(await call(t, 'state_getProof', [key]), await call(t, 'state_getProof', { key }));
+  const stx = await node.transfer(0, recipient, 1n);
+  t.same(await call(t, 'tx_broadcast', [toHex(stx.bytes), 'checked']), { hash: toHex(stx.hash), status: 'checked' }, 'tx and wait by position');
+
+  const three = await callError(t, 'chain_getBlock', [1, txHash, 3], ip);
+  t.same(three.data.issues, [{ path: 'params', message: 'expected at most 2 (height, hash) by position, got 3' }]);
+  t.match(three.message, /^invalid params: params: expected at most 2 \(height, hash\) by position, got 3$/);
+  const none = await callError(t, 'chain_status', [1], ip);
+  t.same(none.data.issues, [{ path: 'params', message: 'expected no params by position, got 1' }]);
+  const missing = await callError(t, 'tx_get', [], ip);
+  t.same(missing.data.issues.map((i: { path: string }) => i.path), ['hash'], 'a required param left out is named');
+  const wrong = await callError(t, 'chain_getBlock', ['1'], ip);
+  t.match(wrong.data.issues, [{ path: 'height', message: /expected number/ }], 'a bad value is named after its position\'s param');
 });
 
 t.test('consensus_validators, consensus_state, net_info', async (t) => {
@@ -320,7 +340,7 @@ t.test('rpc.discover lists exactly the registered methods, with JSON Schemas', a
   t.same(names, RPC_METHODS.map((m) => m.name));
   t.equal(new Set(names).size, names.length, 'no duplicates');
   for (const m of doc.methods) {
-    t.equal(m.paramStructure, 'by-name');
+    t.equal(m.paramStructure, 'either');
     for (const p of m.params) {
       t.type(p.name, 'string');
       t.type(p.required, 'boolean');
