@@ -41,7 +41,7 @@ import { loadOrCreateNodeKey, type NodeKey } from '../p2p/identity.ts';
 import { Network } from '../p2p/network.ts';
 import { NetworkService } from './network-service.ts';
 import { consensusSnapshot, nodeQuery } from './query.ts';
-import { TxWaiters } from './tx-waiters.ts';
+import { TxWaiters } from '../rpc/tx-waiters.ts';
 
 /** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
 export const NODE_KEY_FILE = 'node_key.json';

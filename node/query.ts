@@ -17,7 +17,7 @@ import type { PeerInfo } from '../p2p/network.ts';
 import type { ConsensusSnapshot, NodeQuery } from '../rpc/query.ts';
 import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
-import type { TxWaiters } from './tx-waiters.ts';
+import type { TxWaiters } from '../rpc/tx-waiters.ts';
 
 export interface QueryParts {
   chainId: string;

@@ -1,5 +1,5 @@
 /**
- * node/tx-waiters.ts against a real executor and block store (the RPC test node): waits resolved
+ * rpc/tx-waiters.ts against a real executor and block store (the RPC test node): waits resolved
  * by the block that commits the transaction, answered from the block store when it is already
  * committed, and forgotten when they time out.
  */

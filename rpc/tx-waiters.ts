@@ -5,7 +5,7 @@
  */
 import { toHex } from '../chain/bytes.ts';
 import type { Receipt } from '../chain/receipt.ts';
-import type { TxInclusion } from '../rpc/query.ts';
+import type { TxInclusion } from './query.ts';
 
 /** Looks a committed transaction up (the block store's getTx). */
 export type CommittedTxLookup = (hash: Uint8Array) => Promise<TxInclusion | undefined>;
