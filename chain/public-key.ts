@@ -9,10 +9,11 @@
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
 import { PUBLIC_KEY_LENGTH } from './keys.ts';
+import { Lru } from './lru.ts';
 
 /** Decoding costs a square root (~tens of µs); senders repeat, so answers are kept (bounded LRU). */
 const CACHE_SIZE = 8192;
-const cache = new Map<string, string | null>();
+const cache = new Lru<string, string | null>(CACHE_SIZE);
 
 /** Why `key` cannot own an account, or null when it can. */
 export function publicKeyProblem(key: Uint8Array): string | null {
@@ -20,16 +21,8 @@ export function publicKeyProblem(key: Uint8Array): string | null {
   if (key.length !== PUBLIC_KEY_LENGTH) return `a public key is ${PUBLIC_KEY_LENGTH} bytes, got ${key.length}`;
   const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
   const hit = cache.get(id);
-  if (hit !== undefined) {
-    cache.delete(id);
-    cache.set(id, hit);
-    return hit;
-  }
+  if (hit !== undefined) return hit;
   const answer = decodeProblem(key);
-  if (cache.size >= CACHE_SIZE) {
-    const oldest = cache.keys().next();
-    if (oldest.done !== true) cache.delete(oldest.value);
-  }
   cache.set(id, answer);
   return answer;
 }

@@ -14,6 +14,7 @@ import { CodedError } from '../chain/errors.ts';
 import { evidenceProblem, type DuplicateVoteEvidence } from '../chain/evidence.ts';
 import { sha256 } from '../chain/hash.ts';
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from '../chain/keys.ts';
+import { Lru } from '../chain/lru.ts';
 import { verifyBatch, type SignedItem } from '../chain/signature.ts';
 import { PRECOMMIT, voteSignBytes, type Commit, type Vote } from '../chain/vote.ts';
 import type { Validator, ValidatorSet } from './validators.ts';
@@ -38,8 +39,7 @@ export interface SignatureCacheStats {
  */
 export class SignatureCache {
   readonly capacity: number;
-  // LRU by Map insertion order: a hit is re-inserted, eviction takes the first key.
-  readonly #valid = new Map<string, true>();
+  readonly #valid: Lru<string, true>;
   #hits = 0;
   #misses = 0;
   #batches = 0;
@@ -47,6 +47,7 @@ export class SignatureCache {
   constructor(capacity = SIGNATURE_CACHE_SIZE) {
     if (!Number.isSafeInteger(capacity) || capacity < 1) throw new RangeError(`SignatureCache: capacity must be a positive integer, got ${capacity}`);
     this.capacity = capacity;
+    this.#valid = new Lru(capacity);
   }
 
   /**
@@ -88,7 +89,7 @@ export class SignatureCache {
     pending.forEach((i, j) => {
       const key = keys[i];
       answers[i] = results[j]!;
-      if (results[j] === true && typeof key === 'string') this.#insert(key);
+      if (results[j] === true && typeof key === 'string') this.#valid.set(key, true);
     });
     return answers;
   }
@@ -105,20 +106,9 @@ export class SignatureCache {
     this.#valid.clear();
   }
 
+  /** A hit counts as a use: it moves the triple to the back of the eviction order. */
   #lookup(key: string): boolean {
-    if (!this.#valid.has(key)) return false;
-    this.#valid.delete(key);
-    this.#valid.set(key, true);
-    return true;
-  }
-
-  #insert(key: string): void {
-    if (this.#valid.has(key)) this.#valid.delete(key);
-    else if (this.#valid.size >= this.capacity) {
-      const oldest = this.#valid.keys().next();
-      if (oldest.done !== true) this.#valid.delete(oldest.value);
-    }
-    this.#valid.set(key, true);
+    return this.#valid.get(key) === true;
   }
 }
 

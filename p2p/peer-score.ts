@@ -89,7 +89,8 @@ export class PeerScores {
     for (const [id, s] of this.#scores) {
       if (Math.abs(s.score * 0.5 ** ((now - s.at) / this.#cfg.decayHalfLifeMs)) < NEGLIGIBLE && !this.#bans.has(id)) this.#scores.delete(id);
     }
-    // Still full: the oldest entry goes (bans are kept separately).
+    // Still full: the oldest entry goes (bans are kept separately). By first penalty, not by use,
+    // so not chain/lru.ts: a table pruned by decay first, not a cache.
     if (this.#scores.size >= MAX_TRACKED) this.#scores.delete(this.#scores.keys().next().value!);
   }
 }

@@ -91,7 +91,10 @@ export class PeerRateLimiter {
     return p;
   }
 
-  /** Forgets peers owing nothing and holding no streams (and, if still full, the oldest). */
+  /**
+   * Forgets peers owing nothing and holding no streams (and, if still full, the oldest). The oldest
+   * by first message, not by use, so not chain/lru.ts: idle peers go before any order is consulted.
+   */
   #evictIdle(): void {
     const now = this.#now();
     for (const [id, p] of this.#peers) {

@@ -5,6 +5,7 @@
 import { setFlagsFromString } from 'node:v8';
 import { CodedError } from '../chain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
+import { Lru } from '../chain/lru.ts';
 import { HOST_MODULE, IMPORT_REFUEL } from './host-abi.ts';
 import { instrumentModule } from './instrument.ts';
 import { COST_TABLE_VERSION, LIMITS } from './limits.ts';
@@ -56,14 +57,13 @@ export interface CompiledContract {
 
 /** Compiled modules by code hash, least recently used evicted first. */
 export class ModuleCache {
-  readonly #max: number;
-  readonly #map = new Map<string, CompiledContract>();
+  readonly #map: Lru<string, CompiledContract>;
   hits = 0;
   misses = 0;
 
   constructor(max = 64) {
     if (!Number.isInteger(max) || max < 1) throw new RangeError('ModuleCache size must be a positive integer');
-    this.#max = max;
+    this.#map = new Lru(max);
   }
 
   get size(): number {
@@ -74,10 +74,7 @@ export class ModuleCache {
   peek(codeHash: Uint8Array): CompiledContract | undefined {
     const id = Buffer.from(codeHash).toString('hex');
     const hit = this.#map.get(id);
-    if (hit === undefined) return undefined;
-    this.hits++;
-    this.#map.delete(id);
-    this.#map.set(id, hit);
+    if (hit !== undefined) this.hits++;
     return hit;
   }
 
@@ -100,7 +97,6 @@ export class ModuleCache {
     const compiled: CompiledContract = {
       codeHash, module, methods: new Set(methods()), memoryPages: initialMemoryPages(code), codeBytes: codeBytes ?? code.length,
     };
-    if (this.#map.size >= this.#max) this.#map.delete(this.#map.keys().next().value!);
     this.#map.set(id, compiled);
     return compiled;
   }
