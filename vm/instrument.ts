@@ -51,9 +51,8 @@ import {
   EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_TRAP, HOST_MODULE, I32, I64, IMPORT_REFUEL, TRAP_STACK, TRAP_UNREACHABLE,
 } from './host-abi.ts';
 import { FRAME_SLOTS, GAS, STACK_LIMIT_SLOTS } from './limits.ts';
-import {
-  EXTERNAL, isLoad, isStore, ModuleError, OP, plainEffect, readInstruction, Reader, SECTION, type FuncType, type FunctionBody, type Instruction, type ParsedModule,
-} from './wasm.ts';
+import { EXTERNAL, ModuleError, Reader, SECTION, type FuncType, type FunctionBody, type ParsedModule } from './wasm.ts';
+import { isLoad, isStore, OP, plainEffect, readInstruction, type Instruction } from './wasm-instructions.ts';
 
 class Writer {
   #buf = new Uint8Array(1024);

@@ -5,7 +5,8 @@
  * identically whatever its V8 version says.
  */
 import { MAX_METHOD_LENGTH } from '../chain/tx.ts';
-import { EXTERNAL, ModuleError, parseModule, readInstruction, Reader, OP, type ParsedModule } from './wasm.ts';
+import { EXTERNAL, ModuleError, parseModule, Reader, type ParsedModule } from './wasm.ts';
+import { OP, readInstruction } from './wasm-instructions.ts';
 import { HOST_FUNCTIONS, HOST_MODULE, RESERVED_EXPORT_PREFIX } from './host-abi.ts';
 import { LIMITS } from './limits.ts';
 
