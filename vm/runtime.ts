@@ -4,11 +4,11 @@
  * in and read back through the module's __hallmark_gas global (host functions charge it there),
  * and failures classified by mechanism.
  *
- * The code gets its gas in slices of at most `yieldInterval`; the rest waits here (`#reserve`).
- * When a slice runs out the code calls refuel, which lets the event loop run (RPC, timers,
- * consensus) before handing over the next slice, as wasmtime's fuel_async_yield_interval does. A
- * call's gas, results and trap points do not depend on the interval: the code traps as out of gas
- * only when the slice and the reserve together cannot pay.
+ * The code gets its gas in slices of at most `yieldInterval`; the rest waits in the call's
+ * GasMeter (gas-meter.ts). When a slice runs out the code calls refuel, which lets the event loop
+ * run (RPC, timers, consensus) before handing over the next slice, as wasmtime's
+ * fuel_async_yield_interval does. A call's gas, results and trap points do not depend on the
+ * interval: the code traps as out of gas only when the slice and the reserve together cannot pay.
  *
  * Storage lives in LevelDB behind async reads, while WebAssembly host calls are synchronous. The
  * bridge is JSPI (WebAssembly.Suspending / WebAssembly.promising, unflagged since V8 13.6 / Node
@@ -21,9 +21,9 @@ import { CodedError } from '../chain/errors.ts';
 import { sha256 } from '../chain/hash.ts';
 import { verifySignature } from '../chain/signature.ts';
 import type { CompiledContract } from './code.ts';
-import {
-  EXPORT_GAS, EXPORT_GLOBAL_PREFIX, EXPORT_STACK, EXPORT_TRAP, HOST_MODULE, IMPORT_REFUEL, TRAP_STACK, TRAP_UNREACHABLE,
-} from './host-abi.ts';
+import { GasMeter, OutOfGas } from './gas-meter.ts';
+import { IMPORT_REFUEL, TRAP_STACK, TRAP_UNREACHABLE } from './host-abi.ts';
+import { InstancePool, type Binding } from './instance-pool.ts';
 import { GAS, MAX_CALL_DEPTH } from './limits.ts';
 
 export const MAX_KEY_BYTES = 256;
@@ -107,7 +107,6 @@ class RevertSignal extends Error {
     this.reason = reason;
   }
 }
-class OutOfGas extends Error {}
 
 /**
  * Gas a call runs between two turns of the event loop, by default. Measured here: ~0.5 ms of the
@@ -133,9 +132,6 @@ export function runCall(env: ContractEnv, block: BlockContext, req: CallRequest,
   return new Call(env, block, opts, BigInt(interval), [], 0).run(req);
 }
 
-/** A turn of the event loop: I/O callbacks and timers due run before this resolves. */
-const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 /** One call frame: an instance and its host functions. Inner calls make their own Call. */
 class Call {
   readonly #env: ContractEnv;
@@ -145,10 +141,7 @@ class Call {
   /** Addresses on the call stack, outermost first (re-entry is refused). */
   readonly #stack: Uint8Array[];
   readonly #startSlots: number;
-  /** The current slice of gas, in the instance (the code keeps it in a local between host calls). */
-  #gas!: WebAssembly.Global;
-  /** The call's gas not yet handed to the code: what is left is always slice + reserve. */
-  #reserve = 0n;
+  #meter!: GasMeter;
   #trap!: WebAssembly.Global;
   #slots!: WebAssembly.Global;
   #memory!: WebAssembly.Memory;
@@ -177,26 +170,26 @@ class Call {
     // The instance's memory is paid for before the instance is made (a new one faults it all in).
     const memory = BigInt(GAS.memoryPage * req.contract.memoryPages);
     if (limit < memory) return fail('out_of_gas', 'out of gas', req.gasLimit);
-    const pooled = acquire(req.contract);
+    const pooled = pool.acquire(req.contract);
     pooled.binding.call = this;
     const x = pooled.exports;
-    this.#gas = pooled.gas;
+    this.#meter = new GasMeter(pooled.gas, this.#interval);
     this.#trap = pooled.trap;
     this.#slots = pooled.slots;
     this.#memory = pooled.memory;
-    this.#setLeft(limit - memory);
+    this.#meter.setLeft(limit - memory);
     this.#trap.value = 0;
     this.#slots.value = this.#startSlots;
     const stackBefore = this.#stack.length;
     this.#stack.push(req.address);
     try {
       await WebAssembly.promising(x[req.method] as () => unknown)();
-      const gasUsed = Number(limit - this.#left());
-      release(req.contract, pooled);
+      const gasUsed = Number(limit - this.#meter.left());
+      pool.release(req.contract, pooled);
       return { ok: true, gasUsed, returnData: this.#returnData, events: this.#events };
     } catch (err) {
       pooled.binding.call = null; // a failed call's instance is dropped, never reused
-      if (err instanceof RevertSignal) return fail('revert', err.reason, Number(limit - this.#left()));
+      if (err instanceof RevertSignal) return fail('revert', err.reason, Number(limit - this.#meter.left()));
       if (err instanceof OutOfGas) return fail('out_of_gas', 'out of gas', req.gasLimit);
       if (err instanceof HostError) return fail('host_error', err.message, req.gasLimit);
       if (err instanceof WebAssembly.RuntimeError) {
@@ -214,56 +207,6 @@ class Call {
     }
   }
 
-  /** The call's gas left: the slice the code holds and the reserve. */
-  #left(): bigint {
-    return (this.#gas.value as bigint) + this.#reserve;
-  }
-
-  /** Hands the code a first slice of `left`, the rest to the reserve. */
-  #setLeft(left: bigint): void {
-    const slice = left < this.#interval ? left : this.#interval;
-    this.#gas.value = slice;
-    this.#reserve = left - slice;
-  }
-
-  /**
-   * Takes `n` gas, from the slice while it can pay; past it the slice is emptied, so the code
-   * refuels (and yields) at its next block: host charges count towards the interval too.
-   */
-  #charge(n: number): void {
-    const slice = this.#gas.value as bigint;
-    const cost = BigInt(n);
-    if (slice >= cost) {
-      this.#gas.value = slice - cost;
-      return;
-    }
-    const left = slice + this.#reserve;
-    this.#gas.value = 0n;
-    if (left < cost) {
-      this.#reserve = 0n;
-      throw new OutOfGas();
-    }
-    this.#reserve = left - cost;
-  }
-
-  /**
-   * The code's slice (`slice`, it was not written back) cannot pay a block of `cost`: out of gas
-   * if the reserve cannot make up the difference, which is where one budget would have trapped;
-   * otherwise the next slice, at least `cost`, after a turn of the event loop.
-   */
-  async #refuel(slice: bigint, cost: bigint): Promise<bigint> {
-    const left = slice + this.#reserve;
-    if (left < cost) {
-      this.#gas.value = 0n;
-      this.#reserve = 0n;
-      throw new OutOfGas();
-    }
-    await nextTurn();
-    const next = left < this.#interval ? left : cost > this.#interval ? cost : this.#interval;
-    this.#reserve = left - next;
-    return next;
-  }
-
   /** A view of `len` bytes at `ptr`, or a host error; re-derived on every use (memory may grow). */
   #view(ptr: number, len: number): Uint8Array {
     const p = ptr >>> 0;
@@ -274,13 +217,13 @@ class Call {
   }
 
   #copyIn(ptr: number, len: number, perByte: number = GAS.host.byte): Uint8Array {
-    this.#charge(GAS.host.base + perByte * (len >>> 0));
+    this.#meter.charge(GAS.host.base + perByte * (len >>> 0));
     return this.#view(ptr, len).slice();
   }
 
   #copyOut(dst: number, bytes: Uint8Array, cap = bytes.length): void {
     const n = Math.min(bytes.length, cap >>> 0);
-    this.#charge(GAS.host.byte * n);
+    this.#meter.charge(GAS.host.byte * n);
     this.#view(dst, n).set(bytes.subarray(0, n));
   }
 
@@ -293,18 +236,18 @@ class Call {
    * The host functions for one instance, calling into whichever Call the instance serves now
    * (`binding.call`): pooled instances are reused by later calls.
    */
-  static imports(binding: Binding): Record<string, WebAssembly.ImportValue> {
+  static imports(binding: Binding<Call>): Record<string, WebAssembly.ImportValue> {
     const self = (): Call => binding.call!;
     const address = () => self().#req.address;
     const suspending = (f: (...args: number[]) => Maybe<number>) => new WebAssembly.Suspending(f);
     const then = <T, R>(v: Maybe<T>, f: (t: T) => R): Maybe<R> => (v instanceof Promise ? v.then(f) : f(v));
     return {
       input_size: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         return self().#req.input.length;
       },
       input_read: (dst: number) => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         self().#copyOut(dst, self().#req.input);
       },
       return_data: (ptr: number, len: number) => {
@@ -319,7 +262,7 @@ class Call {
         self().#opts.debugLog?.(address(), utf8.decode(bytes));
       },
       storage_read: suspending((k: number, kl: number, dst: number, cap: number) => {
-        self().#charge(GAS.host.storageRead);
+        self().#meter.charge(GAS.host.storageRead);
         const key = self().#key(k, kl);
         return then(self().#env.read(address(), key), (value) => {
           if (value === undefined) return -1;
@@ -329,12 +272,12 @@ class Call {
       }),
       storage_write: (k: number, kl: number, v: number, vl: number) => {
         if (vl >>> 0 > MAX_VALUE_BYTES) throw new HostError(`storage value of ${vl >>> 0} bytes is over ${MAX_VALUE_BYTES}`);
-        self().#charge(GAS.host.storageWrite + GAS.host.storageByte * ((kl >>> 0) + (vl >>> 0)));
+        self().#meter.charge(GAS.host.storageWrite + GAS.host.storageByte * ((kl >>> 0) + (vl >>> 0)));
         const key = self().#key(k, kl);
         self().#env.write(address(), key, self().#copyIn(v, vl));
       },
       storage_remove: suspending((k: number, kl: number) => {
-        self().#charge(GAS.host.storageRemove);
+        self().#meter.charge(GAS.host.storageRemove);
         const key = self().#key(k, kl);
         return then(self().#env.read(address(), key), (value) => {
           if (value === undefined) return 0;
@@ -343,12 +286,12 @@ class Call {
         });
       }),
       storage_has: suspending((k: number, kl: number) => {
-        self().#charge(GAS.host.storageRead);
+        self().#meter.charge(GAS.host.storageRead);
         const key = self().#key(k, kl);
         return then(self().#env.read(address(), key), (value) => (value === undefined ? 0 : 1));
       }),
       storage_next: suspending((p: number, pl: number, a: number, al: number, dst: number, cap: number) => {
-        self().#charge(GAS.host.storageNext);
+        self().#meter.charge(GAS.host.storageNext);
         const prefix = self().#key(p, pl);
         const after = (al >>> 0) === 0 ? undefined : self().#key(a, al);
         return then(self().#env.next(address(), prefix, after), (key) => {
@@ -361,61 +304,61 @@ class Call {
       self_address: (dst: number) => self().#context(dst, self().#req.address),
       origin: (dst: number) => self().#context(dst, self().#block.origin),
       block_height: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         return BigInt(self().#block.height);
       },
       block_time: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         return BigInt(self().#block.time);
       },
       chain_id: (dst: number, cap: number) => {
         const id = new TextEncoder().encode(self().#block.chainId);
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         self().#copyOut(dst, id, cap);
         return id.length;
       },
       gas_left: () => {
-        self().#charge(GAS.host.base);
-        return self().#left();
+        self().#meter.charge(GAS.host.base);
+        return self().#meter.left();
       },
       value: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         return BigInt.asIntN(64, self().#req.value);
       },
       emit: (t: number, count: number, d: number, dl: number) => {
         if (count >>> 0 > MAX_TOPICS) throw new HostError(`an event has at most ${MAX_TOPICS} topics`);
-        self().#charge(GAS.host.emit + GAS.host.emitByte * (32 * (count >>> 0) + (dl >>> 0)));
+        self().#meter.charge(GAS.host.emit + GAS.host.emitByte * (32 * (count >>> 0) + (dl >>> 0)));
         const topicBytes = self().#copyIn(t, 32 * (count >>> 0));
         const topics = Array.from({ length: count >>> 0 }, (_, i) => topicBytes.slice(32 * i, 32 * i + 32));
         self().#events.push({ address: address(), topics, data: self().#copyIn(d, dl) });
       },
       sha256: (ptr: number, len: number, dst: number) => {
-        self().#charge(GAS.host.sha256);
+        self().#meter.charge(GAS.host.sha256);
         self().#copyOut(dst, sha256(self().#copyIn(ptr, len)));
       },
       ed25519_verify: (pk: number, msg: number, ml: number, sig: number) => {
-        self().#charge(GAS.host.ed25519Verify);
+        self().#meter.charge(GAS.host.ed25519Verify);
         return verifySignature(self().#copyIn(pk, 32), self().#copyIn(msg, ml), self().#copyIn(sig, 64)) ? 1 : 0;
       },
       groth16_verify: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         throw new HostError('groth16_verify is not available yet');
       },
       call: suspending((...args: number[]) => self().#innerCall(args)),
-      [IMPORT_REFUEL]: new WebAssembly.Suspending((slice: bigint, cost: bigint) => self().#refuel(slice, cost)),
+      [IMPORT_REFUEL]: new WebAssembly.Suspending((slice: bigint, cost: bigint) => self().#meter.refuel(slice, cost)),
       returndata_size: () => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         return self().#lastReturn.length;
       },
       returndata_read: (dst: number) => {
-        self().#charge(GAS.host.base);
+        self().#meter.charge(GAS.host.base);
         self().#copyOut(dst, self().#lastReturn);
       },
     };
   }
 
   #context(dst: number, value: Uint8Array): void {
-    this.#charge(GAS.host.base);
+    this.#meter.charge(GAS.host.base);
     this.#copyOut(dst, value);
   }
 
@@ -424,7 +367,7 @@ class Call {
     const [a, i, il, m, ml] = args as number[];
     const value = BigInt.asUintN(64, args[5] as bigint);
     const gasAsked = BigInt.asUintN(64, args[6] as bigint);
-    this.#charge(GAS.host.call);
+    this.#meter.charge(GAS.host.call);
     const target = this.#copyIn(a!, ADDRESS_BYTES);
     const input = this.#copyIn(i!, il!);
     const method = utf8.decode(this.#copyIn(m!, Math.min(ml! >>> 0, 256)));
@@ -434,28 +377,23 @@ class Call {
     };
     if (this.#stack.length >= MAX_CALL_DEPTH) return failWith(`call depth limit of ${MAX_CALL_DEPTH} reached`);
     if (this.#stack.some((s) => equal(s, target))) return failWith('re-entrant call refused: the contract is already on the call stack');
-    const contract = await this.#env.contract(target, (codeBytes) => this.#charge(GAS.codeByte * codeBytes));
+    const contract = await this.#env.contract(target, (codeBytes) => this.#meter.charge(GAS.codeByte * codeBytes));
     if (contract === undefined) return failWith('no contract at that address');
     if (method.startsWith('_') || !contract.methods.has(method)) return failWith(`the contract has no method ${JSON.stringify(method)}`);
-    const left = this.#left();
-    const forwarded = gasAsked < left ? gasAsked : left;
-    // Out of the reserve first: the callee yields on its own slices, the caller's stays as it was.
-    const fromReserve = forwarded < this.#reserve ? forwarded : this.#reserve;
-    this.#reserve -= fromReserve;
-    this.#gas.value = (this.#gas.value as bigint) - (forwarded - fromReserve);
+    const forwarded = this.#meter.forward(gasAsked);
     const mark = this.#env.checkpoint();
     const caller = this.#req.address;
     try {
       if (value > 0n) await this.#env.transfer(caller, target, value);
     } catch (err) {
       if (!(err instanceof HostError)) throw err;
-      this.#reserve += forwarded;
+      this.#meter.refund(forwarded);
       this.#env.revert(mark);
       return failWith(err.message);
     }
     const inner = new Call(this.#env, this.#block, this.#opts, this.#interval, this.#stack, this.#slots.value as number);
     const result = await inner.run({ contract, address: target, method, input, caller, value, gasLimit: Number(forwarded) });
-    this.#reserve += forwarded - BigInt(result.gasUsed);
+    this.#meter.refund(forwarded - BigInt(result.gasUsed));
     if (!result.ok) {
       this.#env.revert(mark);
       return failWith(result.failure!.message);
@@ -466,62 +404,8 @@ class Call {
   }
 }
 
-/** What an instance's host functions call into: the Call it serves now. */
-interface Binding {
-  call: Call | null;
-}
-
-interface PooledInstance {
-  binding: Binding;
-  exports: WebAssembly.Exports;
-  gas: WebAssembly.Global;
-  trap: WebAssembly.Global;
-  slots: WebAssembly.Global;
-  memory: WebAssembly.Memory;
-  /** The memory and the module's mutable globals right after instantiation. */
-  memoryImage: Uint8Array;
-  globalImage: [WebAssembly.Global, number | bigint][];
-}
-
-/**
- * Idle instances per compiled module. Instantiating an AssemblyScript contract costs ~150 us (its
- * memory, data segments and ~100 functions) against ~10 us to put a used one back as it was: the
- * memory bytes and the mutable globals are restored from their image, and an instance whose memory
- * grew, or whose call failed, is dropped instead. Tables cannot change (table instructions are
- * refused), so a restored instance is indistinguishable from a new one.
- */
-const pools = new WeakMap<CompiledContract, PooledInstance[]>();
-const MAX_IDLE_PER_MODULE = 4;
-
-function acquire(contract: CompiledContract): PooledInstance {
-  const idle = pools.get(contract)?.pop();
-  if (idle !== undefined) return idle;
-  const binding: Binding = { call: null };
-  const instance = new WebAssembly.Instance(contract.module, { [HOST_MODULE]: Call.imports(binding) });
-  const x = instance.exports;
-  const memory = x.memory as WebAssembly.Memory;
-  const globalImage = Object.keys(x)
-    .filter((name) => name.startsWith(EXPORT_GLOBAL_PREFIX))
-    .map((name) => {
-      const g = x[name] as WebAssembly.Global;
-      return [g, g.value] as [WebAssembly.Global, number | bigint];
-    });
-  return {
-    binding, exports: x, memory, globalImage, memoryImage: new Uint8Array(memory.buffer).slice(),
-    gas: x[EXPORT_GAS] as WebAssembly.Global, trap: x[EXPORT_TRAP] as WebAssembly.Global, slots: x[EXPORT_STACK] as WebAssembly.Global,
-  };
-}
-
-function release(contract: CompiledContract, p: PooledInstance): void {
-  p.binding.call = null;
-  if (p.memory.buffer.byteLength !== p.memoryImage.length) return; // it grew: drop it
-  let idle = pools.get(contract);
-  if (idle === undefined) pools.set(contract, (idle = []));
-  if (idle.length >= MAX_IDLE_PER_MODULE) return;
-  new Uint8Array(p.memory.buffer).set(p.memoryImage);
-  for (const [g, v] of p.globalImage) g.value = v;
-  idle.push(p);
-}
+/** Instances of the instrumented modules, each serving one Call at a time. */
+const pool = new InstancePool<Call>((binding) => Call.imports(binding));
 
 function equal(a: Uint8Array, b: Uint8Array): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
