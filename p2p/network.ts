@@ -13,10 +13,13 @@
  * low score disconnects, then bans it (the gater refuses its reconnects). Outbound queues are
  * bounded: a peer that does not read loses messages, not our memory. What messages mean is the
  * node's business (`NetworkHandlers`); this module moves bytes and keeps peers honest.
+ *
+ * Beside it: outbound.ts (the bounded send queue of one stream), persistent-peers.ts (dialling
+ * and redialling the configured peers) and sync-server.ts (answering block sync requests).
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
-import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
+import type { Multiaddr } from '@multiformats/multiaddr';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { CodecError } from '../chain/codec.ts';
 import { sha256 } from '../chain/hash.ts';
@@ -24,13 +27,16 @@ import type { Proposal } from '../chain/proposal.ts';
 import type { Vote } from '../chain/vote.ts';
 import type { P2PConfig, P2PLog, PenaltyReason, ProtocolName } from './config.ts';
 import { createGater, type HallmarkGater } from './gater.ts';
-import { createHost, messageStream, P2PError, request, type Host } from './host.ts';
+import { createHost, messageStream, request, type Host } from './host.ts';
 import type { NodeKey } from './identity.ts';
 import { MemoryMonitor } from './memory.ts';
+import { Outbound } from './outbound.ts';
+import { parsePersistentPeers, PersistentPeers, type PersistentAddress } from './persistent-peers.ts';
 import { PeerScores } from './peer-score.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
 import { RecentSet } from './recent-set.ts';
-import { decodeSyncRequest, encodeSyncRequest, encodeSyncResponse, serveSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
+import { serveSync, type SyncServer } from './sync-server.ts';
+import { encodeSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
 import { CONSENSUS_PROTOCOL, decodeConsensusMessage, decodeTxs, encodeConsensusMessage, encodeTxs, TXS_PROTOCOL, type ConsensusMessage } from './wire.ts';
 
 export interface NetworkHandlers {
@@ -80,76 +86,11 @@ export interface NetworkCounters {
   syncServed: number;
 }
 
-/** Outbound bytes queued per peer and protocol before new messages are dropped. */
-const MAX_QUEUE_BYTES = 32 * 1024 * 1024;
-const MAX_QUEUE_MESSAGES = 20_000;
 /** Transaction hashes remembered per peer (sent to it or received from it). */
 const KNOWN_TXS_PER_PEER = 65_536;
 /** Transactions gossiped in one message, and how long a batch waits to fill. */
 const TX_BATCH = 512;
 const TX_FLUSH_MS = 5;
-
-/** One outbound long-lived stream: a bounded queue drained by one writer. */
-class Outbound {
-  readonly #lp: ReturnType<typeof messageStream>;
-  readonly #stream: Stream;
-  #queue: Uint8Array[] = [];
-  #bytes = 0;
-  #writing = false;
-  closed = false;
-  readonly #onDropped: () => void;
-  readonly #onError: (err: Error) => void;
-
-  constructor(stream: Stream, maxMessageBytes: number, onDropped: () => void, onError: (err: Error) => void) {
-    this.#stream = stream;
-    this.#lp = messageStream(stream, maxMessageBytes);
-    this.#onDropped = onDropped;
-    this.#onError = onError;
-  }
-
-  send(message: Uint8Array): void {
-    if (this.closed) return;
-    if (this.#bytes + message.byteLength > MAX_QUEUE_BYTES || this.#queue.length >= MAX_QUEUE_MESSAGES) {
-      this.#onDropped();
-      return;
-    }
-    this.#queue.push(message);
-    this.#bytes += message.byteLength;
-    if (!this.#writing) void this.#drain();
-  }
-
-  async #drain(): Promise<void> {
-    this.#writing = true;
-    try {
-      while (this.#queue.length > 0 && !this.closed) {
-        const batch = this.#queue;
-        this.#queue = [];
-        this.#bytes = 0;
-        await this.#lp.writeV(batch);
-      }
-    } catch (err) {
-      this.close(err as Error);
-      this.#onError(err as Error);
-    } finally {
-      this.#writing = false;
-    }
-  }
-
-  close(err?: Error): void {
-    if (this.closed) return;
-    this.closed = true;
-    this.#queue = [];
-    if (err) this.#stream.abort(err);
-    else void this.#stream.close().catch(() => {});
-  }
-}
-
-interface PersistentPeer {
-  id: string;
-  addr: Multiaddr;
-  delay: number;
-  timer: NodeJS.Timeout | null;
-}
 
 interface Peer {
   id: string;
@@ -178,12 +119,12 @@ export class Network {
   readonly #o: NetworkOptions;
   readonly #peers = new Map<string, Peer>();
   readonly #protected: Set<string>;
-  readonly #persistent: PersistentPeer[];
+  readonly #persistent: PersistentPeers;
   #status: Uint8Array;
   #txFlush: NodeJS.Timeout | null = null;
   #closed = false;
 
-  private constructor(o: NetworkOptions, host: Host, parts: { scores: PeerScores; limiter: PeerRateLimiter; memory: MemoryMonitor; gater: HallmarkGater; protectedPeers: Set<string>; persistent: { id: string; addr: Multiaddr }[] }) {
+  private constructor(o: NetworkOptions, host: Host, parts: { scores: PeerScores; limiter: PeerRateLimiter; memory: MemoryMonitor; gater: HallmarkGater; protectedPeers: Set<string>; persistent: PersistentAddress[] }) {
     this.#o = o;
     this.host = host;
     this.peerId = host.peerId;
@@ -192,24 +133,14 @@ export class Network {
     this.memory = parts.memory;
     this.gater = parts.gater;
     this.#protected = parts.protectedPeers;
-    this.#persistent = parts.persistent.map((p) => ({ ...p, delay: o.config.reconnectBaseMs, timer: null }));
+    this.#persistent = new PersistentPeers(host, parts.persistent, { config: o.config, log: o.log, onDialFailure: () => this.counters.dialFailures++ });
     this.#status = encodeConsensusMessage({ kind: 'status', genesisHash: o.genesisHash, head: 0 });
   }
 
   /** Starts the host, registers the protocols and dials the persistent peers. */
   static async start(o: NetworkOptions): Promise<Network> {
     const c = o.config;
-    const persistent = c.persistentPeers.map((text) => {
-      let addr: Multiaddr;
-      try {
-        addr = multiaddr(text);
-      } catch (err) {
-        throw new P2PError('host_options_invalid', `persistent peer ${JSON.stringify(text)} is not a multiaddr: ${(err as Error).message}`);
-      }
-      const id = addr.getComponents().findLast((x) => x.name === 'p2p')?.value;
-      if (id === undefined) throw new P2PError('host_options_invalid', `persistent peer ${text} must end in /p2p/<peer id>`);
-      return { id, addr };
-    });
+    const persistent = parsePersistentPeers(c.persistentPeers);
     const protectedPeers = new Set([...persistent.map((p) => p.id), ...c.allowPeers]);
     const isProtected = (id: string) => protectedPeers.has(id);
     const scores = new PeerScores(c.score, { isProtected });
@@ -237,7 +168,7 @@ export class Network {
       throw err;
     }
     memory.start();
-    for (const p of net.#persistent) net.#connect(p);
+    net.#persistent.start();
     return net;
   }
 
@@ -345,34 +276,12 @@ export class Network {
     this.#closed = true;
     this.memory.stop();
     if (this.#txFlush !== null) clearTimeout(this.#txFlush);
-    for (const p of this.#persistent) if (p.timer !== null) clearTimeout(p.timer);
+    this.#persistent.close();
     for (const p of this.#peers.values()) {
       p.consensus?.close();
       p.txs?.close();
     }
     await this.host.close();
-  }
-
-  /** Dials a persistent peer unless connected; a failure retries with jittered exponential backoff. */
-  #connect(p: PersistentPeer): void {
-    p.timer = null;
-    if (this.#closed || this.host.libp2p.getConnections(peerIdFromString(p.id)).length > 0) return;
-    this.host.libp2p.dial(p.addr, { signal: AbortSignal.timeout(this.#o.config.dialTimeoutMs) }).then(() => {
-      p.delay = this.#o.config.reconnectBaseMs;
-    }, (err: unknown) => {
-      this.counters.dialFailures++;
-      this.#o.log.debug('dial failed', { peer: p.addr.toString(), error: (err as Error).message, retry_ms: Math.round(p.delay) });
-      this.#retry(p);
-    });
-  }
-
-  #retry(p: PersistentPeer): void {
-    if (this.#closed || p.timer !== null) return;
-    // Jittered, so restarted nodes do not redial each other in lockstep.
-    const wait = p.delay * (0.75 + Math.random() * 0.5);
-    p.delay = Math.min(p.delay * 2, this.#o.config.reconnectMaxMs);
-    p.timer = setTimeout(() => this.#connect(p), wait);
-    p.timer.unref();
   }
 
   // ---- protocols -----------------------------------------------------------------------------
@@ -387,7 +296,11 @@ export class Network {
     libp2p.addEventListener('peer:disconnect', (e) => this.#onDisconnect(e.detail.toString()));
     await libp2p.handle(CONSENSUS_PROTOCOL, (stream, conn) => this.#readLoop('consensus', stream, conn), { maxInboundStreams: backstop(c.limits.consensus.maxStreams) });
     await libp2p.handle(TXS_PROTOCOL, (stream, conn) => this.#readLoop('txs', stream, conn), { maxInboundStreams: backstop(c.limits.txs.maxStreams) });
-    await libp2p.handle(SYNC_PROTOCOL, (stream, conn) => this.#serveSync(stream, conn), { maxInboundStreams: backstop(c.limits.sync.maxStreams) });
+    const sync: SyncServer = {
+      config: c, limiter: this.limiter, memory: this.memory, handlers: this.#o.handlers, counters: this.counters,
+      penalize: (id, reason) => this.penalize(id, reason),
+    };
+    await libp2p.handle(SYNC_PROTOCOL, (stream, conn) => serveSync(stream, conn.remotePeer.toString(), sync), { maxInboundStreams: backstop(c.limits.sync.maxStreams) });
   }
 
   #onConnect(peerId: PeerId): void {
@@ -440,8 +353,7 @@ export class Network {
     peer.txs?.close();
     this.limiter.forget(id);
     this.#o.handlers.onPeerGone(id);
-    const p = this.#persistent.find((x) => x.id === id);
-    if (p !== undefined) this.#retry(p);
+    this.#persistent.disconnected(id);
   }
 
   /** Reads one inbound long-lived stream until it ends; nothing a peer sends escapes as an exception. */
@@ -519,50 +431,5 @@ export class Network {
     const hashed = txs.map((bytes) => ({ hash: sha256(bytes), bytes }));
     for (const tx of hashed) peer.knownTxs.add(toHex(tx.hash));
     return this.#o.handlers.onTxs(id, hashed);
-  }
-
-  async #serveSync(stream: Stream, conn: Connection): Promise<void> {
-    const id = conn.remotePeer.toString();
-    const c = this.#o.config;
-    if (!this.limiter.openStream(id, 'sync')) {
-      stream.abort(new Error('too many sync streams'));
-      this.penalize(id, 'stream_limit');
-      return;
-    }
-    const signal = AbortSignal.timeout(c.sync.requestTimeoutMs);
-    try {
-      const lp = messageStream(stream, c.limits.sync.maxMessageBytes);
-      const data = (await lp.read({ signal })).subarray();
-      this.counters.messagesIn.sync++;
-      let response: Uint8Array;
-      const admitted = this.limiter.admit(id, 'sync', data.byteLength);
-      if (!admitted.ok) {
-        this.penalize(id, 'rate_limited');
-        response = encodeSyncResponse({ kind: 'error', code: 'rate_limited', retryAfterMs: Math.ceil(admitted.retryAfterMs) });
-      } else if (this.memory.shedsSync()) {
-        // Under memory pressure, serving others is the first work to go.
-        this.memory.countSyncRefused();
-        response = encodeSyncResponse({ kind: 'error', code: 'busy', retryAfterMs: 1_000 });
-      } else {
-        let req;
-        try {
-          req = decodeSyncRequest(data);
-        } catch (err) {
-          this.counters.invalidMessages++;
-          this.penalize(id, 'invalid_message');
-          throw err;
-        }
-        response = await serveSyncRequest(req, this.#o.handlers.syncSource, c.limits.sync.maxMessageBytes);
-        this.counters.syncServed++;
-      }
-      await lp.write(response, { signal });
-      await stream.close({ signal });
-    } catch (err) {
-      const e = err as Error & { name?: string };
-      if (e.name === 'InvalidDataLengthError' || (e as { code?: string }).code === 'message_malformed') this.penalize(id, 'oversized_message');
-      stream.abort(e);
-    } finally {
-      this.limiter.closeStream(id, 'sync');
-    }
   }
 }
