@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { addressOf } from '../chain/address.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
-import { toGenesisState } from '../genesis/schema.ts';
+import { toGenesisState } from '../genesis/genesis.ts';
 import { Executor } from '../execution/executor.ts';
 import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';

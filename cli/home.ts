@@ -20,7 +20,8 @@ import { writeFileDurably } from '../chain/durable-file.ts';
 import { CodedError } from '../chain/errors.ts';
 import { generateKeyPair, type RandomSource } from '../chain/keys.ts';
 import { devnetGenesis } from '../genesis/devnet.ts';
-import { formatGenesis, GenesisError, parseGenesis, type Genesis } from '../genesis/schema.ts';
+import type { Genesis } from '../genesis/genesis.ts';
+import { formatGenesis, GenesisError, parseGenesis } from '../genesis/schema.ts';
 import { CONFIG_FILE, defaultConfig, formatConfig, loadConfig, type NodeConfig } from '../node/config.ts';
 import { ensureKeysDir, FAUCET_KEY, keyPath, keysDir, readKeyFile, VALIDATOR_KEY, writeKeyFile } from './keystore.ts';
 

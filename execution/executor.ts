@@ -63,7 +63,7 @@ const YIELD_EVERY_MS = 5;
 export interface ExecutorOptions {
   /**
    * The limits every block must keep (genesis protocol_version and consensus_params: blockLimits in
-   * genesis/schema.ts). Default CODEC_LIMITS: the codec's own caps and no fee floor, for tools and
+   * genesis/genesis.ts). Default CODEC_LIMITS: the codec's own caps and no fee floor, for tools and
    * tests of execution alone; a node always passes its genesis.
    */
   limits?: BlockLimits;

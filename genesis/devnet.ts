@@ -6,7 +6,8 @@ import { addressOf, type Address } from '../chain/address.ts';
 import { checkChainId } from '../chain/chain-id.ts';
 import { checkAmount } from '../chain/codec.ts';
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
-import { parseGenesis, toDocument, type ConsensusParams, type Genesis } from './schema.ts';
+import type { ConsensusParams, Genesis } from './genesis.ts';
+import { parseGenesis, toDocument } from './schema.ts';
 
 export const DEVNET_CHAIN_ID = 'hallmark-devnet';
 /** 10^18 base units: plenty for a devnet, well inside u64. */

@@ -1,5 +1,6 @@
 /**
- * The genesis file (genesis.json): its JSON form, validation, and the typed `Genesis` built from it.
+ * The genesis file (genesis.json): its JSON form, validation, and the typed `Genesis` (genesis.ts)
+ * built from it and written back to it.
  *
  * Validation reports every problem at once, each with its JSON path (`validators[1].power: ...`),
  * and rejects unknown fields: a typo in a genesis file must not be silently ignored. Amounts and
@@ -11,19 +12,18 @@
  * not hide the others.
  */
 import { z } from 'zod';
-import { addressOf, formatAddress, parseAddress, type Address } from '../chain/address.ts';
+import { addressOf, formatAddress, parseAddress } from '../chain/address.ts';
 import { MAX_BLOCK_BYTES, MAX_BLOCK_TXS } from '../chain/block.ts';
-import { minBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
+import { minBlockBytes } from '../chain/block-rules.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { checkChainId } from '../chain/chain-id.ts';
-import { encodeCanonical, U64_MAX, type CborValue } from '../chain/codec.ts';
+import { U64_MAX } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
-import type { GenesisAccount, GenesisState } from '../chain/genesis.ts';
-import { sha256 } from '../chain/hash.ts';
 import { duplicateKeys } from '../chain/json-keys.ts';
 import { isSupportedProtocol, SUPPORTED_PROTOCOL_VERSIONS } from '../chain/protocol.ts';
 import { publicKeyProblem as accountKeyProblem } from '../chain/public-key.ts';
 import { formatPath, schemaProblems } from '../chain/schema-problems.ts';
+import type { Genesis } from './genesis.ts';
 
 /** The block header's validatorsHash; it lives in chain/ (consensus and the executor use it too). */
 export { validatorsHash } from '../chain/validators-hash.ts';
@@ -46,71 +46,6 @@ export const MAX_TIMEOUT_MS = 600_000;
  */
 export const MIN_MAX_GAS = 20_000_000;
 export const MAX_MAX_GAS = 2 ** 52;
-
-export interface BlockParams {
-  maxBytes: number;
-  maxTxs: number;
-  /** Most gas a block's transactions may declare together. */
-  maxGas: number;
-}
-
-export interface FeeParams {
-  /** Base units per unit of declared gas every transaction's fee must cover. */
-  minGasPrice: bigint;
-}
-
-/**
- * Proposer-based timestamps (docs/architecture.md, "Time"): a fresh proposal is timely when its
- * time lies in [receive - precision - messageDelay, receive + precision] of the validator's clock.
- */
-export interface SynchronyParams {
-  /** How far apart honest validators' clocks may be. */
-  precisionMs: number;
-  /** How long a proposal may take to reach every validator (grows 10% per round). */
-  messageDelayMs: number;
-}
-
-export interface EvidenceParams {
-  /** Evidence older than this many heights (block height - evidence height) is refused. */
-  maxAgeHeights: number;
-}
-
-export interface TimeoutParams {
-  proposeMs: number;
-  proposeDeltaMs: number;
-  prevoteMs: number;
-  prevoteDeltaMs: number;
-  precommitMs: number;
-  precommitDeltaMs: number;
-  commitMs: number;
-}
-
-export interface ConsensusParams {
-  block: BlockParams;
-  fees: FeeParams;
-  synchrony: SynchronyParams;
-  evidence: EvidenceParams;
-  timeouts: TimeoutParams;
-}
-
-export interface GenesisValidator {
-  name: string;
-  publicKey: Uint8Array;
-  /** Derived from the public key (addressOf); not in the file. */
-  address: Address;
-  power: number;
-}
-
-export interface Genesis {
-  /** The consensus rules this chain runs (chain/protocol.ts); every header carries it. */
-  protocolVersion: number;
-  chainId: string;
-  /** Unix time in milliseconds. */
-  time: number;
-  consensusParams: ConsensusParams;
-  validators: GenesisValidator[];
-  accounts: GenesisAccount[];
-}
 
 export class GenesisError extends CodedError<'genesis_invalid'> {
   /** One line per problem, each `path: what is wrong`. */
@@ -377,7 +312,7 @@ function fromDocument(d: GenesisDocument): Genesis {
   };
 }
 
-// ---- format, hashes, executor view ----------------------------------------------------------------
+// ---- format --------------------------------------------------------------------------------------
 
 /** The document for `g`, in the file's field order. */
 export function toDocument(g: Genesis): GenesisDocument {
@@ -404,43 +339,4 @@ export function toDocument(g: Genesis): GenesisDocument {
 /** genesis.json text: 2-space JSON in a fixed field order, with a final newline. */
 export function formatGenesis(g: Genesis): string {
   return `${JSON.stringify(toDocument(g), null, 2)}\n`;
-}
-
-const GENESIS_HASH_TAG = 'hallmark/genesis/v2';
-
-/**
- * sha256 of the canonical CBOR encoding (chain/codec.ts) of the typed genesis, as the tuple
- *   [ "hallmark/genesis/v2", protocolVersion, chainId, time,
- *     [maxBytes, maxTxs, maxGas], [minGasPrice], [precisionMs, messageDelayMs], [evidenceMaxAgeHeights],
- *     [proposeMs, proposeDeltaMs, prevoteMs, prevoteDeltaMs, precommitMs, precommitDeltaMs, commitMs],
- *     [[name, publicKey(32), power], ...],     in file order
- *     [[address(20), balance], ...] ]          in file order
- * It hashes meaning, not text: whitespace and hex case in the file do not change it, while any
- * value or the order of the lists does. Validator addresses are left out: they follow from the keys.
- */
-export function genesisHash(g: Genesis): Uint8Array {
-  const { block, fees, synchrony, evidence, timeouts: t } = g.consensusParams;
-  const value: CborValue = [
-    GENESIS_HASH_TAG, g.protocolVersion, g.chainId, g.time,
-    [block.maxBytes, block.maxTxs, block.maxGas], [fees.minGasPrice], [synchrony.precisionMs, synchrony.messageDelayMs], [evidence.maxAgeHeights],
-    [t.proposeMs, t.proposeDeltaMs, t.prevoteMs, t.prevoteDeltaMs, t.precommitMs, t.precommitDeltaMs, t.commitMs],
-    g.validators.map((v) => [v.name, v.publicKey, v.power]),
-    g.accounts.map((a) => [a.address, a.balance]),
-  ];
-  return sha256(encodeCanonical(value));
-}
-
-/** The part of the genesis the executor applies: chain id, time and funded accounts. */
-export function toGenesisState(g: Genesis): GenesisState {
-  return {
-    chainId: g.chainId,
-    time: g.time,
-    accounts: g.accounts.map((a) => ({ address: Uint8Array.from(a.address), balance: a.balance })),
-  };
-}
-
-/** The limits every block of this chain is judged by (chain/block-rules.ts). */
-export function blockLimits(g: Genesis): BlockLimits {
-  const { block, fees } = g.consensusParams;
-  return { protocolVersion: g.protocolVersion, maxBytes: block.maxBytes, maxTxs: block.maxTxs, maxGas: block.maxGas, minGasPrice: fees.minGasPrice };
 }

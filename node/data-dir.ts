@@ -8,7 +8,7 @@ import { Level } from 'level';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { bytes, decodeCanonical, encodeCanonical, tuple } from '../chain/codec.ts';
 import type { Executor } from '../execution/executor.ts';
-import { genesisHash, toGenesisState, type Genesis } from '../genesis/schema.ts';
+import { genesisHash, toGenesisState, type Genesis } from '../genesis/genesis.ts';
 import type { Logger } from './log.ts';
 
 /** Key of the data directory's format version, genesis hash and protocol version, next to the executor's keys. */

@@ -21,7 +21,7 @@ import { SignatureCache } from '../consensus/verify.ts';
 import { entriesToReplay } from '../consensus/wal.ts';
 import type { TimeoutConfig, TimeoutKind } from '../consensus/state-machine.ts';
 import type { SynchronyBounds } from '../consensus/timeliness.ts';
-import { blockLimits, genesisHash, type Genesis, type TimeoutParams } from '../genesis/schema.ts';
+import { blockLimits, genesisHash, type Genesis, type TimeoutParams } from '../genesis/genesis.ts';
 import { StateTree } from '../state/tree.ts';
 import { clockOffsetFromEnv, systemClock, type Clock } from './clock.ts';
 import type { NodeConfig } from './config.ts';

@@ -4,7 +4,8 @@ import { equalBytes } from '../chain/bytes.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { DEVNET_FAUCET_BALANCE, devnetGenesis } from '../genesis/devnet.ts';
-import { formatGenesis, GenesisError, parseGenesis, toGenesisState, validatorsHash } from '../genesis/schema.ts';
+import { toGenesisState } from '../genesis/genesis.ts';
+import { formatGenesis, GenesisError, parseGenesis, validatorsHash } from '../genesis/schema.ts';
 import { openChain } from './fixtures/chain.ts';
 
 const validator = keyPairFromSecret(secretKeyFromSeed('devnet-validator'));

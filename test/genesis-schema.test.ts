@@ -7,9 +7,8 @@ import { MAX_TX_BYTES } from '../chain/tx.ts';
 import { DEFAULT_MAX_GAS } from '../genesis/devnet.ts';
 import { intrinsicGas } from '../execution/transaction.ts';
 import { LIMITS } from '../vm/limits.ts';
-import {
-  blockLimits, formatGenesis, genesisHash, GenesisError, MAX_MAX_GAS, MAX_TOTAL_POWER, MIN_MAX_GAS, parseGenesis, toGenesisState, validatorsHash, type Genesis,
-} from '../genesis/schema.ts';
+import { blockLimits, genesisHash, toGenesisState, type Genesis } from '../genesis/genesis.ts';
+import { formatGenesis, GenesisError, MAX_MAX_GAS, MAX_TOTAL_POWER, MIN_MAX_GAS, parseGenesis, validatorsHash } from '../genesis/schema.ts';
 
 const key = (label: string) => keyPairFromSecret(secretKeyFromSeed(label)).publicKey;
 const [K0, K1, K2] = [key('g0'), key('g1'), key('g2')];

@@ -14,7 +14,7 @@ import { proposalSignBytes } from '../chain/proposal.ts';
 import { PREVOTE, voteSignBytes, type Vote } from '../chain/vote.ts';
 import { signTransaction } from '../chain/tx.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
-import { toGenesisState } from '../genesis/schema.ts';
+import { toGenesisState } from '../genesis/genesis.ts';
 import { Executor } from '../execution/executor.ts';
 import { createLogger } from '../node/log.ts';
 import { DATA_FORMAT_VERSION } from '../node/data-dir.ts';

@@ -10,7 +10,7 @@ import { connect, type Socket } from 'node:net';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { multiaddr } from '@multiformats/multiaddr';
 import { PREVOTE } from '../chain/vote.ts';
-import { genesisHash } from '../genesis/schema.ts';
+import { genesisHash } from '../genesis/genesis.ts';
 import { createHost, messageStream, type Host } from '../p2p/host.ts';
 import { nodeKeyFromSeed } from '../p2p/identity.ts';
 import { CONSENSUS_PROTOCOL, encodeConsensusMessage, TXS_PROTOCOL } from '../p2p/wire.ts';

@@ -25,7 +25,7 @@ import { signTransaction, type Payload } from '../chain/tx.ts';
 import { PREVOTE, type Commit } from '../chain/vote.ts';
 import type { ConsensusOutbox } from '../consensus/driver.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
-import { toGenesisState } from '../genesis/schema.ts';
+import { toGenesisState } from '../genesis/genesis.ts';
 import { contractAddress } from '../execution/contracts.ts';
 import { createLogger } from '../node/log.ts';
 import { startNode, type RunningNode } from '../node/node.ts';
