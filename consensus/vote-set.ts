@@ -116,7 +116,8 @@ export class VoteSet {
   }
 }
 
-function sameValue(a: Uint8Array | null, b: Uint8Array | null): boolean {
+/** Whether two votes name the same value (the same block, or both nil). */
+export function sameValue(a: Uint8Array | null, b: Uint8Array | null): boolean {
   if (a === null || b === null) return a === b;
   return equalBytes(a, b);
 }

@@ -8,7 +8,7 @@ import { blockHash, decodeBlock, encodeBlock, type Block } from '../chain/block.
 import { cborHeaderBytes, worstBlockBytes, type BlockLimits } from '../chain/block-rules.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
-import type { ConsensusApp, ValidationResult } from '../consensus/driver.ts';
+import type { ConsensusApp, ValidationResult } from '../consensus/ports.ts';
 import type { EvidencePool } from '../consensus/evidence-pool.ts';
 import { untimely, type SynchronyBounds } from '../consensus/timeliness.ts';
 import type { ValidatorSet } from '../consensus/validators.ts';

@@ -23,7 +23,7 @@ import { blockHash } from '../chain/block.ts';
 import { toHex } from '../chain/bytes.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { PREVOTE, type Commit } from '../chain/vote.ts';
-import type { ConsensusOutbox } from '../consensus/driver.ts';
+import type { ConsensusOutbox } from '../consensus/ports.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/genesis.ts';
 import { contractAddress } from '../execution/contracts.ts';
