@@ -34,6 +34,8 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
 };
 /** Folders that may import anything of ours. */
 const FREE = new Set(['test', 'bench']);
+/** The longest a source file outside test/ may be: one a reader can hold in their head. */
+const MAX_LINES = 450;
 
 const SPECIFIER = /(?:\bfrom\s*|\bimport\s*\(\s*|\bimport\s+|new URL\(\s*)(['"])(\.{1,2}\/[^'"]+)\1/g;
 
@@ -105,4 +107,13 @@ t.test('the README and docs/ name only paths that exist, and the README nothing 
   t.ok(checked > 30, `${checked} paths named`);
   t.same(missing, [], 'every repository path the documents name exists');
   t.notMatch(readFileSync(join(ROOT, 'README.md'), 'utf8'), /\]\(\.\.\/|`\.\.\//, 'the README points at nothing outside the repository');
+});
+
+t.test(`no source file outside test/ is longer than ${MAX_LINES} lines`, async (t) => {
+  const sizes = FILES
+    .filter((f) => !relative(ROOT, f).startsWith(`test${sep}`))
+    .map((f) => ({ f: relative(ROOT, f), lines: readFileSync(f, 'utf8').split('\n').length - 1 }));
+  t.same(sizes.filter(({ lines }) => lines > MAX_LINES).map(({ f, lines }) => `${f}: ${lines} lines`), []);
+  const node = sizes.filter(({ f }) => f.startsWith(`node${sep}`)).reduce((sum, { lines }) => sum + lines, 0);
+  t.comment(`node/ holds ${node} lines: wiring and the process, not the logic it wires`);
 });
