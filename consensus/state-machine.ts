@@ -21,8 +21,8 @@
  * are re-checked until none fires. Timeouts are events, not facts, and act at once or not at all.
  */
 import type { Address } from '../chain/address.ts';
-import { equalBytes } from '../chain/bytes.ts';
 import { PRECOMMIT, PREVOTE, type VoteType } from '../chain/vote.ts';
+import { sameValue } from './vote-set.ts';
 import type { ValidatorSet } from './validators.ts';
 
 export type Step = 'unstarted' | 'propose' | 'prevote' | 'precommit' | 'commit';
@@ -338,7 +338,3 @@ function hasPolka(s: ConsensusState, round: number, blockHash: Uint8Array | null
   return s.polkas.some((p) => p.round === round && sameValue(p.blockHash, blockHash));
 }
 
-function sameValue(a: Uint8Array | null, b: Uint8Array | null): boolean {
-  if (a === null || b === null) return a === b;
-  return equalBytes(a, b);
-}
