@@ -68,6 +68,6 @@ const figures: [keyof typeof ops, string][] = [
 for (const [key, name] of figures) {
   report({ bench: BENCH, name, value: median(samples[key]), unit: 'signatures/s', samples: samples[key].map(Math.round) });
 }
-report({ bench: BENCH, name: 'verifyCommit cold cache / one-by-one baseline', value: median(samples.cold) / single, unit: 'ratio', goal: 0.9 });
+report({ bench: BENCH, name: 'verifyCommit cold cache / one-by-one baseline', value: median(samples.cold) / single, unit: 'ratio', goal: 0.9, goal_op: '>=' });
 report({ bench: BENCH, name: 'verifyCommit warm cache / one-by-one baseline', value: median(samples.warm) / single, unit: 'ratio' });
 if (sink < 0) process.stdout.write(''); // keep results alive

@@ -69,7 +69,7 @@ export class HeightIntake {
     }
     const checked = this.#c.validate(p.height, block, { round: p.round, validRound: p.validRound, receivedAt });
     const valid = 'hash' in checked && equalBytes(checked.hash, p.blockHash);
-    const timely = !('untimely' in checked) || checked.untimely === undefined;
+    const timely = !('hash' in checked) || checked.untimely === undefined;
     if (!valid) {
       this.#c.log.warn('invalid proposed block', { height: p.height, round: p.round, reason: 'error' in checked ? checked.error : 'hash differs from the proposal' });
     } else if (!timely) {

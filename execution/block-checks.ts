@@ -3,8 +3,7 @@
  * state: the header's links to the head and to the block's contents, every transaction's
  * signature, and the form of the evidence. Each reports a problem through `fail`, which throws.
  */
-import type { Block } from '../chain/block.ts';
-import { commitHash, txsRoot } from '../chain/block.ts';
+import { commitHash, txsRoot, type Block } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot } from '../chain/evidence.ts';
 import { signedMessage, type SignedTransaction } from '../chain/tx.ts';
