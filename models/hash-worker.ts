@@ -21,7 +21,10 @@ export interface HashJob {
   length: number;
 }
 
-/** How much one read asks for. 4 MiB was the fastest of 1, 2, 4 and 8 MiB here. */
+/**
+ * How much one read asks for. Measured on one worker over 2 GiB in the page cache (two runs):
+ * 1, 2, 4 and 8 MiB all ~1,400 MB/s, within 3% of each other, 8 MiB last both times; 4 MiB kept.
+ */
 export const READ_BYTES = 4 * 1024 * 1024;
 
 let buffer: Buffer | null = null;
