@@ -36,3 +36,8 @@ export async function rate(
   }
   return (ops * 1000) / (now - start);
 }
+
+/** The median of `xs` (the upper middle one for an even count). */
+export function median(xs: readonly number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+}

@@ -1,9 +1,11 @@
 /**
- * The error every model-fingerprint step throws: a FingerprintError's code says what kind of
- * problem it was (a symlink, a special file, nothing to fingerprint, an I/O failure, a malformed
- * header or index, a file the model names that is not there) and its message names the file, and
- * for a malformed tensor header the byte offset, so a person can find what to fix.
+ * The one error class of model fingerprints (format version 1): a walk that meets a
+ * symlink or a special file, a folder with nothing to hash, a read that fails, a manifest or tensor
+ * header that does not parse, a path that is not there. The message always names the file (and,
+ * for a malformed tensor header, the byte offset), so a person can go and look at it.
  */
 import { CodedError } from '../chain/errors.ts';
 
-export class FingerprintError extends CodedError<'symlink' | 'special_file' | 'no_files' | 'io' | 'malformed' | 'not_found'> {}
+export type FingerprintErrorCode = 'symlink' | 'special_file' | 'no_files' | 'io' | 'malformed' | 'not_found';
+
+export class FingerprintError extends CodedError<FingerprintErrorCode> {}
