@@ -27,6 +27,8 @@ export const TxStatus = {
   contract_failed: 8,
   /** Fee paid and nonce used; the module was refused at deploy (the error says why). */
   invalid_contract: 9,
+  /** Fee paid and nonce used; the model registry refused the operation (the error says why). */
+  model_refused: 10,
 } as const;
 export type TxStatusCode = (typeof TxStatus)[keyof typeof TxStatus];
 const STATUS_CODES = new Set<number>(Object.values(TxStatus));

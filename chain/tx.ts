@@ -9,6 +9,7 @@
  *   payload = [0, to(20), amount]                       transfer
  *           | [1, code, args]                             deploy a contract (WebAssembly module)
  *           | [2, contract(20), method, args, value]      call a contract method
+ *           | [3, modelOp]                                a model registry operation (chain/model-op.ts)
  * Payload kinds are numbered; new kinds take the next numbers.
  */
 import { ADDRESS_LENGTH, addressOf, type Address } from './address.ts';
@@ -19,6 +20,7 @@ import {
   type CborValue,
 } from './codec.ts';
 import { sha256 } from './hash.ts';
+import { modelOpTuple, readModelOp, type ModelOp } from './model-op.ts';
 import { sign } from './keys.ts';
 import { verifySignature } from './signature.ts';
 
@@ -30,6 +32,7 @@ export const MAX_TX_BYTES = 1 << 20;
 export const PAYLOAD_TRANSFER = 0;
 export const PAYLOAD_DEPLOY = 1;
 export const PAYLOAD_CALL = 2;
+export const PAYLOAD_MODEL = 3;
 /** Longest contract method name. */
 export const MAX_METHOD_LENGTH = 128;
 
@@ -53,7 +56,11 @@ export interface CallPayload {
   /** Base units moved from the sender to the contract with the call. */
   value: bigint;
 }
-export type Payload = TransferPayload | DeployPayload | CallPayload;
+export interface ModelPayload {
+  kind: 'model';
+  op: ModelOp;
+}
+export type Payload = TransferPayload | DeployPayload | CallPayload | ModelPayload;
 
 export interface Transaction {
   chainId: string;
@@ -88,6 +95,8 @@ function payloadTuple(p: Payload): CborValue {
       }
       if (!(p.args instanceof Uint8Array)) throw new TypeError('call.args: expected bytes');
       return [PAYLOAD_CALL, p.contract, p.method, p.args, checkAmount(p.value, 'call.value')];
+    case 'model':
+      return [PAYLOAD_MODEL, modelOpTuple(p.op)];
     default:
       throw new TypeError(`unknown payload kind ${JSON.stringify((p as { kind: unknown }).kind)}`);
   }
@@ -139,6 +148,10 @@ function readPayload(v: CborValue | undefined): Payload {
     const name = text(method, 'call.method', MAX_METHOD_LENGTH);
     if (name.length === 0) throw new CodecError('schema', 'call.method: empty');
     return { kind: 'call', contract: bytes(contract, 'call.contract', ADDRESS_LENGTH), method: name, args: bytes(args, 'call.args', { max: MAX_TX_BYTES }), value: amount(value, 'call.value') };
+  }
+  if (kind === PAYLOAD_MODEL) {
+    const [, op] = tuple(v, 2, 'tx.payload(model)');
+    return { kind: 'model', op: readModelOp(op) };
   }
   throw new CodecError('schema', `tx.payload: unknown kind ${JSON.stringify(kind)}`);
 }

@@ -24,6 +24,7 @@ export function payloadRows(p: TxPayload): [string, unknown][] {
     case 'transfer': return [['type', p.type], ['to', p.to], ['amount', p.amount]];
     case 'deploy': return [['type', p.type], ['code hash', p.code_hash]];
     case 'call': return [['type', p.type], ['contract', p.contract], ['method', p.method], ['value', p.value]];
+    case 'model': return [['type', `model ${p.op}`], ['target', p.target]];
   }
 }
 

@@ -30,10 +30,10 @@ export interface SendOpts {
 }
 
 /**
- * The gas a transfer uses is its intrinsic gas, which depends on its encoded size, which depends
+ * The gas a transfer or a model registry operation uses is its intrinsic gas, which depends on its encoded size, which depends
  * on the gas limit and fee it declares: iterate to the fixed point (sizes settle in a step or two).
  */
-function exactTransferGas(priced: (gasLimit: number) => Transaction): number {
+function exactIntrinsicGas(priced: (gasLimit: number) => Transaction): number {
   let gas = 0;
   for (let i = 0; i < 8; i++) {
     const tx = priced(gas);
@@ -46,7 +46,7 @@ function exactTransferGas(priced: (gasLimit: number) => Transaction): number {
 
 /**
  * Signs `payload` with the --from key and broadcasts it. The nonce is looked up unless given;
- * without --gas-limit a transfer declares exactly the gas it uses and a contract transaction
+ * without --gas-limit a transfer or model operation declares exactly the gas it uses and a contract transaction
  * DEFAULT_CONTRACT_GAS; without --fee the fee is the gas limit times the node's minimum gas price.
  */
 export async function send(ctx: CommandContext, cmd: Command, opts: SendOpts, payload: Payload) {
@@ -60,7 +60,7 @@ export async function send(ctx: CommandContext, cmd: Command, opts: SendOpts, pa
   const nonce = given ?? (await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) })).nonce;
   const base = { chainId: status.chain_id, sender: key.publicKey, nonce, payload };
   const priced = (gasLimit: number): Transaction => ({ ...base, gasLimit, fee: givenFee ?? BigInt(gasLimit) * price });
-  const t = priced(givenGas ?? (payload.kind === 'transfer' ? exactTransferGas(priced) : DEFAULT_CONTRACT_GAS));
+  const t = priced(givenGas ?? (payload.kind === 'transfer' || payload.kind === 'model' ? exactIntrinsicGas(priced) : DEFAULT_CONTRACT_GAS));
   const signed = signTransaction(t, key.secretKey);
   key.secretKey.fill(0);
   const r = await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' });

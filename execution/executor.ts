@@ -48,6 +48,7 @@ import { BlockStore } from './block-store.ts';
 import { Contracts, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { executionRules } from './protocol.ts';
 import { checkEvidenceForm, checkLinks, checkSignatures } from './block-checks.ts';
+import { nameIndexKeys, nameIndexOps } from './model-names.ts';
 import { executeTx } from './transaction.ts';
 
 const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
@@ -244,6 +245,11 @@ export class Executor implements AccountReader {
     }
   }
 
+  /** Keys of the model name index (model_search), as of the latest committed height. */
+  modelNameKeys(prefix: string, after: Uint8Array | undefined, limit: number): Promise<{ height: number; keys: Uint8Array[] }> {
+    return this.read(async ({ head, snapshot }) => ({ height: head.height, keys: await nameIndexKeys(this.#db, snapshot, prefix, after, limit) }));
+  }
+
   /**
    * Makes `head` the chain head, with a snapshot of the database as it now stands. Called right
    * after the height's batch is written and before anything else can write: applies are
@@ -343,6 +349,7 @@ export class Executor implements AccountReader {
     await this.#db.batch([
       ...prepared.ops,
       ...this.contracts.indexOps(writes),
+      ...nameIndexOps(writes),
       ...this.blocks.putOps(block, encoded, hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
       { type: 'put', key: HEAD_KEY, value: encodeHead(next) },

@@ -12,6 +12,7 @@ import type { StateOverlay } from '../state/overlay.ts';
 import { GAS as VM_GAS } from '../vm/limits.ts';
 import { accountKey, accountOf, encodeAccount, type Account } from './account.ts';
 import type { Contracts } from './contracts.ts';
+import { executeModelOp, ModelRefusal, modelOpGas } from './models.ts';
 
 /**
  * Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own,
@@ -25,7 +26,8 @@ export const GAS = Object.freeze({ txBase: 800_000, txByte: 15, transfer: 300_00
 /** Gas a transaction of `size` encoded bytes uses before its payload runs: what a transfer uses in all. */
 export function intrinsicGas(size: number, payload: Payload): number {
   const kind = payload.kind === 'transfer' ? GAS.transfer
-    : payload.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * payload.code.length : VM_GAS.callBase;
+    : payload.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * payload.code.length
+    : payload.kind === 'model' ? modelOpGas(payload.op) : VM_GAS.callBase;
   return GAS.txBase + GAS.txByte * size + kind;
 }
 
@@ -79,6 +81,16 @@ export async function executeTx(overlay: StateOverlay, stx: SignedTransaction, p
       attributes: [['from', formatAddress(sender)], ['to', formatAddress(p.to)], ['amount', p.amount.toString()]],
     }];
     return { status: TxStatus.ok, gasUsed: intrinsic, events, error: '', returnData: new Uint8Array(0) };
+  }
+  if (p.kind === 'model') {
+    try {
+      const events = await executeModelOp(overlay, p.op, { sender, header, txHash: stx.hash });
+      return { status: TxStatus.ok, gasUsed: intrinsic, events, error: '', returnData: new Uint8Array(0) };
+    } catch (err) {
+      if (!(err instanceof ModelRefusal)) throw err;
+      overlay.revert(mark);
+      return failure(TxStatus.model_refused, intrinsic, `${err.code}: ${err.message}`);
+    }
   }
   // Contracts: what is left of the limit after the intrinsic gas is the VM's.
   const block = { chainId, height: header.height, time: header.time, origin: sender };

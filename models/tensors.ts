@@ -8,8 +8,9 @@
  *
  * Which files hold the tensors (findTensors), given the model's regular files:
  *   1. `model.safetensors.index.json` at the top level: the shards it names (safetensors.ts);
- *   2. else every `*.safetensors` file, wherever it is, together;
- *   3. else exactly one `*.gguf` file; or several that are one split set (`name-00001-of-0000N.gguf`,
+ *   2. else every `*.safetensors` file at the top level, together (files in subfolders are other
+ *      models' parts, as a diffusers repository's unet/ and vae/ are, whose names repeat);
+ *   3. else exactly one top-level `*.gguf` file; or several that are one split set (`name-00001-of-0000N.gguf`,
  *      all N present and nothing else), together;
  *   4. else no tensor fingerprint (null): no weights we read, or several GGUF files that are not one
  *      set (a repository of quantizations is several models, and picking one would be a guess).
@@ -84,13 +85,14 @@ export async function findTensors(root: string, files: readonly string[]): Promi
     const headers = await readIndexedShards(root, SAFETENSORS_INDEX, files);
     return { format: 'safetensors', sources: collect(headers.map((h) => [h.file, h.tensors])) };
   }
-  const safetensors = files.filter((f) => f.endsWith('.safetensors')).sort();
+  const topLevel = files.filter((f) => !f.includes('/'));
+  const safetensors = topLevel.filter((f) => f.endsWith('.safetensors')).sort();
   if (safetensors.length > 0) {
     const headers = [];
     for (const f of safetensors) headers.push(await readSafetensorsHeader(join(root, f)));
     return { format: 'safetensors', sources: collect(headers.map((h) => [h.file, h.tensors])) };
   }
-  const ggufs = ggufSet(files.filter((f) => f.endsWith('.gguf')));
+  const ggufs = ggufSet(topLevel.filter((f) => f.endsWith('.gguf')));
   if (ggufs === null) return null;
   const parts: [string, TensorSpan[]][] = [];
   for (const f of ggufs) parts.push([join(root, f), await readGgufTensors(join(root, f))]);

@@ -89,6 +89,8 @@ export function nodeQuery(p: QueryParts): NodeQuery {
       ),
     })),
 
+    modelNameKeys: (prefix, after, limit) => executor.modelNameKeys(prefix, after, limit),
+
     validators: () => ({
       totalPower: p.validators.totalPower,
       validators: p.validators.validators.map((v) => ({

@@ -105,6 +105,10 @@ export const TxJson = z.object({
       args: hexOut('init arguments (contract ABI encoding)'),
     }),
     z.object({ type: z.literal('call'), contract: AddressOut, method: z.string(), args: hexOut('arguments (contract ABI encoding)'), value: AmountOut }),
+    z.object({
+      type: z.literal('model'), op: z.enum(['register', 'update', 'revoke', 'transfer', 'attest', 'revoke_attestation', 'supersede']),
+      target: Hash32.describe("the model's fingerprint (an attestation's id for revoke_attestation)"),
+    }),
   ]),
 });
 
@@ -113,6 +117,7 @@ function payloadJson(p: SignedTransaction['tx']['payload']): z.infer<typeof TxJs
     case 'transfer': return { type: 'transfer', to: formatAddress(p.to), amount: p.amount.toString() };
     case 'deploy': return { type: 'deploy', code_hash: hex(sha256(p.code)), code_size: p.code.length, args: hex(p.args) };
     case 'call': return { type: 'call', contract: formatAddress(p.contract), method: p.method, args: hex(p.args), value: p.value.toString() };
+    case 'model': return { type: 'model', op: p.op.op, target: hex(p.op.op === 'revoke_attestation' ? p.op.id : p.op.fingerprint) };
   }
 }
 

@@ -1,7 +1,7 @@
 /**
  * What the JSON-RPC methods need from a node, and nothing more: who it is and where its chain
  * stands, blocks by height or hash, transactions by hash, state reads and proofs at a height,
- * contract code and read-only calls, mempool admission and the wait for a commit, and what
+ * contract code and read-only calls, the model name index, mempool admission and the wait for a commit, and what
  * consensus and the network are doing. The node implements it (node/query.ts) from its executor,
  * mempool, consensus and network; the methods (methods/) never reach past it.
  */
@@ -109,6 +109,11 @@ export interface NodeQuery {
   contractCode(address: Address, height: number): Promise<{ info: ContractInfo; code: Uint8Array } | undefined>;
   /** Runs a contract method on the latest committed state, that one height throughout; nothing is kept. */
   queryContract(call: ContractCall): Promise<{ height: number; outcome: ContractOutcome }>;
+  /**
+   * Up to `limit` keys of the model name index (execution/model-state.ts) for names starting with
+   * `prefix` (case-insensitive), after the key `after`, in key order, as of the latest height.
+   */
+  modelNameKeys(prefix: string, after: Uint8Array | undefined, limit: number): Promise<{ height: number; keys: Uint8Array[] }>;
 
   // ---- consensus and network
   /** The set deciding the next height. */

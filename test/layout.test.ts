@@ -22,7 +22,7 @@ export const ALLOWED: Readonly<Record<string, readonly string[]>> = {
   vm: [...BASE, 'zk'],
   p2p: BASE,
   genesis: BASE,
-  models: [...BASE, 'state'],
+  models: [...BASE, 'state', 'consensus'],
   execution: LOWER,
   mempool: [...LOWER, 'execution'],
   rpc: [...LOWER, 'execution', 'mempool'],

@@ -159,14 +159,17 @@ t.test('which files hold the tensors', async (t) => {
   const split = await findTensors(dir, ['m-00002-of-00002.gguf', 'm-00001-of-00002.gguf']);
   t.same(split?.sources.map((s) => s.name), GGUF_TENSORS.map((x) => x.name), 'one complete split set: together');
   t.equal(await findTensors(dir, ['m-00001-of-00002.gguf', 'a.gguf']), null, 'an incomplete set: null');
-  writeFile(dir, 'sub/x.safetensors', safetensorsBytes(TENSORS.slice(0, 2)));
+  writeFile(dir, 'x.safetensors', safetensorsBytes(TENSORS.slice(0, 2)));
   writeFile(dir, 'y.safetensors', safetensorsBytes(TENSORS.slice(2)));
-  const both = await findTensors(dir, ['a.gguf', 'sub/x.safetensors', 'y.safetensors']);
+  const both = await findTensors(dir, ['a.gguf', 'x.safetensors', 'y.safetensors']);
   t.equal(both?.format, 'safetensors', 'safetensors before GGUF');
-  t.equal(both?.sources.length, TENSORS.length, 'every .safetensors file, together');
+  t.equal(both?.sources.length, TENSORS.length, 'every top-level .safetensors file, together');
+  writeFile(dir, 'unet/p.safetensors', safetensorsBytes(TENSORS.slice(0, 2)));
+  writeFile(dir, 'vae/p.safetensors', safetensorsBytes(TENSORS.slice(0, 2)));
+  t.equal(await findTensors(dir, ['unet/p.safetensors', 'vae/p.safetensors']), null, 'weights only in subfolders (a diffusers repo): no tensor fingerprint, no error');
   writeFile(dir, 'z.safetensors', safetensorsBytes(TENSORS.slice(0, 1)));
-  await t.rejects(findTensors(dir, ['sub/x.safetensors', 'z.safetensors']),
-    { code: 'malformed', message: `tensor "model.embed.weight" is in both ${join(dir, 'sub/x.safetensors')} and ${join(dir, 'z.safetensors')}` });
+  await t.rejects(findTensors(dir, ['x.safetensors', 'z.safetensors', 'unet/p.safetensors']),
+    { code: 'malformed', message: `tensor "model.embed.weight" is in both ${join(dir, 'x.safetensors')} and ${join(dir, 'z.safetensors')}` });
 });
 
 t.test('every tensor range goes to hashRange at once; empty tensors never do', async (t) => {
