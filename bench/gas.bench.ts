@@ -30,6 +30,10 @@ import { signTransaction, type Payload } from '../chain/tx.ts';
 import { contractAddress } from '../execution/contracts.ts';
 import type { Executor } from '../execution/executor.ts';
 import { intrinsicGas } from '../execution/transaction.ts';
+import { sha256 } from '../chain/hash.ts';
+import { MODEL_LIMITS, type RegisterModel } from '../chain/model-op.ts';
+import { encodeManifest, manifestRoot, type ManifestEntry } from '../models/manifest.ts';
+import { registerOp } from '../test/fixtures/models.ts';
 import { GAS, LIMITS } from '../vm/limits.ts';
 import { CHAIN_ID, nextBlock, openChain, testGenesis } from '../test/fixtures/chain.ts';
 import { callee, DATA_ROOM, heaviestDeploy, WORKLOADS } from './gas-workloads.ts';
@@ -221,6 +225,9 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
   for (let start = 0; start < STATE_KEYS; start += 20_000) {
     await chain.apply({ status: 0 }, Array.from({ length: 4 }, (_, j) => call('write', u32s(5000, start + j * 5000, 32))));
   }
+  // Registered models that the model classes name as parents (16 each: the most a record has).
+  const parents = Array.from({ length: MODEL_LIMITS.parents }, (_, i) => registerOp(`gas-parent-${i}`));
+  await chain.apply({ status: 0 }, parents.map((op) => chain.tx(deployer, { kind: 'model', op }, BIG)));
   let overwriteFrom = 0;
   let removeFrom = STATE_KEYS / 2;
   let newFrom = 1 << 24;
@@ -303,10 +310,48 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
       name: 'tx with a wrong nonce (declaring its intrinsic gas), new signers', priced: 'txBase', units: TXS, unit: 'tx',
       txs: () => fresh.take(TXS).map((k) => sized(k, nothing, 0, 1)), status: 3, declared: true,
     },
+    ...modelCases(chain, fresh, BIG, parents),
     {
       name: 'tx of 1 MiB (a call to no contract)', priced: 'txByte', units: 3 * maxArgs, unit: 'byte',
       txs: () => fresh.take(3).map((k) => chain.tx(k, { kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(maxArgs), value: 0n }, BIG)),
       status: 8,
+    },
+  ];
+}
+
+/**
+ * The model registry's operations (execution/models.ts MODEL_GAS), by new signers: a registration
+ * with a small manifest, one naming 16 cold parents, one carrying a manifest as large as a
+ * transaction holds (what the per-byte price is for: decoding it and hashing its Merkle root), and
+ * an attestation.
+ */
+function modelCases(chain: BenchChain, fresh: ReturnType<typeof signers>, gas: number, parents: RegisterModel[]): Case[] {
+  let n = 0;
+  const register = (k: KeyPair, extra: Partial<RegisterModel> = {}) =>
+    chain.tx(k, { kind: 'model', op: registerOp(`gas-model-${n++}`, extra) }, gas);
+  const bigManifest = (files: number) => {
+    const label = `gas-big-${n++}`;
+    const entries: ManifestEntry[] = Array.from({ length: files }, (_, i) => ({
+      path: `shards/${label}/part-${String(i).padStart(6, '0')}.bin`, size: 1000 + i, digest: sha256(u32s(n, i)), algorithm: 'sha256',
+    }));
+    return { fingerprint: manifestRoot(entries), manifest: encodeManifest(entries) };
+  };
+  const FILES = 6500;
+  const BIG_TXS = 2;
+  return [
+    { name: 'model register, 2-file manifest, new signers', priced: 'model.register', units: TXS, unit: 'tx', txs: () => fresh.take(TXS).map((k) => register(k)), status: 0 },
+    {
+      name: `model register naming ${parents.length} cold parents, new signers`, priced: 'model.perParent', units: 100 * parents.length, unit: 'parent',
+      txs: () => fresh.take(100).map((k) => register(k, { parents: parents.map((p) => ({ fingerprint: p.fingerprint, relation: 'merge' as const })) })), status: 0,
+    },
+    {
+      name: `model register with a ${FILES}-file manifest`, priced: 'model.manifestByte', units: BIG_TXS, unit: 'tx',
+      txs: () => fresh.take(BIG_TXS).map((k) => register(k, bigManifest(FILES))), status: 0,
+    },
+    {
+      name: 'model attest, new signers', priced: 'model.attest', units: TXS, unit: 'tx',
+      txs: () => fresh.take(TXS).map((k) => chain.tx(k, { kind: 'model', op: { op: 'attest', fingerprint: parents[0]!.fingerprint, kind: 'eval', value: 'ok', digest: null, uri: null } }, gas)),
+      status: 0,
     },
   ];
 }

@@ -16,7 +16,7 @@ import { CodedError } from './errors.ts';
 import { MAX_BLOCK_EVIDENCE } from './evidence.ts';
 import { encodeBlock, MAX_BLOCK_BYTES, MAX_BLOCK_TXS, type Block } from './block.ts';
 import { MAX_CHAIN_ID_LENGTH } from './chain-id.ts';
-import { PROTOCOL_VERSION } from './protocol.ts';
+import { payloadProblem, PROTOCOL_VERSION } from './protocol.ts';
 import { publicKeyProblem } from './public-key.ts';
 import { decodeSignedTransaction, MAX_TX_BYTES, senderAddress, type SignedTransaction } from './tx.ts';
 
@@ -44,11 +44,13 @@ export function minimumFee(gasLimit: number, price: bigint): bigint {
 }
 
 /**
- * What stops a transaction from entering any block under `limits`, or null: the sender key, the
- * gas cap and the fee floor. The mempool refuses the same things at admission.
+ * What stops a transaction from entering any block under `limits`, or null: a payload kind the
+ * protocol version does not have, the sender key, the gas cap and the fee floor. The mempool refuses the same things at admission.
  */
 export function txLimitProblem(stx: SignedTransaction, limits: BlockLimits): string | null {
   const { tx } = stx;
+  const payload = payloadProblem(tx.payload.kind, limits.protocolVersion);
+  if (payload !== null) return payload;
   const key = publicKeyProblem(tx.sender);
   if (key !== null) return `sender key of ${formatAddress(senderAddress(stx))} is ${key}`;
   if (tx.gasLimit > limits.maxGas) return `gas limit ${tx.gasLimit} exceeds the block gas limit of ${limits.maxGas}`;

@@ -6,11 +6,25 @@
  * on a state root without saying so. A rule change is a new version, never an edit in place.
  */
 
-/** The version this binary runs. */
-export const PROTOCOL_VERSION = 1;
+/**
+ * The version new chains run (devnet and testnet genesis). Version 1 is the chain without the model
+ * registry; version 2 adds it (transactions of payload kind 3, chain/model-op.ts), and is otherwise
+ * version 1: a version-1 chain computes the same roots it always did, and refuses model transactions.
+ */
+export const PROTOCOL_VERSION = 2;
 
 /** Versions this binary can run; genesis must name one of them. */
-export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([PROTOCOL_VERSION]);
+export const SUPPORTED_PROTOCOL_VERSIONS: readonly number[] = Object.freeze([1, 2]);
+
+/** The first version with the model registry. */
+export const MODEL_REGISTRY_SINCE = 2;
+
+/** Whether transactions of `kind` are part of `version`; what a block or the mempool refuses otherwise. */
+export function payloadProblem(kind: string, version: number): string | null {
+  return kind === 'model' && version < MODEL_REGISTRY_SINCE
+    ? `model registry transactions need protocol version ${MODEL_REGISTRY_SINCE}; this chain runs version ${version}`
+    : null;
+}
 
 export function isSupportedProtocol(version: number): boolean {
   return SUPPORTED_PROTOCOL_VERSIONS.includes(version);

@@ -34,7 +34,7 @@ import {
  * append), and per byte of the manifest and tensor list (decoded and hashed into their roots).
  */
 export const MODEL_GAS = Object.freeze({
-  register: 1_200_000, perParent: 250_000, manifestByte: 60,
+  register: 1_200_000, perParent: 250_000, manifestByte: 300,
   update: 400_000, revoke: 400_000, transfer: 900_000, attest: 700_000, revokeAttestation: 400_000, supersede: 600_000,
 });
 

@@ -16,6 +16,8 @@ export interface ExecutionRules {
 
 const RULES: ReadonlyMap<number, ExecutionRules> = new Map([
   [1, { protocolVersion: 1, costTableVersion: 3 }],
+  // 2: version 1 and the model registry (chain/protocol.ts).
+  [2, { protocolVersion: 2, costTableVersion: 3 }],
 ]);
 
 export class ProtocolError extends CodedError<'unsupported_protocol'> {

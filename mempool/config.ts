@@ -35,10 +35,11 @@ export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
   replaceFeeBumpPercent: 10,
 });
 
-export type MempoolErrorCode =
-  | 'tx_too_large' | 'malformed' | 'wrong_chain' | 'duplicate' | 'invalid_signature'
-  | 'nonce_used' | 'nonce_too_far' | 'nonce_taken' | 'fee_too_low' | 'insufficient_fee_balance' | 'mempool_full'
-  | 'gas_limit_too_high' | 'invalid_sender_key';
+export const MEMPOOL_ERROR_CODES = [
+  'tx_too_large', 'malformed', 'wrong_chain', 'duplicate', 'invalid_signature', 'nonce_used', 'nonce_too_far', 'nonce_taken',
+  'fee_too_low', 'insufficient_fee_balance', 'mempool_full', 'gas_limit_too_high', 'invalid_sender_key', 'payload_not_enabled',
+] as const;
+export type MempoolErrorCode = (typeof MEMPOOL_ERROR_CODES)[number];
 
 /** A refused transaction. `code` is stable (RPC and metrics use it); the message says what to change. */
 export class MempoolError extends CodedError<MempoolErrorCode> {}

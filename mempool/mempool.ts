@@ -21,13 +21,15 @@
 import type { Address } from '../chain/address.ts';
 import { cborHeaderBytes, CODEC_LIMITS, minimumFee, type BlockLimits } from '../chain/block-rules.ts';
 import { CodecError } from '../chain/codec.ts';
-import { MAX_TX_BYTES } from '../chain/tx.ts';
+import { payloadProblem } from '../chain/protocol.ts';
 import { publicKeyProblem } from '../chain/public-key.ts';
-import { decodeSignedTransaction, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction } from '../chain/tx.ts';
+import {
+  decodeSignedTransaction, MAX_TX_BYTES, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction,
+} from '../chain/tx.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from '../execution/account.ts';
 import {
-  checkConfig, DEFAULT_MEMPOOL_CONFIG, MempoolError, type MempoolConfig, type MempoolCounters,
+  checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
 } from './config.ts';
 import { Heap } from './heap.ts';
 
@@ -90,11 +92,7 @@ export class Mempool {
   readonly chainId: string;
   readonly counters: MempoolCounters = {
     admitted: 0,
-    refused: {
-      tx_too_large: 0, malformed: 0, wrong_chain: 0, duplicate: 0, invalid_signature: 0, nonce_used: 0,
-      nonce_too_far: 0, nonce_taken: 0, fee_too_low: 0, insufficient_fee_balance: 0, mempool_full: 0,
-      gas_limit_too_high: 0, invalid_sender_key: 0,
-    },
+    refused: Object.fromEntries(MEMPOOL_ERROR_CODES.map((code) => [code, 0])) as Record<MempoolErrorCode, number>,
     removed: { committed: 0, replaced: 0, evicted: 0, stale: 0, unfunded: 0 },
   };
 
@@ -250,6 +248,8 @@ export class Mempool {
     if (stx.tx.chainId !== this.chainId) {
       throw new MempoolError('wrong_chain', `transaction is for chain ${JSON.stringify(stx.tx.chainId)}; this node runs ${JSON.stringify(this.chainId)}`);
     }
+    const payload = payloadProblem(stx.tx.payload.kind, this.limits.protocolVersion);
+    if (payload !== null) throw new MempoolError('payload_not_enabled', payload);
     const { gasLimit, fee } = stx.tx;
     if (gasLimit > this.limits.maxGas) {
       throw new MempoolError('gas_limit_too_high', `gas limit ${gasLimit} exceeds the block gas limit of ${this.limits.maxGas}; no block can take it`);

@@ -206,7 +206,7 @@ t.test('one validity rule: a block breaking a limit or carrying a transaction no
     ['a bad signature', [ok(0), forged], /txs\[1\]: signature does not verify/],
     ['bytes that are not a transaction', [Uint8Array.of(0x82, 0x01)], /txs\[0\] is malformed/],
     ['a small-order sender key', [smallOrder], /sender key .* small-order/],
-    ['another protocol version', [ok(0)], /protocol version 2; this chain runs version 1/, (b) => { b.header.protocolVersion = 2; }],
+    ['another protocol version', [ok(0)], new RegExp(`protocol version ${PROTOCOL_VERSION + 1}; this chain runs version ${PROTOCOL_VERSION}`), (b) => { b.header.protocolVersion = PROTOCOL_VERSION + 1; }],
   ];
   for (const [name, txs, reason, edit] of cases) {
     const b = nextBlock(executor, txs);

@@ -6,19 +6,25 @@
  * that must not change the chain: a refactor that moves code, a faster tree, a new codec. If one
  * of these constants has to change, the protocol version has to change with it.
  *
+ * Protocol 1's vectors stay as they were when protocol 2 (the model registry) came: a binary
+ * that runs both must reach them still. Protocol 2's are the same sequence then a block of
+ * registry operations.
+ *
  * The contract is kept here as bytes, not WAT, so a new wabt cannot move the vectors.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { addressOf } from '../chain/address.ts';
 import { blockHash } from '../chain/block.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import type { DuplicateVoteEvidence } from '../chain/evidence.ts';
 import type { KeyPair } from '../chain/keys.ts';
-import { PROTOCOL_VERSION } from '../chain/protocol.ts';
+import { CODEC_LIMITS } from '../chain/block-rules.ts';
+import { PROTOCOL_VERSION, SUPPORTED_PROTOCOL_VERSIONS } from '../chain/protocol.ts';
 import { encodeReceipt, receiptsRoot } from '../chain/receipt.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { PREVOTE } from '../chain/vote.ts';
 import { contractAddress } from '../execution/contracts.ts';
+import { fakeModel, registerOp } from './fixtures/models.ts';
 import { CHAIN_ID, consensusBlock, openChain, signCommit, signVote, testAccounts, testGenesis, testValidators } from './fixtures/chain.ts';
 
 /**
@@ -37,6 +43,7 @@ const COUNTER_WASM = fromHex(
   '6f756e740041100b066e6f20776179',
 );
 
+/** Protocol 1: the chain before the model registry. A binary that runs 1 must still reach these. */
 const EXPECTED = {
   protocolVersion: 1,
   contract: '587f0e34b435fd6a17ed68631ed5119a12357ed8',
@@ -87,19 +94,82 @@ const EXPECTED = {
   ],
 };
 
-t.test('a fixed block sequence reaches the same hashes and roots as written down', async (t) => {
-  t.equal(PROTOCOL_VERSION, EXPECTED.protocolVersion, 'the vectors are for this protocol version');
+/** Protocol 2: the same sequence, then a block of registry operations (the last two refused). */
+const EXPECTED_V2: typeof EXPECTED = {
+  protocolVersion: 2,
+  contract: '587f0e34b435fd6a17ed68631ed5119a12357ed8',
+  txHashes: [
+    '904b9afb991c2afe1d4ec192b4134ab98be1a99fffa0d3fd7f3376b4ce6fa31c',
+    'dee8c5c1189b5e4258e6e881107345d518eada39dbe0865bcc7450058f8787e8',
+    '51347ed0535bc26fb8ba0f4feab06ea0ec8309cddbee44a9fb66a44bace7af69',
+    '6b96773b190295ca34f9a12f39b6145c9daaceb13a06b516933722d4c0d1561c',
+    '7d541a47ccf1f0bc9a8ab6f996e043be2d5cbd5fa8861bf19032e8b3b0bb9c97',
+    '7b36dbc033e7db08936f70b04a5b42192a80893d8e667a0ea0c576df446045ed',
+    '370254ee8ecd2fa04f59d360610fe9657ad005f145de92e6bf5e88c21e8206ec',
+    '61f260835d4345d60b613b81e7bf1a887100f9dee415d069d0ed38a3fb179f73',
+    'b79e897bc92b09b42580acbee09d4c8f1b4957c5aa4fcd7dae29256789fe92f7',
+    '0be507e1346741e64d21450c960ebfbef321a863cb624b8979d232a4bfdb2289',
+    '7d2725524987b7435fa41a4695e4a83b56c93eee448ea2ba2a16f6a50cc04ddf',
+    '5c98a91562a4dbb04eeb775e32c84b3ada450080c8fb2992148e491eb06c14b2',
+    '01b86380ef32066aa02e8d352120f848a703d60c4daa6951d645ac351a300762',
+    'f1b22004962b90f226fcf1b9a26b4f62e56fca6e7f68260ef0470c2ab239d95e',
+    'c6207037c9c168a83ffa2f9a5f8122fd57f0aed84c299159bbb270d23dea8f0e',
+    '92ebfffa3e7defc20c787d9ec204ea943201172b792a09b27b0a8160506aa9ab',
+    '7baafc7307b2cb347c4756ef0c39ea071729c7a771a4dd4ec661583d633914e2',
+  ],
+  blocks: [
+    {
+      hash: 'a977f4d481edff1871fdc06b7e82138e329a3b0d848048c235e9194075e2756d',
+      stateRoot: 'd50faaf0e7e4aaea8d13dbf828ef532a7c8f6a028c3d99ea524410bdd75b286d',
+      receiptsRoot: '4ee9b2b6c81e6de956b01a8f92908f657647876ab8bb2e5d899b4068b78ddf18',
+      gasUsed: [1102250, 1102220], status: [0, 0],
+    },
+    {
+      hash: '09520cd5ac7692fec538f466eaca454679d7b01b05d642a0dbc56e19667395bf',
+      stateRoot: 'e59cbaabcecaa9c0dbd4c1c181e3fb4604172ef22b075ed8db2f60854228f617',
+      receiptsRoot: 'f9bbec186e167b09e984533fcaccd80df7b55c7deffe2349c8042092346e146e',
+      gasUsed: [1618605], status: [0],
+    },
+    {
+      hash: 'a088ca94aeb70a0b65d7571873d4e75ca8a8b167c398343ba6ce26aaea5a3f38',
+      stateRoot: 'c23d00a17136490d3bb4aba8a8bb2fd61deae2da41a5ffba97afbcb766b3cd20',
+      receiptsRoot: '19bdfea2766b6d7d400cd46690357d52ffd389b467559d42b3e60f9c7cf84ad0',
+      gasUsed: [1765076, 1765089, 1514086, 3000000], status: [0, 0, 8, 8],
+    },
+    {
+      hash: '6565663bc86e7eea75269f3d704262f0d7ed4614623ef74273d43c728d7d6ce3',
+      stateRoot: '6957e5b35db52a91fed87d61bffb57671b9c210025a6748d82c05b94000977ee',
+      receiptsRoot: 'a2bc17a25b763c6b848e2f06f15968b49c76d750572c1af8d3162ee0d75bf886',
+      gasUsed: [0, 1102340, 10, 1765089], status: [3, 5, 6, 0],
+    },
+    {
+      hash: 'ee8acc00172be69820cec7d7954123b5a8e7ba332772714e8cb8dc1670ff6541',
+      stateRoot: '6957e5b35db52a91fed87d61bffb57671b9c210025a6748d82c05b94000977ee',
+      receiptsRoot: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+      gasUsed: [], status: [],
+    },
+    {
+      hash: '5c373730def09840a1c4fdd7c4ebde38871039f4982282270b906e4d065fcc15',
+      stateRoot: '918712580eaa731a0faffbc828af7cfd12cb66c2149e1a2a7e17e8d3f25ad029',
+      receiptsRoot: 'c465c2522ac40c175f7d1c1fc122caed1f5cf3dad280e21d5826ec7cc406da35',
+      gasUsed: [2050775, 2286780, 2050775, 1502580, 1702745, 1202565], status: [0, 0, 10, 0, 0, 10],
+    },
+  ],
+};
+
+/** Runs the fixed sequence (and `more` blocks after it) under `protocolVersion`; returns what it reached. */
+async function replay(t: Test, protocolVersion: number, more: (ctx: { tx: TxMaker; to: (k: KeyPair) => Uint8Array; accounts: KeyPair[] }) => Step[] = () => []) {
   const vals = testValidators(4);
   const accounts = testAccounts(3) as [KeyPair, KeyPair, KeyPair];
   const [alice, bob, carol] = accounts;
-  const chain = await openChain(t.testdir(), undefined, { validators: vals.set });
+  const chain = await openChain(t.testdir(), undefined, { validators: vals.set, limits: { ...CODEC_LIMITS, protocolVersion } });
   t.teardown(() => chain.db.close());
   const { executor } = chain;
   await executor.initGenesis(testGenesis(accounts, 1_000_000_000n));
 
   const nonces = new Map<KeyPair, number>();
   const txHashes: string[] = [];
-  const tx = (who: KeyPair, payload: Payload, gasLimit = 5_000_000, fee = 3n, nonce?: number) => {
+  const tx: TxMaker = (who, payload, gasLimit = 5_000_000, fee = 3n, nonce) => {
     const n = nonce ?? nonces.get(who) ?? 0;
     if (nonce === undefined) nonces.set(who, n + 1);
     const signed = signTransaction({ chainId: CHAIN_ID, sender: who.publicKey, nonce: n, fee, gasLimit, payload }, who.secretKey);
@@ -114,7 +184,7 @@ t.test('a fixed block sequence reaches the same hashes and roots as written down
     second: signVote(CHAIN_ID, vals.keys[1]!, { type: PREVOTE, height: 2, round: 0, blockHash: new Uint8Array(32).fill(2) }),
   };
 
-  const sequence: { txs: () => Uint8Array[]; evidence?: DuplicateVoteEvidence[]; round?: number }[] = [
+  const sequence: Step[] = [
     { txs: () => [tx(alice, { kind: 'transfer', to: to(bob), amount: 1_000n }), tx(bob, { kind: 'transfer', to: to(carol), amount: 7n }, 5_000_000, 9n)] },
     { txs: () => [tx(carol, { kind: 'deploy', code: COUNTER_WASM, args: new Uint8Array() }, 60_000_000)] },
     { txs: () => [call('increment'), call('increment'), call('fail'), call('spin', 3_000_000)] },
@@ -128,6 +198,7 @@ t.test('a fixed block sequence reaches the same hashes and roots as written down
       evidence: [equivocation],
     },
     { txs: () => [], round: 2 },
+    ...more({ tx, to, accounts }),
   ];
 
   const blocks: typeof EXPECTED.blocks = [];
@@ -142,9 +213,45 @@ t.test('a fixed block sequence reaches the same hashes and roots as written down
       status: applied.receipts.map((r) => r.status),
     });
   }
-  if (process.env.HALLMARK_PRINT_VECTORS) console.log(JSON.stringify({ contract: toHex(counter), txHashes, blocks }, null, 2));
-  t.equal(toHex(counter), EXPECTED.contract, 'contract address');
-  t.same(txHashes, EXPECTED.txHashes, 'transaction hashes');
-  t.equal(blocks.length, EXPECTED.blocks.length);
-  blocks.forEach((b, i) => t.same(b, EXPECTED.blocks[i], `height ${i + 1}: block hash, state root, receipts root, gas and status`));
+  if (process.env.HALLMARK_PRINT_VECTORS) console.log(JSON.stringify({ protocolVersion, contract: toHex(counter), txHashes, blocks }, null, 2));
+  return { contract: toHex(counter), txHashes, blocks, executor, vals, tx };
+}
+
+type TxMaker = (who: KeyPair, payload: Payload, gasLimit?: number, fee?: bigint, nonce?: number) => Uint8Array;
+interface Step { txs: () => Uint8Array[]; evidence?: DuplicateVoteEvidence[]; round?: number }
+
+function check(t: Test, got: Awaited<ReturnType<typeof replay>>, expected: typeof EXPECTED) {
+  t.equal(got.contract, expected.contract, 'contract address');
+  t.same(got.txHashes, expected.txHashes, 'transaction hashes');
+  t.equal(got.blocks.length, expected.blocks.length);
+  got.blocks.forEach((b, i) => t.same(b, expected.blocks[i], `height ${i + 1}: block hash, state root, receipts root, gas and status`));
+}
+
+t.test('protocol 1: a fixed block sequence reaches the same hashes and roots as written down', async (t) => {
+  t.ok(SUPPORTED_PROTOCOL_VERSIONS.includes(EXPECTED.protocolVersion), 'this binary still runs protocol 1');
+  const got = await replay(t, 1);
+  check(t, got, EXPECTED);
+  // Protocol 1 has no model registry: a block carrying a registration is invalid.
+  const [alice] = testAccounts(1) as [KeyPair];
+  const block = consensusBlock(got.executor, got.vals, [got.tx(alice, { kind: 'model', op: registerOp('v1') }, 50_000_000, 50_000_000n)]);
+  t.throws(() => got.executor.validateBlock(block), { message: /model registry transactions need protocol version 2; this chain runs version 1/ });
+});
+
+t.test('protocol 2: the same sequence, then the model registry, reaches the hashes and roots written down', async (t) => {
+  t.equal(PROTOCOL_VERSION, EXPECTED_V2.protocolVersion, 'the vectors are for the version new chains run');
+  const got = await replay(t, 2, ({ tx, to, accounts: [alice, bob] }) => {
+    const base = registerOp('known-base', { tensorFingerprint: fakeModel('known-base', { tensors: true }).tensorFingerprint, tensors: fakeModel('known-base', { tensors: true }).tensors });
+    const child = registerOp('known-child', { parents: [{ fingerprint: base.fingerprint, relation: 'quantized' }] });
+    return [{
+      txs: () => [
+        tx(alice!, { kind: 'model', op: base }, 10_000_000),
+        tx(bob!, { kind: 'model', op: child }, 10_000_000),
+        tx(bob!, { kind: 'model', op: base }, 10_000_000),                                    // duplicate: refused
+        tx(bob!, { kind: 'model', op: { op: 'attest', fingerprint: base.fingerprint, kind: 'eval', value: 'ok', digest: null, uri: null } }, 10_000_000),
+        tx(alice!, { kind: 'model', op: { op: 'transfer', fingerprint: base.fingerprint, to: to(bob!) } }, 10_000_000),
+        tx(alice!, { kind: 'model', op: { op: 'revoke', fingerprint: base.fingerprint, reason: 'not mine' } }, 10_000_000), // not the owner now
+      ],
+    }];
+  });
+  check(t, got, EXPECTED_V2);
 });

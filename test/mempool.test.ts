@@ -1,7 +1,8 @@
 import t from 'tap';
 import { cborHeaderBytes, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
-import { encodeSignedTransaction } from '../chain/tx.ts';
+import { encodeSignedTransaction, signTransaction } from '../chain/tx.ts';
+import { registerOp } from './fixtures/models.ts';
 import { Mempool, MempoolError } from '../mempool/mempool.ts';
 import { Accounts, ALL, addAll, CHAIN, label, order, refuse, setup, stx, tx, who } from './fixtures/mempool.ts';
 
@@ -251,6 +252,14 @@ t.test('gas: the cap, the price floor (the chain\'s and this node\'s), reaping b
     await refuse(t, pool, smallOrder, 'invalid_sender_key', /small-order/);
     const nonCanonical = encodeSignedTransaction({ tx: { ...body, sender: fromHex('eeffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f') }, signature: new Uint8Array(64) });
     await refuse(t, pool, nonCanonical, 'invalid_sender_key', /not the canonical encoding/);
+  });
+  t.test('payload_not_enabled: a model registry transaction on a protocol-1 chain', async (t) => {
+    const a = who('a');
+    const model = signTransaction({
+      chainId: CHAIN, sender: a.publicKey, nonce: 0, fee: 0n, gasLimit: 0, payload: { kind: 'model', op: registerOp('m') },
+    }, a.secretKey).bytes;
+    await refuse(t, setup({}, undefined, { limits: { ...limits, protocolVersion: 1 } }).pool, model, 'payload_not_enabled', /need protocol version 2; this chain runs version 1/);
+    await setup({}, undefined, { limits: { ...limits, protocolVersion: 2 } }).pool.add(model);
   });
   t.test('tx_too_large when no block has room for it, whatever the node takes', async (t) => {
     const one = tx('a', 0, 0);

@@ -13,39 +13,18 @@ import { addressOf, formatAddress } from '../chain/address.ts';
 import { fromHex, toHex } from '../chain/bytes.ts';
 import { sha256 } from '../chain/hash.ts';
 import { generateKeyPair, type KeyPair } from '../chain/keys.ts';
-import type { ModelOp, RegisterModel } from '../chain/model-op.ts';
+import type { ModelOp } from '../chain/model-op.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { toGenesisState } from '../genesis/genesis.ts';
-import { encodeManifest, manifestRoot, type ManifestEntry } from '../models/manifest.ts';
-import { encodeTensors, tensorRoot, type TensorEntry } from '../models/tensors.ts';
 import { decodeModelRecord } from '../models/record.ts';
 import { proveModel } from '../models/light-client.ts';
 import { modelJson } from '../rpc/model-json.ts';
 import { decodeBlock } from '../chain/block.ts';
 import { decodeStateProof, verifyStateProof } from '../state/proof.ts';
 import { liveDir } from './fixtures/dirs.ts';
+import { fakeModel, registerOp } from './fixtures/models.ts';
 import { openChain } from './fixtures/chain.ts';
 import { FAUCET, fastGenesis, rpc, startTestNode, VALIDATOR, waitForHeight } from './fixtures/node.ts';
-
-/** A manifest of one file whose digest is derived from `label`: a distinct fingerprint per label. */
-export function fakeModel(label: string, opts: { tensors?: boolean } = {}) {
-  const entries: ManifestEntry[] = [
-    { path: 'config.json', size: 10, digest: sha256(new TextEncoder().encode(`config ${label}`)), algorithm: 'sha256' },
-    { path: 'model.safetensors', size: 1000, digest: sha256(new TextEncoder().encode(`weights ${label}`)), algorithm: 'sha256' },
-  ];
-  const tensors: TensorEntry[] = [{ name: 'w', dtype: 'F32', shape: [2, 2], digest: sha256(new TextEncoder().encode(`w ${label}`)) }];
-  return {
-    fingerprint: manifestRoot(entries), manifest: encodeManifest(entries),
-    tensorFingerprint: opts.tensors ? tensorRoot(tensors) : null, tensors: opts.tensors ? encodeTensors(tensors) : null,
-  };
-}
-
-export function registerOp(label: string, extra: Partial<RegisterModel> = {}): RegisterModel {
-  return {
-    op: 'register', ...fakeModel(label), name: `org/${label}`, version: '1.0', parents: [], datasets: [], code: null,
-    evalDigest: null, license: 'Apache-2.0', metadataUri: null, ...extra,
-  };
-}
 
 async function registryNode(t: Test) {
   const running = await startTestNode(liveDir(t));
