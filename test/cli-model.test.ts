@@ -6,20 +6,11 @@
  * extra file, 3 not registered, 4 revoked; bad options exit 1 naming the option; --no-wait.
  */
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, freePort } from './fixtures/processes.ts';
-import { liveDir } from './fixtures/dirs.ts';
+import { startCliNode } from './fixtures/cli-node.ts';
 import { safetensorsBytes, writeFile } from './fixtures/safetensors.ts';
 
-function hallmark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 const f32 = (...xs: number[]) => new Uint8Array(Float32Array.from(xs).buffer);
 
@@ -36,22 +27,7 @@ function writeModel(dir: string, label: string): void {
 const fpOf = (stdout: string) => /^fingerprint +([0-9a-f]{64})$/m.exec(stdout)?.[1];
 
 t.test('model commands against a running node', async (t) => {
-  const home = liveDir(t);
-  t.equal((await hallmark(['--home', home, 'init'])).code, 0);
-  writeFileSync(join(home, 'config.toml'),
-    `[rpc]\nlisten = "127.0.0.1:${await freePort()}"\n[p2p]\nlisten = "127.0.0.1:${await freePort()}"\n[metrics]\nenabled = false\n[consensus]\nblock_time_ms = 20\n`);
-  const node = spawn(process.execPath, [BIN, '--home', home, 'start'], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => node.on('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (node.exitCode === null) node.kill('SIGKILL');
-  });
-  const h = (...args: string[]) => hallmark(['--home', home, ...args]);
-  let ready = false;
-  for (let i = 0; i < 300 && !ready && node.exitCode === null; i++) {
-    ready = (await h('status')).code === 0;
-    if (!ready) await new Promise((r) => setTimeout(r, 100));
-  }
-  t.ok(ready, 'the node answers');
+  const { home, h, stop } = await startCliNode(t);
 
   const base = join(home, 'base');
   writeModel(base, 'base');
@@ -223,6 +199,5 @@ t.test('model commands against a running node', async (t) => {
   t.notMatch(file.stdout, /^wrote/m);
   t.equal((await h('model', 'verify', join(single, 'w.safetensors'))).code, 0);
 
-  node.kill('SIGTERM');
-  t.equal(await exited, 0);
+  t.equal(await stop(), 0);
 });
