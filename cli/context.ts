@@ -16,6 +16,20 @@ const RPC_CLIENT_TIMEOUT_MS = 120_000;
 
 export class CliError extends CodedError<'usage' | 'tx_failed'> {}
 
+/**
+ * A command that has printed its outcome and ends with a status other than 0 or 1 (`model verify`'s
+ * verdicts): runCli returns `status` and prints nothing more.
+ */
+export class ExitStatus extends Error {
+  readonly status: number;
+
+  constructor(status: number, message: string) {
+    super(message);
+    this.name = 'ExitStatus';
+    this.status = status;
+  }
+}
+
 export interface CliIo {
   stdout: { write(s: string): unknown };
   stderr: { write(s: string): unknown };

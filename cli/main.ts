@@ -11,13 +11,14 @@ import { addKeyCommands } from './commands/keys.ts';
 import { addNodeCommands } from './commands/node.ts';
 import { addTestnetCommands } from './commands/testnet.ts';
 import { addTxCommands } from './commands/tx.ts';
-import { commandContext, DEFAULT_RPC_URL, errorLine, type CliIo } from './context.ts';
+import { addModelCommands } from './commands/model.ts';
+import { commandContext, DEFAULT_RPC_URL, errorLine, ExitStatus, type CliIo } from './context.ts';
 
 export { CliError, DEFAULT_RPC_URL, rpcUrlOf, type CliIo } from './context.ts';
 
 export function buildProgram(io: CliIo): Command {
   const program = new Command('hallmark')
-    .description('Hallmark validator node: init a home, run the node, manage keys, query and send transactions')
+    .description('Hallmark validator node: init a home, run the node, manage keys, query and send transactions, fingerprint and verify models')
     .option('--home <dir>', 'home directory (default: $HALLMARK_HOME or ~/.hallmark)')
     .option('--rpc <url>', `node JSON-RPC URL (default: the home's rpc.listen, else ${DEFAULT_RPC_URL})`)
     .option('--json', 'print one JSON document instead of text')
@@ -28,7 +29,7 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   const ctx = commandContext(io);
-  for (const add of [addNodeCommands, addTestnetCommands, addKeyCommands, addChainCommands, addTxCommands, addContractCommands]) add(program, ctx);
+  for (const add of [addNodeCommands, addTestnetCommands, addKeyCommands, addChainCommands, addTxCommands, addContractCommands, addModelCommands]) add(program, ctx);
   return program;
 }
 
@@ -41,6 +42,7 @@ export async function runCli(argv: readonly string[], io: CliIo = { stdout: proc
   } catch (err) {
     // Commander has already printed its own one-line message (or the help).
     if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof ExitStatus) return err.status;
     io.stderr.write(`error: ${errorLine(err)}\n`);
     if (io.env.HALLMARK_DEBUG && err instanceof Error && err.stack) io.stderr.write(`${err.stack}\n`);
     return 1;

@@ -3,39 +3,14 @@
  * arguments and return values in the contract ABI, and the failures a user meets.
  */
 import t from 'tap';
-import { execFile, spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BIN, freePort } from './fixtures/processes.ts';
+import { startCliNode } from './fixtures/cli-node.ts';
 import { STORE } from './fixtures/vm-contracts.ts';
 import { wat } from './fixtures/vm.ts';
-import { liveDir } from './fixtures/dirs.ts';
-
-function hallmark(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { env: { PATH: process.env.PATH, HOME: process.env.HOME } }, (err, stdout, stderr) => {
-      resolve({ code: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr });
-    });
-  });
-}
 
 t.test('contract deploy, call, query and code against a running node', async (t) => {
-  const home = liveDir(t);
-  t.equal((await hallmark(['--home', home, 'init'])).code, 0);
-  writeFileSync(join(home, 'config.toml'),
-    `[rpc]\nlisten = "127.0.0.1:${await freePort()}"\n[p2p]\nlisten = "127.0.0.1:${await freePort()}"\n[metrics]\nenabled = false\n[consensus]\nblock_time_ms = 20\n`);
-  const node = spawn(process.execPath, [BIN, '--home', home, 'start'], { stdio: 'ignore' });
-  const exited = new Promise<number | null>((resolve) => node.on('exit', (code) => resolve(code)));
-  t.teardown(() => {
-    if (node.exitCode === null) node.kill('SIGKILL');
-  });
-  let ready = false;
-  for (let i = 0; i < 300 && !ready && node.exitCode === null; i++) {
-    ready = (await hallmark(['--home', home, 'status'])).code === 0;
-    if (!ready) await new Promise((r) => setTimeout(r, 100));
-  }
-  t.ok(ready, 'the node answers');
-  const h = (...args: string[]) => hallmark(['--home', home, ...args]);
+  const { home, h, stop } = await startCliNode(t);
 
   const file = join(home, 'store.wasm');
   writeFileSync(file, STORE);
@@ -94,6 +69,5 @@ t.test('contract deploy, call, query and code against a running node', async (t)
   t.equal(badArg.code, 1);
   t.match(badArg.stderr, /^error: u64: expected a decimal integer/);
 
-  node.kill('SIGTERM');
-  t.equal(await exited, 0);
+  t.equal(await stop(), 0);
 });
