@@ -66,6 +66,9 @@ t.test('register, lineage rules, owner-only operations, attestations, transfer, 
   const got = await rpc(url, 'model_get', { fingerprint: toHex(base.fingerprint) });
   t.match(got.model, { name: 'org/base', version: '1.0', owner: faucet, status: 'active', license: 'Apache-2.0', training_code: { commit: 'abc1234' } });
   await provable(t, url, got.height, [got.model]);
+  const proof = await rpc(url, 'model_getProof', { fingerprint: toHex(base.fingerprint) });
+  t.not(proof.record.value, null, 'a record registered by the latest block is proven: model_getProof waits for the header that signs it');
+  t.ok(proof.height >= r1.height, 'proven at its registration height or later');
 
   t.match(refused(await model(FAUCET, base)), /^model_refused: duplicate/, 'a fingerprint registers once');
   const orphan = registerOp('orphan', { parents: [{ fingerprint: sha256(new Uint8Array([9])), relation: 'finetune' }] });

@@ -154,12 +154,18 @@ export const modelGetProof = defineRpcMethod({
   summary: "A model's record and manifest with their state proofs, and the header and commit that sign their state root.",
   description: 'Proves the state after block height (default: the latest block but one, whose root the latest header carries) ' +
     'with the header of block height + 1 and its commit. A light client checks the commit against the validators it trusts, ' +
-    'the header against the commit, the root against the header and the values against the root; it trusts nothing else here.',
+    'the header against the commit, the root against the header and the values against the root; it trusts nothing else here. ' +
+    'A record registered by the latest block is proven once the next block commits: the call waits for it (at most 10 s).',
   params: z.strictObject({ fingerprint: FpIn, height: HeightIn.optional() }),
   result: ModelProofJson,
   errors: ['not_found'],
   async handler(node, p) {
-    const latest = latestHeight(node);
+    let latest = latestHeight(node);
+    if (p.height === undefined && await node.stateValue(recordKey(p.fingerprint), latest) !== undefined &&
+      (latest === 0 || await node.stateValue(recordKey(p.fingerprint), latest - 1) === undefined)) {
+      // Registered by the latest block: its state is signed by the next header, so wait for it.
+      latest = await nextHeight(node, latest);
+    }
     if (latest === 0) throw RpcError.notFound('no blocks yet: a proof needs the header of the block after it', { latest_height: 0 });
     const height = p.height ?? latest - 1;
     if (height >= latest) throw RpcError.notFound(`the state after block ${height} is not signed yet: the latest height is ${latest}`, { height, latest_height: latest });
@@ -176,5 +182,16 @@ export const modelGetProof = defineRpcMethod({
     };
   },
 });
+
+/** The height after `height` once it is committed, or `height` after NEXT_BLOCK_WAIT_MS. */
+async function nextHeight(node: NodeQuery, height: number): Promise<number> {
+  for (const until = Date.now() + NEXT_BLOCK_WAIT_MS; Date.now() < until;) {
+    const now = latestHeight(node);
+    if (now > height) return now;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+  return height;
+}
+const NEXT_BLOCK_WAIT_MS = 10_000;
 
 export const MODEL_METHODS = [modelGet, modelGetByTensor, modelListByOwner, modelSearch, modelLineage, modelAttestations, modelGetProof] as const;
