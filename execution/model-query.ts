@@ -13,8 +13,12 @@ import {
   type Attestation, type ModelRecord, type StateGet,
 } from '../models/record.ts';
 
-/** The most records one lineage request walks (pages included): what bounds its cost. */
-export const MAX_LINEAGE_VISITS = 10_000;
+/**
+ * The most records one lineage request reads (pages included): what bounds its cost. A read with
+ * its share of the answer costs ~40 µs here (bench/model-registry.bench.ts), so a request costs at
+ * most ~80 ms, about what contract_query's gas cap allows. A 1,024-deep chain still lists whole.
+ */
+export const MAX_LINEAGE_VISITS = 2_000;
 export const MAX_LINEAGE_DEPTH = 1_024;
 
 export async function getRecord(get: StateGet, fingerprint: Uint8Array): Promise<ModelRecord | undefined> {
@@ -72,7 +76,7 @@ export interface Lineage {
   edges: LineageEdge[];
   /** Offset of the next page in the same walk, or null when the walk is complete. */
   next: number | null;
-  /** The walk stopped at MAX_LINEAGE_VISITS record reads: ask for less depth, or a narrower root. */
+  /** The walk was cut at MAX_LINEAGE_VISITS records: ask for less depth, or a narrower root. */
   truncated: boolean;
 }
 
@@ -85,12 +89,13 @@ export interface Lineage {
  */
 export async function lineage(
   get: StateGet, root: ModelRecord, direction: 'ancestors' | 'descendants', depth: number, from: number, limit: number,
+  maxVisits = MAX_LINEAGE_VISITS,
 ): Promise<Lineage> {
-  const stop = Math.min(from + limit, MAX_LINEAGE_VISITS);
+  const stop = Math.min(from + limit, maxVisits);
   const order: { depth: number; record: ModelRecord }[] = [{ depth: 0, record: root }];
   const seen = new Set([toHex(root.fingerprint)]);
   const edges: LineageEdge[] = [];
-  const budget = { reads: MAX_LINEAGE_VISITS };
+  const budget = { reads: maxVisits };
   let complete = true;
   for (let i = 0; i < order.length && budget.reads > 0; i++) {
     const { depth: d, record } = order[i]!;
@@ -113,8 +118,9 @@ export async function lineage(
     }
   }
   const nodes = order.slice(from, stop);
-  const truncated = budget.reads <= 0;
-  return { nodes, edges, next: !complete && !truncated && stop < MAX_LINEAGE_VISITS ? stop : null, truncated };
+  // Stopped by the budget, or more nodes than any page may reach: either way the walk is cut short.
+  const truncated = budget.reads <= 0 || (!complete && stop >= maxVisits);
+  return { nodes, edges, next: !complete && !truncated ? stop : null, truncated };
 }
 
 type Budget = { reads: number };

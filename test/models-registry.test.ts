@@ -16,9 +16,9 @@ import { generateKeyPair, type KeyPair } from '../chain/keys.ts';
 import type { ModelOp } from '../chain/model-op.ts';
 import { signTransaction, type Payload } from '../chain/tx.ts';
 import { toGenesisState } from '../genesis/genesis.ts';
-import { decodeModelRecord } from '../models/record.ts';
+import { decodeAttestation, decodeModelRecord } from '../models/record.ts';
 import { proveModel } from '../models/light-client.ts';
-import { modelJson } from '../rpc/model-json.ts';
+import { attestationJson, modelJson } from '../rpc/model-json.ts';
 import { decodeBlock } from '../chain/block.ts';
 import { decodeStateProof, verifyStateProof } from '../state/proof.ts';
 import { liveDir } from './fixtures/dirs.ts';
@@ -45,12 +45,12 @@ async function registryNode(t: Test) {
   return { running, url, chainId, send, model, other };
 }
 
-/** Every record in an answer is what state_getProof proves at the answer's height. */
-async function provable(t: Test, url: string, height: number, models: { key: string }[]) {
-  for (const m of models) {
+/** Every record (or attestation) in an answer is what state_getProof proves at the answer's height. */
+async function provable(t: Test, url: string, height: number, items: { key: string }[], decode: (value: Uint8Array) => unknown = (v) => modelJson(decodeModelRecord(v))) {
+  for (const m of items) {
     const p = await rpc(url, 'state_getProof', { key: m.key, height });
     t.ok(verifyStateProof(fromHex(p.root), fromHex(m.key), fromHex(p.value), decodeStateProof(fromHex(p.proof))), 'proof verifies');
-    t.same(modelJson(decodeModelRecord(fromHex(p.value))), m, `record ${m.key.slice(2, 10)} is the proven value`);
+    t.same(decode(fromHex(p.value)), m, `${m.key.slice(0, 10)} is the proven value`);
   }
 }
 
@@ -81,6 +81,7 @@ t.test('register, lineage rules, owner-only operations, attestations, transfer, 
   t.equal((await model(other, tuned)).receipt.status, 'ok');
   const byTensor = await rpc(url, 'model_getByTensor', { tensor_fingerprint: toHex(base.tensorFingerprint!) });
   t.same(byTensor.models.map((m: { name: string }) => m.name), ['org/base']);
+  await provable(t, url, byTensor.height, byTensor.models);
 
   // Owner-only operations.
   t.match(refused(await model(other, { op: 'revoke', fingerprint: base.fingerprint, reason: 'mine now' })), /^model_refused: not_owner/);
@@ -98,6 +99,7 @@ t.test('register, lineage rules, owner-only operations, attestations, transfer, 
   t.equal((await model(other, { op: 'revoke_attestation', id: fromHex(att.hash), reason: 'wrong split' })).receipt.status, 'ok');
   const list2 = await rpc(url, 'model_attestations', { fingerprint: toHex(base.fingerprint) });
   t.match(list2.attestations, [{ revoked: true, revoke_reason: 'wrong split' }], 'a revoked attestation stays listed, marked');
+  await provable(t, url, list2.height, list2.attestations, (v) => attestationJson(decodeAttestation(v)));
 
   // Transfer moves the record between owners' lists.
   t.equal((await model(FAUCET, { op: 'transfer', fingerprint: base.fingerprint, to: addressOf(other.publicKey) })).receipt.status, 'ok');
@@ -141,6 +143,7 @@ t.test('lineage pages through a deep chain and a merge; search pages by name pre
     let pages = 0;
     do {
       const page = await rpc(url, 'model_lineage', { fingerprint: toHex(fingerprint), direction, depth, limit, ...(cursor ? { cursor } : {}) });
+      if (pages === 0) await provable(t, url, page.height, page.nodes.map((n: { model: { key: string } }) => n.model));
       nodes.push(...page.nodes);
       edges.push(...page.edges);
       cursor = page.next_cursor;

@@ -101,7 +101,7 @@ export const modelLineage = defineRpcMethod({
   name: 'model_lineage',
   summary: "A model's ancestors (its parents, theirs, …) or descendants, as a graph, breadth first.",
   description: 'nodes lists each model once with its depth from the root (the root is depth 0 and first on the first page); ' +
-    'edges link each listed node to the next depth. A walk reads at most 10,000 records: truncated says it stopped there.',
+    'edges link each listed node to the next depth. A walk reads at most 2,000 records: truncated says it stopped there.',
   params: z.strictObject({
     fingerprint: FpIn,
     direction: z.enum(['ancestors', 'descendants']).optional().describe('default ancestors'),
