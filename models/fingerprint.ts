@@ -10,6 +10,7 @@ import { FingerprintError } from './errors.ts';
 import { fingerprintFiles, type FingerprintOptions, type FingerprintProgress } from './files-fingerprint.ts';
 import { HashPool } from './hash-pool.ts';
 import { decodeManifest, diffManifests, type ManifestDiff, type ManifestEntry } from './manifest.ts';
+import { walkFiles } from './walk.ts';
 import { decodeTensors, diffTensors, tensorFingerprint, type TensorDiff, type TensorEntry, type TensorFormat } from './tensors.ts';
 
 export type { FingerprintProgress };
@@ -33,9 +34,21 @@ export interface ModelFingerprintOptions extends FingerprintOptions {
   tensors?: boolean;
 }
 
+/**
+ * Below this many bytes a model is hashed in the calling thread unless told otherwise: starting the
+ * workers (~0.2-0.5 s, each loading its module) costs more than hashing a few MiB (~10 ms).
+ */
+export const INLINE_BELOW_BYTES = 32 * 1024 * 1024;
+
+async function defaultThreads(path: string, followSymlinks: boolean): Promise<number | undefined> {
+  const files = await walkFiles(path, { followSymlinks });
+  return files.reduce((n, f) => n + f.size, 0) < INLINE_BELOW_BYTES ? 0 : undefined;
+}
+
 export async function fingerprintModel(path: string, opts: ModelFingerprintOptions = {}): Promise<ModelFingerprint> {
   const start = performance.now();
-  const pool = opts.pool ?? new HashPool(opts.threads === undefined ? {} : { threads: opts.threads });
+  const threads = opts.pool !== undefined || opts.threads !== undefined ? opts.threads : await defaultThreads(path, opts.followSymlinks ?? false);
+  const pool = opts.pool ?? new HashPool(threads === undefined ? {} : { threads });
   try {
     const files = await fingerprintFiles(path, { ...opts, pool });
     // A single-file PATH names its file by its basename; its tensors are read from its folder.
