@@ -9,7 +9,7 @@ import type { Address } from '../chain/address.ts';
 import { toHex } from '../chain/bytes.ts';
 import type { ModelRelation } from '../chain/model-op.ts';
 import {
-  attestationKey, decodeAttestation, decodeModelRecord, decodeStoredManifest, LIST, listItems, manifestKey, recordKey,
+  attestationKey, decodeAttestation, decodeModelRecord, LIST, listItems, recordKey,
   type Attestation, type ModelRecord, type StateGet,
 } from '../models/record.ts';
 
@@ -24,11 +24,6 @@ export const MAX_LINEAGE_DEPTH = 1_024;
 export async function getRecord(get: StateGet, fingerprint: Uint8Array): Promise<ModelRecord | undefined> {
   const raw = await get(recordKey(fingerprint));
   return raw === undefined ? undefined : decodeModelRecord(raw);
-}
-
-export async function getManifest(get: StateGet, fingerprint: Uint8Array) {
-  const raw = await get(manifestKey(fingerprint));
-  return raw === undefined ? undefined : decodeStoredManifest(raw);
 }
 
 export interface Page<T> {
