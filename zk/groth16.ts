@@ -1,0 +1,68 @@
+/**
+ * Groth16 (BN254, snarkjs formats) verification: zk/'s entry point. Keys, proofs and public signals
+ * are read by the one validity rule in zk/parse.ts; verification is in zk/verify.ts. This file adds
+ * the JSON-level checks that take what a transaction or a contract hands over and answer with a
+ * reason: `checkOne` by the single path, `checkBatch` by the batch path. Both read every item by
+ * the same rule and settle the pairing equation by verifyOne (directly, or to confirm what
+ * findInvalid names), so they give the same answers.
+ */
+import { ZkError, type ZkErrorCode } from './errors.ts';
+import { parseProof, parseSignals } from './parse.ts';
+import { findInvalid, verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
+
+export { ZkError, type ZkErrorCode } from './errors.ts';
+export { MAX_PUBLIC, parseKey, parseProof, parseSignals, type Proof, type VerifyingKey } from './parse.ts';
+export { bn254, type Curve } from './curve.ts';
+export { coefficients, findInvalid, prepareKey, verifyBatch, verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
+
+/** Why a proof was refused: a code of the validity rule, or 'invalid_proof' (the equation fails). */
+export type RefusalCode = ZkErrorCode | 'invalid_proof';
+
+export interface Refusal {
+  readonly index: number;
+  readonly code: RefusalCode;
+  readonly message: string;
+}
+
+/** A proof and its public signals as JSON (snarkjs's proof.json and public.json). */
+export interface ProofJson {
+  readonly proof: unknown;
+  readonly publicSignals: unknown;
+}
+
+/** Reads one item by the rule (rules 2 and 3), or says why not. */
+export function readItem(pk: PreparedKey, item: ProofJson): BatchItem | ZkError {
+  try {
+    const proof = parseProof(pk.curve, item.proof);
+    return { proof, signals: parseSignals(pk.curve, pk.nPublic, item.publicSignals) };
+  } catch (e) {
+    if (e instanceof ZkError) return e;
+    throw e;
+  }
+}
+
+const EQUATION = 'proof: the pairing equation does not hold';
+
+/** One proof by the single path: null when valid, else the reason. */
+export function checkOne(pk: PreparedKey, item: ProofJson): Omit<Refusal, 'index'> | null {
+  const read = readItem(pk, item);
+  if (read instanceof ZkError) return { code: read.code, message: read.message };
+  return verifyOne(pk, read.proof, read.signals) ? null : { code: 'invalid_proof', message: EQUATION };
+}
+
+/** Every refused item of a batch (ascending index), by the batch path; [] when all are valid. */
+export function checkBatch(pk: PreparedKey, items: readonly ProofJson[]): Refusal[] {
+  const refused: Refusal[] = [];
+  const readable: BatchItem[] = [];
+  const at: number[] = [];
+  items.forEach((item, index) => {
+    const read = readItem(pk, item);
+    if (read instanceof ZkError) refused.push({ index, code: read.code, message: read.message });
+    else {
+      readable.push(read);
+      at.push(index);
+    }
+  });
+  for (const i of findInvalid(pk, readable)) refused.push({ index: at[i]!, code: 'invalid_proof', message: EQUATION });
+  return refused.sort((a, b) => a.index - b.index);
+}
