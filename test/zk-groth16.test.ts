@@ -3,6 +3,7 @@
  * the committed fixtures, crafted bad inputs, and snarkjs's own verifier.
  */
 import t from 'tap';
+import { Worker } from 'node:worker_threads';
 import * as snarkjs from 'snarkjs';
 import {
   checkBatch, checkOne, findInvalid, parseKey, prepareKey, readItem, verifyBatch, verifyOne, ZkError,
@@ -203,4 +204,25 @@ t.test('the rule: malformed keys, proofs and signals', async (t) => {
   t.equal(code((p) => (p.publicSignals[0] = '9'.repeat(200))), 'signal_out_of_range');
   t.equal(code((p) => ((p as { publicSignals: unknown }).publicSignals = 'x')), 'malformed_signals');
   t.equal(checkOne(mulKey, { proof: null, publicSignals: [] })?.code, 'malformed_proof');
+});
+
+t.test('verification works inside a worker thread (the web-worker import is stubbed there)', async (t) => {
+  const groth16 = new URL('../zk/groth16.ts', import.meta.url).href;
+  const fixtures = new URL('./fixtures/zk.ts', import.meta.url).href;
+  const w = new Worker(
+    `const { parentPort } = require('node:worker_threads');
+    (async () => {
+      const m = await import(${JSON.stringify(groth16)});
+      const f = await import(${JSON.stringify(fixtures)});
+      const pk = await m.prepareKey(f.fixtureKey('multiplier'));
+      const ps = f.fixtureProofs('multiplier');
+      const bad = structuredClone(ps[2]);
+      bad.publicSignals[0] = '7';
+      parentPort.postMessage({ one: m.checkOne(pk, ps[0]), bad: m.checkOne(pk, bad).code, batch: m.checkBatch(pk, ps.slice(0, 16)) });
+    })().catch((e) => parentPort.postMessage({ error: String(e && e.stack || e) }));`,
+    { eval: true },
+  );
+  const answer = await new Promise((resolve, reject) => (w.once('message', resolve), w.once('error', reject)));
+  await w.terminate();
+  t.same(answer, { one: null, bad: 'invalid_proof', batch: [] });
 });

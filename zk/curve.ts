@@ -4,16 +4,37 @@
  * built once per thread on first use (~0.3 s) and shared. Also the few point operations the
  * verifier needs, always on Jacobian points: ffjavascript's mixed affine/Jacobian paths gave a
  * wrong sign for `G1.sub(affine, jacobian)` (issue 15), so nothing here mixes the two forms.
+ *
+ * In a worker thread, importing ffjavascript fails: the `web-worker` package it imports (for its
+ * multi-threaded curves, which zk/ never builds) takes any non-main thread for one of its own
+ * workers and throws. So there, before ffjavascript is first imported, a module hook resolves
+ * `web-worker` to a stub whose constructor throws; the main thread keeps the real package
+ * (snarkjs's multi-threaded curve needs it).
  */
-import { buildBn128, type Curve } from 'ffjavascript';
+import { registerHooks } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
+import type { Curve } from 'ffjavascript';
 
 export type { Curve };
+
+const WEB_WORKER_STUB =
+  'data:text/javascript,' +
+  encodeURIComponent('export default class Worker { constructor() { throw new Error("zk/: ffjavascript workers are disabled in this thread"); } }');
 
 let building: Promise<Curve> | undefined;
 
 /** The shared single-threaded curve (built on the first call). */
 export function bn254(): Promise<Curve> {
-  building ??= buildBn128(true);
+  building ??= (async () => {
+    if (!isMainThread) {
+      registerHooks({
+        resolve: (specifier, context, next) =>
+          specifier === 'web-worker' ? { url: WEB_WORKER_STUB, format: 'module', shortCircuit: true } : next(specifier, context),
+      });
+    }
+    const { buildBn128 } = await import('ffjavascript');
+    return buildBn128(true);
+  })();
   return building;
 }
 
