@@ -288,7 +288,7 @@ t.test('keep-alive: the next request on the connection is answered; an idle one 
   c.socket.write(requestText('chain_status', { id: 2 }));
   const all = await c.ended;
   t.equal(all.match(/HTTP\/1\.1 200 OK\r\n/g)?.length, 2, 'both requests answered on one connection');
-  t.notMatch(all, /408/, 'an idle close sends nothing');
+  t.notMatch(all, /HTTP\/1\.1 408/, 'an idle close sends nothing (the bodies hold random hex, which may contain 408)');
   t.equal(server.refused.keep_alive_timeout, 1);
   t.equal(server.refused.header_timeout, 0);
 
