@@ -27,6 +27,8 @@ export interface FingerprintOptions {
   threads?: number;
   followSymlinks?: boolean;
   onProgress?: (p: FingerprintProgress) => void;
+  /** PATH's walk (models/walk.ts), when the caller has already made it; otherwise it is walked here. */
+  files?: readonly WalkEntry[];
 }
 
 export interface FilesFingerprint {
@@ -42,7 +44,7 @@ export interface FilesFingerprint {
 export async function fingerprintFiles(path: string, opts: FingerprintOptions = {}): Promise<FilesFingerprint> {
   const start = performance.now();
   const root = resolve(path);
-  const files = await walkFiles(root, { followSymlinks: opts.followSymlinks ?? false });
+  const files = opts.files ?? await walkFiles(root, { followSymlinks: opts.followSymlinks ?? false });
   for (const f of files) {
     const problem = pathProblem(f.path);
     if (problem !== null) throw new FingerprintError('malformed', `${f.absolute}: cannot be named in a manifest (${problem})`);

@@ -40,17 +40,14 @@ export interface ModelFingerprintOptions extends FingerprintOptions {
  */
 export const INLINE_BELOW_BYTES = 32 * 1024 * 1024;
 
-async function defaultThreads(path: string, followSymlinks: boolean): Promise<number | undefined> {
-  const files = await walkFiles(path, { followSymlinks });
-  return files.reduce((n, f) => n + f.size, 0) < INLINE_BELOW_BYTES ? 0 : undefined;
-}
-
 export async function fingerprintModel(path: string, opts: ModelFingerprintOptions = {}): Promise<ModelFingerprint> {
   const start = performance.now();
-  const threads = opts.pool !== undefined || opts.threads !== undefined ? opts.threads : await defaultThreads(path, opts.followSymlinks ?? false);
+  const walked = opts.files ?? await walkFiles(path, { followSymlinks: opts.followSymlinks ?? false });
+  const small = walked.reduce((n, f) => n + f.size, 0) < INLINE_BELOW_BYTES;
+  const threads = opts.threads ?? (opts.pool === undefined && small ? 0 : undefined);
   const pool = opts.pool ?? new HashPool(threads === undefined ? {} : { threads });
   try {
-    const files = await fingerprintFiles(path, { ...opts, pool });
+    const files = await fingerprintFiles(path, { ...opts, pool, files: walked });
     // A single-file PATH names its file by its basename; its tensors are read from its folder.
     const dir = (await stat(files.root)).isFile() ? dirname(files.root) : files.root;
     const tensors = opts.tensors === false ? null
