@@ -240,7 +240,7 @@ t.test('protocol 1: a fixed block sequence reaches the same hashes and roots as 
 t.test('protocol 2: the same sequence, then the model registry, reaches the hashes and roots written down', async (t) => {
   t.equal(PROTOCOL_VERSION, EXPECTED_V2.protocolVersion, 'the vectors are for the version new chains run');
   const got = await replay(t, 2, ({ tx, to, accounts: [alice, bob] }) => {
-    const base = registerOp('known-base', { tensorFingerprint: fakeModel('known-base', { tensors: true }).tensorFingerprint, tensors: fakeModel('known-base', { tensors: true }).tensors });
+    const base = registerOp('known-base', fakeModel('known-base', { tensors: true }));
     const child = registerOp('known-child', { parents: [{ fingerprint: base.fingerprint, relation: 'quantized' }] });
     return [{
       txs: () => [

@@ -81,14 +81,14 @@ export const modelSearch = defineRpcMethod({
   description: 'The name index is kept beside the state; each model returned is a state record (provable with its key).',
   params: z.strictObject({
     prefix: z.string().max(128),
-    cursor: hexOut('cursor').max(2 * (1 + 4 * 128 + 1 + 32)).optional().describe('next_cursor of the previous page'),
+    cursor: hexIn('next_cursor of the previous page', { maxBytes: 1 + 4 * 128 + 1 + 32 }).optional(),
     limit: LimitIn(MAX_PAGE, PAGE),
   }),
   result: z.object({ height: Uint, models: z.array(ModelJson), next_cursor: z.string().nullable() }),
   errors: [],
   async handler(node, p) {
     const limit = p.limit ?? PAGE;
-    const found = await node.modelNameKeys(p.prefix, p.cursor === undefined ? undefined : Buffer.from(p.cursor, 'hex'), limit + 1);
+    const found = await node.modelNameKeys(p.prefix, p.cursor, limit + 1);
     const get = reader(node, found.height);
     const keys = found.keys.slice(0, limit);
     const models = [];
