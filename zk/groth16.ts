@@ -6,17 +6,18 @@
  * the same rule and settle the pairing equation by verifyOne (directly, or to confirm what
  * findInvalid names), so they give the same answers.
  */
-import { ZkError, type ZkErrorCode } from './errors.ts';
+import { ZkError } from './errors.ts';
+import type { RefusalCode } from './verifier.ts';
 import { parseProof, parseSignals } from './parse.ts';
 import { findInvalid, verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
 
 export { ZkError, type ZkErrorCode } from './errors.ts';
 export { MAX_PUBLIC, parseKey, parseProof, parseSignals, type Proof, type VerifyingKey } from './parse.ts';
 export { bn254, type Curve } from './curve.ts';
+export * from './encoding.ts';
+export * from './verifier.ts';
 export { coefficients, findInvalid, prepareKey, verifyBatch, verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
 
-/** Why a proof was refused: a code of the validity rule, or 'invalid_proof' (the equation fails). */
-export type RefusalCode = ZkErrorCode | 'invalid_proof';
 
 export interface Refusal {
   readonly index: number;
