@@ -49,7 +49,7 @@ export function minimumFee(gasLimit: number, price: bigint): bigint {
  */
 export function txLimitProblem(stx: SignedTransaction, limits: BlockLimits): string | null {
   const { tx } = stx;
-  const payload = payloadProblem(tx.payload.kind, limits.protocolVersion);
+  const payload = payloadProblem(tx.payload, limits.protocolVersion);
   if (payload !== null) return payload;
   const key = publicKeyProblem(tx.sender);
   if (key !== null) return `sender key of ${formatAddress(senderAddress(stx))} is ${key}`;

@@ -29,6 +29,11 @@ export const TxStatus = {
   invalid_contract: 9,
   /** Fee paid and nonce used; the model registry refused the operation (the error says why). */
   model_refused: 10,
+  /**
+   * Fee paid and nonce used; a verification key was refused, or a proof the call carried was
+   * (unknown key, not valid by the rule): the error is `code: message`, and the call did not run.
+   */
+  zk_refused: 11,
 } as const;
 export type TxStatusCode = (typeof TxStatus)[keyof typeof TxStatus];
 const STATUS_CODES = new Set<number>(Object.values(TxStatus));

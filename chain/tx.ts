@@ -10,6 +10,10 @@
  *           | [1, code, args]                             deploy a contract (WebAssembly module)
  *           | [2, contract(20), method, args, value]      call a contract method
  *           | [3, modelOp]                                a model registry operation (chain/model-op.ts)
+ *           | [4, key]                                    register a Groth16 verification key (zk/encoding.ts bytes)
+ *           | [5, contract(20), method, args, value, [[keyHash(32), proof(256), signals], ...]]
+ *                                                         call a contract with 1 to MAX_TX_PROOFS proofs attached,
+ *                                                         each verified before the call runs
  * Payload kinds are numbered; new kinds take the next numbers.
  */
 import { ADDRESS_LENGTH, addressOf, type Address } from './address.ts';
@@ -33,6 +37,15 @@ export const PAYLOAD_TRANSFER = 0;
 export const PAYLOAD_DEPLOY = 1;
 export const PAYLOAD_CALL = 2;
 export const PAYLOAD_MODEL = 3;
+export const PAYLOAD_ZK_KEY = 4;
+export const PAYLOAD_PROVEN_CALL = 5;
+/** Most proofs one transaction may carry. */
+export const MAX_TX_PROOFS = 16;
+/** A Groth16 proof's bytes (zk/encoding.ts); signals are 32 bytes each, at most 1,024 of them. */
+export const PROOF_BYTES = 256;
+export const MAX_SIGNAL_BYTES = 1024 * 32;
+/** The largest verification key (nPublic 1,024: zk/encoding.ts keyBytesLength). */
+export const MAX_ZK_KEY_BYTES = 4 + 64 + 3 * 128 + 1025 * 64;
 /** Longest contract method name. */
 export const MAX_METHOD_LENGTH = 128;
 
@@ -48,6 +61,15 @@ export interface DeployPayload {
   /** Arguments for the module's `init`, in the contract ABI's encoding. */
   args: Uint8Array;
 }
+/** A proof a call carries: verified (with the others, in the verifier pool) before the call runs. */
+export interface AttachedProof {
+  /** The registered verification key's hash. */
+  keyHash: Uint8Array;
+  /** 256 bytes (zk/encoding.ts). */
+  proof: Uint8Array;
+  /** The public signals, 32 bytes each. */
+  signals: Uint8Array;
+}
 export interface CallPayload {
   kind: 'call';
   contract: Address;
@@ -55,12 +77,19 @@ export interface CallPayload {
   args: Uint8Array;
   /** Base units moved from the sender to the contract with the call. */
   value: bigint;
+  /** Proofs the call carries (payload kind 5); absent or empty for a plain call (kind 2). */
+  proofs?: AttachedProof[];
+}
+export interface ZkKeyPayload {
+  kind: 'zk_key';
+  /** The key's canonical bytes (zk/encoding.ts). */
+  key: Uint8Array;
 }
 export interface ModelPayload {
   kind: 'model';
   op: ModelOp;
 }
-export type Payload = TransferPayload | DeployPayload | CallPayload | ModelPayload;
+export type Payload = TransferPayload | DeployPayload | CallPayload | ModelPayload | ZkKeyPayload;
 
 export interface Transaction {
   chainId: string;
@@ -94,12 +123,36 @@ function payloadTuple(p: Payload): CborValue {
         throw new TypeError(`call.method: expected a name of 1 to ${MAX_METHOD_LENGTH} characters`);
       }
       if (!(p.args instanceof Uint8Array)) throw new TypeError('call.args: expected bytes');
-      return [PAYLOAD_CALL, p.contract, p.method, p.args, checkAmount(p.value, 'call.value')];
+      if (p.proofs === undefined || p.proofs.length === 0) return [PAYLOAD_CALL, p.contract, p.method, p.args, checkAmount(p.value, 'call.value')];
+      return [PAYLOAD_PROVEN_CALL, p.contract, p.method, p.args, checkAmount(p.value, 'call.value'), proofsTuple(p.proofs)];
     case 'model':
       return [PAYLOAD_MODEL, modelOpTuple(p.op)];
+    case 'zk_key':
+      if (!(p.key instanceof Uint8Array) || p.key.length > MAX_ZK_KEY_BYTES) throw new TypeError(`zk_key.key: expected at most ${MAX_ZK_KEY_BYTES} bytes`);
+      return [PAYLOAD_ZK_KEY, p.key];
     default:
       throw new TypeError(`unknown payload kind ${JSON.stringify((p as { kind: unknown }).kind)}`);
   }
+}
+
+function proofsTuple(proofs: readonly AttachedProof[]): CborValue {
+  if (proofs.length > MAX_TX_PROOFS) throw new TypeError(`call.proofs: at most ${MAX_TX_PROOFS} proofs`);
+  return proofs.map((a, i) => {
+    const ok = a.keyHash instanceof Uint8Array && a.keyHash.length === 32 && a.proof instanceof Uint8Array && a.proof.length === PROOF_BYTES
+      && a.signals instanceof Uint8Array && a.signals.length % 32 === 0 && a.signals.length <= MAX_SIGNAL_BYTES;
+    if (!ok) throw new TypeError(`call.proofs[${i}]: expected a 32-byte key hash, a ${PROOF_BYTES}-byte proof and 32-byte signals`);
+    return [a.keyHash, a.proof, a.signals];
+  });
+}
+
+function readProofs(v: CborValue | undefined): AttachedProof[] {
+  if (!Array.isArray(v) || v.length === 0 || v.length > MAX_TX_PROOFS) throw new CodecError('schema', `call.proofs: expected a list of 1 to ${MAX_TX_PROOFS} proofs`);
+  return v.map((p, i) => {
+    const [keyHash, proof, signals] = tuple(p, 3, `call.proofs[${i}]`);
+    const s = bytes(signals, `call.proofs[${i}].signals`, { max: MAX_SIGNAL_BYTES });
+    if (s.length % 32 !== 0) throw new CodecError('schema', `call.proofs[${i}].signals: ${s.length} bytes is not a whole number of 32-byte signals`);
+    return { keyHash: bytes(keyHash, `call.proofs[${i}].keyHash`, 32), proof: bytes(proof, `call.proofs[${i}].proof`, PROOF_BYTES), signals: s };
+  });
 }
 
 function unsignedTuple(tx: Transaction): CborValue {
@@ -143,11 +196,18 @@ function readPayload(v: CborValue | undefined): Payload {
     const [, code, args] = tuple(v, 3, 'tx.payload(deploy)');
     return { kind: 'deploy', code: bytes(code, 'deploy.code', { max: MAX_TX_BYTES }), args: bytes(args, 'deploy.args', { max: MAX_TX_BYTES }) };
   }
-  if (kind === PAYLOAD_CALL) {
-    const [, contract, method, args, value] = tuple(v, 5, 'tx.payload(call)');
+  if (kind === PAYLOAD_CALL || kind === PAYLOAD_PROVEN_CALL) {
+    const proven = kind === PAYLOAD_PROVEN_CALL;
+    const [, contract, method, args, value, proofs] = tuple(v, proven ? 6 : 5, proven ? 'tx.payload(proven call)' : 'tx.payload(call)');
     const name = text(method, 'call.method', MAX_METHOD_LENGTH);
     if (name.length === 0) throw new CodecError('schema', 'call.method: empty');
-    return { kind: 'call', contract: bytes(contract, 'call.contract', ADDRESS_LENGTH), method: name, args: bytes(args, 'call.args', { max: MAX_TX_BYTES }), value: amount(value, 'call.value') };
+    const call: CallPayload = { kind: 'call', contract: bytes(contract, 'call.contract', ADDRESS_LENGTH), method: name, args: bytes(args, 'call.args', { max: MAX_TX_BYTES }), value: amount(value, 'call.value') };
+    if (proven) call.proofs = readProofs(proofs);
+    return call;
+  }
+  if (kind === PAYLOAD_ZK_KEY) {
+    const [, key] = tuple(v, 2, 'tx.payload(zk_key)');
+    return { kind: 'zk_key', key: bytes(key, 'zk_key.key', { max: MAX_ZK_KEY_BYTES }) };
   }
   if (kind === PAYLOAD_MODEL) {
     const [, op] = tuple(v, 2, 'tx.payload(model)');

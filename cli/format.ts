@@ -23,8 +23,9 @@ export function payloadRows(p: TxPayload): [string, unknown][] {
   switch (p.type) {
     case 'transfer': return [['type', p.type], ['to', p.to], ['amount', p.amount]];
     case 'deploy': return [['type', p.type], ['code hash', p.code_hash]];
-    case 'call': return [['type', p.type], ['contract', p.contract], ['method', p.method], ['value', p.value]];
+    case 'call': return [['type', p.type], ['contract', p.contract], ['method', p.method], ['value', p.value], ...(p.proofs ? [['proofs', p.proofs.length] as [string, unknown]] : [])];
     case 'model': return [['type', `model ${p.op}`], ['target', p.target]];
+    case 'zk_key': return [['type', 'zk key'], ['key hash', p.key_hash], ['public signals', p.n_public]];
   }
 }
 

@@ -25,7 +25,9 @@ import { ModuleCache, prepareCode, type CompiledContract } from '../vm/code.ts';
 import { GAS, LIMITS } from '../vm/limits.ts';
 import { HostError, runCall, type BlockContext, type CallResult, type ContractEnv, type ContractEvent } from '../vm/runtime.ts';
 import { ModuleError } from '../vm/wasm.ts';
+import type { AttachedProof } from '../chain/tx.ts';
 import { accountKey, accountOf, encodeAccount } from './account.ts';
+import { isCarried, type Zk } from './zk.ts';
 
 const CODE = 0x02;
 const INSTRUMENTED = 0x03;
@@ -72,17 +74,21 @@ export interface ContractsOptions {
   /** Compiled modules kept; default 64. */
   cacheSize?: number;
   debugLog?: (address: Address, line: string) => void;
+  /** Groth16 verification for groth16_verify (protocol 3); without it the host function is a host error. */
+  zk?: Zk;
 }
 
 export class Contracts {
   readonly #db: Level<Uint8Array, Uint8Array>;
   readonly cache: ModuleCache;
   readonly #debugLog: ((address: Address, line: string) => void) | undefined;
+  readonly #zk: Zk | undefined;
 
   constructor(db: Level<Uint8Array, Uint8Array>, opts: ContractsOptions = {}) {
     this.#db = db;
     this.cache = new ModuleCache(opts.cacheSize ?? 64);
     this.#debugLog = opts.debugLog;
+    this.#zk = opts.zk;
   }
 
   /** Deploys `code` at contractAddress(sender, nonce) and runs its `init` with `args`. */
@@ -114,9 +120,15 @@ export class Contracts {
     return result.ok ? { ...outcome(result), returnData: address } : outcome(result);
   }
 
-  /** Calls `method` of the contract at `address`, moving `value` from `sender` to it first. */
-  call(overlay: StateOverlay, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number): Promise<ContractOutcome> {
-    return this.#call(this.#env(overlay), block, sender, address, method, args, value, gasLimit);
+  /**
+   * Calls `method` of the contract at `address`, moving `value` from `sender` to it first.
+   * `carried`: the proofs the transaction carried, all verified before the call.
+   */
+  call(
+    overlay: StateOverlay, block: BlockContext, sender: Address, address: Address, method: string, args: Uint8Array, value: bigint, gasLimit: number,
+    carried?: readonly AttachedProof[],
+  ): Promise<ContractOutcome> {
+    return this.#call(this.#env(overlay, undefined, carried), block, sender, address, method, args, value, gasLimit);
   }
 
   /**
@@ -187,9 +199,14 @@ export class Contracts {
     return this.#debugLog === undefined ? {} : { debugLog: this.#debugLog };
   }
 
-  #env(overlay: StateOverlay, snapshot?: IndexSnapshot): ContractEnv {
+  #env(overlay: StateOverlay, snapshot?: IndexSnapshot, carried?: readonly AttachedProof[]): ContractEnv {
     const db = this.#db;
+    const zk = this.#zk;
     return {
+      ...(zk !== undefined && {
+        groth16: (hash: Uint8Array, proof: Uint8Array, signals: Uint8Array) => zk.verifyForContract(overlay, hash, proof, signals),
+        carried: (hash: Uint8Array, proof: Uint8Array, signals: Uint8Array) => isCarried(carried, hash, proof, signals),
+      }),
       read: (address, key) => overlay.get(concatBytes(storagePrefix(address), key)),
       write: (address, key, value) => overlay.set(concatBytes(storagePrefix(address), key), value),
       remove: (address, key) => overlay.delete(concatBytes(storagePrefix(address), key)),

@@ -50,6 +50,9 @@ import { executionRules } from './protocol.ts';
 import { checkEvidenceForm, checkLinks, checkSignatures } from './block-checks.ts';
 import { nameIndexKeys, nameIndexOps } from './model-names.ts';
 import { executeTx } from './transaction.ts';
+import { Zk } from './zk.ts';
+import { ZK_PROOFS_SINCE } from '../chain/protocol.ts';
+import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
 
 const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
 
@@ -85,7 +88,9 @@ export interface ExecutorOptions {
    */
   durable?: boolean;
   /** Options of the contract runtime (compiled-module cache size, debug log). */
-  contracts?: ContractsOptions;
+  contracts?: Omit<ContractsOptions, 'zk'>;
+  /** Groth16 verification from protocol 3 (the node's pool); default an InlineVerifier. Its owner closes it. */
+  verifier?: Verifier;
 }
 
 /** A committed evidence item the executor remembers while it is young enough to be offered again. */
@@ -146,6 +151,8 @@ export class Executor implements AccountReader {
   readonly #sigCache: SignatureCache;
   /** Contract deploys, calls and queries, over the same state. */
   readonly contracts: Contracts;
+  /** Groth16 keys and proofs (protocol 3 and later; undefined before). */
+  readonly zk: Zk | undefined;
   #head: ChainHead | undefined;
   /**
    * Committed evidence young enough to be offered again (evidence hash hex -> heights), so a
@@ -168,7 +175,8 @@ export class Executor implements AccountReader {
     this.limits = Object.freeze({ ...(opts.limits ?? CODEC_LIMITS) });
     this.#sigCache = opts.sigCache ?? new SignatureCache();
     this.#durable = opts.durable ?? false;
-    this.contracts = new Contracts(db, opts.contracts);
+    this.zk = this.limits.protocolVersion >= ZK_PROOFS_SINCE ? new Zk(opts.verifier ?? new InlineVerifier()) : undefined;
+    this.contracts = new Contracts(db, { ...opts.contracts, ...(this.zk && { zk: this.zk }) });
   }
 
   static async open(db: Level<Uint8Array, Uint8Array>, tree: StateTree, opts: ExecutorOptions = {}): Promise<Executor> {
@@ -330,9 +338,11 @@ export class Executor implements AccountReader {
     const overlay = new StateOverlay(this.#tree, head.height);
     const receipts: Receipt[] = [];
     const proposer = block.header.proposer;
+    // Every proof the block carries is verified first, together (the verifier's threads batch them by key).
+    const answers = this.zk && (await this.zk.preverify(overlay, txs));
     let turn = performance.now();
-    for (const stx of txs) {
-      receipts.push(await executeTx(overlay, stx, proposer, this.contracts, block.header));
+    for (const [i, stx] of txs.entries()) {
+      receipts.push(await executeTx(overlay, stx, proposer, this.contracts, block.header, this.zk && { zk: this.zk, answers: answers![i] }));
       // Scheduling only: when the loop yields never changes what it computes.
       if (performance.now() - turn >= YIELD_EVERY_MS) {
         await new Promise<void>((resolve) => setImmediate(resolve));

@@ -18,6 +18,8 @@ const RULES: ReadonlyMap<number, ExecutionRules> = new Map([
   [1, { protocolVersion: 1, costTableVersion: 3 }],
   // 2: version 1 and the model registry (chain/protocol.ts).
   [2, { protocolVersion: 2, costTableVersion: 3 }],
+  // 3: version 2 and Groth16 proofs: verification keys, calls carrying proofs, groth16_verify.
+  [3, { protocolVersion: 3, costTableVersion: 3 }],
 ]);
 
 export class ProtocolError extends CodedError<'unsupported_protocol'> {

@@ -13,6 +13,8 @@ import { GAS as VM_GAS } from '../vm/limits.ts';
 import { accountKey, accountOf, encodeAccount, type Account } from './account.ts';
 import type { Contracts } from './contracts.ts';
 import { executeModelOp, ModelRefusal, modelOpGas } from './models.ts';
+import { proofGas, zkKeyGas, ZkRefusal, type Zk } from './zk.ts';
+import type { Answer } from '../zk/groth16.ts';
 
 /**
  * Gas: a fixed cost per transaction plus a cost per byte of its encoding, plus the payload's own,
@@ -27,7 +29,8 @@ export const GAS = Object.freeze({ txBase: 800_000, txByte: 15, transfer: 300_00
 export function intrinsicGas(size: number, payload: Payload): number {
   const kind = payload.kind === 'transfer' ? GAS.transfer
     : payload.kind === 'deploy' ? VM_GAS.deployBase + VM_GAS.deployByte * payload.code.length
-    : payload.kind === 'model' ? modelOpGas(payload.op) : VM_GAS.callBase;
+    : payload.kind === 'model' ? modelOpGas(payload.op)
+    : payload.kind === 'zk_key' ? zkKeyGas(payload.key.length) : VM_GAS.callBase + proofGas(payload.proofs ?? []);
   return GAS.txBase + GAS.txByte * size + kind;
 }
 
@@ -43,13 +46,21 @@ function writeAccount(overlay: StateOverlay, address: Address, a: Account): void
   overlay.set(accountKey(address), encodeAccount(a));
 }
 
+/** Groth16 for a protocol-3 block: the verifier and the answers to this transaction's proofs, verified before the block ran. */
+export interface TxZk {
+  zk: Zk;
+  answers: readonly (Answer | undefined)[] | undefined;
+}
+
 /**
  * One transaction of a valid block (its chain id, signature, sender key, gas cap and fee floor
  * were checked with the block). Checks that fail before the fee is taken (nonce, fee balance)
  * leave no trace; after that the whole fee is paid to the proposer (unused gas is not refunded)
  * and the nonce advances whatever the payload does, and a failing payload is reverted.
  */
-export async function executeTx(overlay: StateOverlay, stx: SignedTransaction, proposer: Address, contracts: Contracts, header: Header): Promise<Receipt> {
+export async function executeTx(
+  overlay: StateOverlay, stx: SignedTransaction, proposer: Address, contracts: Contracts, header: Header, zk?: TxZk,
+): Promise<Receipt> {
   const { tx } = stx;
   const chainId = header.chainId;
   const sender = addressOf(tx.sender);
@@ -92,12 +103,27 @@ export async function executeTx(overlay: StateOverlay, stx: SignedTransaction, p
       return failure(TxStatus.model_refused, intrinsic, `${err.code}: ${err.message}`);
     }
   }
+  if (p.kind === 'zk_key' || (p.kind === 'call' && p.proofs !== undefined)) {
+    // The block rule admits these payloads only under protocol 3, whose executor always has zk.
+    if (zk === undefined) throw new Error('a Groth16 payload reached an executor without a verifier');
+    try {
+      if (p.kind === 'zk_key') {
+        const events = await zk.zk.register(overlay, p.key, sender, header.height);
+        return { status: TxStatus.ok, gasUsed: intrinsic, events, error: '', returnData: new Uint8Array(0) };
+      }
+      await zk.zk.checkCarried(overlay, p.proofs!, zk.answers);
+    } catch (err) {
+      if (!(err instanceof ZkRefusal)) throw err;
+      overlay.revert(mark);
+      return failure(TxStatus.zk_refused, intrinsic, `${err.code}: ${err.message}`);
+    }
+  }
   // Contracts: what is left of the limit after the intrinsic gas is the VM's.
   const block = { chainId, height: header.height, time: header.time, origin: sender };
   const vmGas = tx.gasLimit - intrinsic;
   const out = p.kind === 'deploy'
     ? await contracts.deploy(overlay, block, sender, tx.nonce, p.code, p.args, vmGas)
-    : await contracts.call(overlay, block, sender, p.contract, p.method, p.args, p.value, vmGas);
+    : await contracts.call(overlay, block, sender, p.contract, p.method, p.args, p.value, vmGas, p.kind === 'call' ? p.proofs : undefined);
   const gasUsed = intrinsic + out.gasUsed;
   if (!out.ok) {
     overlay.revert(mark);

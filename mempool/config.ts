@@ -1,6 +1,7 @@
-/** The mempool's configuration, refusal codes and counters (mempool/mempool.ts re-exports them). */
+/** The mempool's configuration, refusal codes, counters and proof check (mempool/mempool.ts re-exports them). */
 import { byteCount, decimalU64, field, integer, type ConfigTable } from '../chain/config-keys.ts';
 import { CodedError } from '../chain/errors.ts';
+import type { AttachedProof } from '../chain/tx.ts';
 import { LIMITS } from '../vm/limits.ts';
 
 export interface MempoolConfig {
@@ -38,8 +39,18 @@ export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
 export const MEMPOOL_ERROR_CODES = [
   'tx_too_large', 'malformed', 'wrong_chain', 'duplicate', 'invalid_signature', 'nonce_used', 'nonce_too_far', 'nonce_taken',
   'fee_too_low', 'insufficient_fee_balance', 'mempool_full', 'gas_limit_too_high', 'invalid_sender_key', 'payload_not_enabled',
+  'unknown_verifying_key', 'invalid_proof',
 ] as const;
 export type MempoolErrorCode = (typeof MEMPOOL_ERROR_CODES)[number];
+
+/**
+ * Checks the proofs a call carries (protocol 3): every key registered and every proof valid, stopping
+ * at the first that is not; null when all are.
+ */
+export type ProofCheck = (proofs: readonly AttachedProof[]) => Promise<{ code: 'unknown_verifying_key' | 'invalid_proof'; message: string } | null>;
+
+/** A mempool given no ProofCheck (tests of the pool alone) refuses calls carrying proofs. */
+export const noProofs: ProofCheck = async () => ({ code: 'invalid_proof', message: 'this mempool does not verify proofs' });
 
 /** A refused transaction. `code` is stable (RPC and metrics use it); the message says what to change. */
 export class MempoolError extends CodedError<MempoolErrorCode> {}

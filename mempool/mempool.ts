@@ -29,59 +29,16 @@ import {
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from '../execution/account.ts';
 import {
-  checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
+  checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, noProofs, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
+  type ProofCheck,
 } from './config.ts';
+import { better, cheaper, type Entry, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
 
 export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
-export type { MempoolConfig, MempoolCounters, MempoolErrorCode } from './config.ts';
+export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } from './config.ts';
 
 type RemovalReason = keyof MempoolCounters['removed'];
-
-interface SenderQueue {
-  readonly key: string;
-  readonly address: Address;
-  /** The committed account as of the last add or update for this sender. */
-  account: Account;
-  /** Pending transactions sorted by nonce, all with nonce >= account.nonce. */
-  readonly txs: Entry[];
-  /** The entry currently in the evictable heap (the highest nonce), if any. */
-  tail: Entry | undefined;
-}
-
-interface Entry {
-  readonly stx: SignedTransaction;
-  readonly key: string;
-  readonly sender: SenderQueue;
-  readonly nonce: number;
-  readonly fee: bigint;
-  /** Declared gas, at least 1 (the divisor of the gas price). */
-  readonly gas: bigint;
-  readonly size: number;
-  /** Admission order; replacements count as new arrivals. */
-  readonly arrival: number;
-  /** Index in the evictable heap, or -1. */
-  heapIndex: number;
-}
-
-/** a's gas price minus b's, by sign: fee_a / gas_a against fee_b / gas_b without rounding. */
-function comparePrice(a: Entry, b: Entry): number {
-  const l = a.fee * b.gas;
-  const r = b.fee * a.gas;
-  return l === r ? 0 : l < r ? -1 : 1;
-}
-
-/** Eviction order: lower gas price first, then later arrival first. */
-function cheaper(a: Entry, b: Entry): boolean {
-  const c = comparePrice(a, b);
-  return c !== 0 ? c < 0 : a.arrival > b.arrival;
-}
-
-/** Block order: higher gas price first, then earlier arrival first. */
-function better(a: Entry, b: Entry): boolean {
-  const c = comparePrice(a, b);
-  return c !== 0 ? c > 0 : a.arrival < b.arrival;
-}
 
 function bytesKey(b: Uint8Array): string {
   return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
@@ -105,6 +62,7 @@ export class Mempool {
   /** Adds and updates run one at a time in call order: each awaits the account reader. */
   #turn: Promise<unknown> = Promise.resolve();
   readonly #sigCache: SignatureCache | undefined;
+  readonly #proofs: ProofCheck | undefined;
   /** The chain's block limits: what no block can take is refused here. */
   readonly limits: Readonly<BlockLimits>;
   /** The gas price admitted: the higher of the chain's minimum and this node's. */
@@ -120,8 +78,10 @@ export class Mempool {
    */
   constructor(opts: {
     chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache; limits?: BlockLimits; maxBlockTxBytes?: number;
+    proofs?: ProofCheck;
   }) {
     this.chainId = opts.chainId;
+    this.#proofs = opts.proofs;
     this.#sigCache = opts.sigCache;
     this.#accounts = opts.accounts;
     this.config = Object.freeze(checkConfig({ ...DEFAULT_MEMPOOL_CONFIG, ...opts.config }));
@@ -156,6 +116,10 @@ export class Mempool {
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
+      const p = stx.tx.payload;
+      // Outside the turn too: the proofs are verified in the verifier's threads meanwhile.
+      const refusal = p.kind === 'call' && p.proofs !== undefined && (await (this.#proofs ?? noProofs)(p.proofs));
+      if (refusal) throw new MempoolError(refusal.code, refusal.message);
       return await this.#inTurn(() => this.#admit(stx));
     } catch (err) {
       if (err instanceof MempoolError) this.counters.refused[err.code]++;
@@ -248,7 +212,7 @@ export class Mempool {
     if (stx.tx.chainId !== this.chainId) {
       throw new MempoolError('wrong_chain', `transaction is for chain ${JSON.stringify(stx.tx.chainId)}; this node runs ${JSON.stringify(this.chainId)}`);
     }
-    const payload = payloadProblem(stx.tx.payload.kind, this.limits.protocolVersion);
+    const payload = payloadProblem(stx.tx.payload, this.limits.protocolVersion);
     if (payload !== null) throw new MempoolError('payload_not_enabled', payload);
     const { gasLimit, fee } = stx.tx;
     if (gasLimit > this.limits.maxGas) {

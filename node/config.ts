@@ -54,6 +54,8 @@ export interface NodeConfig {
     debugLog: boolean;
     /** Compiled contract modules kept in memory (least recently used dropped first). */
     moduleCacheSize: number;
+    /** Worker threads verifying Groth16 proofs; 0 verifies on the node's own thread; null: one per core. */
+    verifierThreads: number | null;
   };
 }
 
@@ -79,7 +81,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   metrics: { enabled: true, host: '127.0.0.1', port: 26660 },
   consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
-  vm: { debugLog: false, moduleCacheSize: 64 },
+  vm: { debugLog: false, moduleCacheSize: 64, verifierThreads: null },
 });
 
 /** A fresh, mutable copy of the defaults. */
@@ -150,6 +152,8 @@ export const CONFIG_TABLES: readonly ConfigTable<NodeConfig>[] = [
     keys: [
       vmKey('debug_log', 'debugLog', boolean, "print contracts' `debug_log` lines to the node log at debug level; they never affect consensus"),
       vmKey('module_cache_size', 'moduleCacheSize', integer(1, 100_000), 'compiled contract modules kept in memory, least recently used dropped first'),
+      vmKey('verifier_threads', 'verifierThreads', integer(0, 64),
+        'worker threads that verify Groth16 proofs (docs/zk.md); `0` verifies on the node\'s own thread, blocking it ~3–9 ms a proof; absent: one per core'),
     ],
   },
 ];

@@ -43,6 +43,7 @@ import { Network } from '../p2p/network.ts';
 import { NetworkService } from './network-service.ts';
 import { consensusSnapshot, nodeQuery } from './query.ts';
 import { TxWaiters } from '../rpc/tx-waiters.ts';
+import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
 
 /** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
 export const NODE_KEY_FILE = 'node_key.json';
@@ -110,13 +111,15 @@ export class HallmarkNode {
   #metricsServer: { url: string; close(): Promise<void> } | null = null;
   #applying: Promise<unknown> = Promise.resolve();
   readonly #nodeKey: NodeKey;
+  /** Groth16 verification's worker threads (the executor's and the mempool's). */
+  readonly #verifier: Verifier;
   readonly service: NetworkService;
   #network: Network | null = null;
 
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
     validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeKey: NodeKey; outbox?: ConsensusOutbox;
-    sigCache: SignatureCache; clock: Clock;
+    sigCache: SignatureCache; clock: Clock; verifier: Verifier;
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
@@ -133,9 +136,12 @@ export class HallmarkNode {
     this.executor = parts.executor;
     this.validators = parts.validators;
     this.validatorAddress = parts.signer?.address ?? null;
+    this.#verifier = parts.verifier;
+    const zk = parts.executor.zk;
     this.mempool = new Mempool({
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
       limits, maxBlockTxBytes: maxBlockTxBytes(limits, genesis.validators.length),
+      ...(zk && { proofs: (p) => parts.executor.read(({ overlay }) => zk.admit(overlay, p)) }),
     });
     this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
     this.#builder = new BlockBuilder({
@@ -195,6 +201,7 @@ export class HallmarkNode {
     const dataDir = join(home, 'data');
     mkdirSync(dataDir, { recursive: true });
     const db = await openChainDb(dataDir);
+    let verifier: Verifier | undefined;
     try {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
       const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
@@ -204,8 +211,11 @@ export class HallmarkNode {
         ...(opts.config.vm.debugLog ? { debugLog: (address: Uint8Array, line: string) => log.debug('contract debug_log', { contract: formatAddress(address), line }) } : {}),
       };
       executionRules(genesis.protocolVersion);
+      // Proofs are verified off the event loop that runs consensus, unless the operator asks for 0 threads.
+      const threads = opts.config.vm.verifierThreads;
+      verifier = threads === 0 ? new InlineVerifier() : new InlineVerifier(); // POOL-MERGE: VerifierPool(threads === null ? {} : { threads })
       const executor = await Executor.open(db, tree, {
-        validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights,
+        validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights, verifier,
       });
       await initOrCheckChain(db, executor, genesis, dataDir, log);
       let signer: PrivValidator | null = null;
@@ -226,11 +236,12 @@ export class HallmarkNode {
       // One signature cache for votes, commits and transactions: what was checked on arrival
       // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
       const clock = opts.clock ?? systemClock(clockOffsetFromEnv());
-      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock });
+      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock, verifier });
       const h = executor.head!;
       if (h.height > 0) node.#builder.lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
     } catch (err) {
+      await verifier?.close();
       await db.close();
       throw err;
     }
@@ -265,6 +276,7 @@ export class HallmarkNode {
     await this.#network?.close();
     await this.#metricsServer?.close();
     await this.#applying.catch(() => {});
+    await this.#verifier.close();
     this.#wal.close();
     await this.#db.close();
     this.#log.info('node stopped', { height: this.executor.head?.height });

@@ -104,7 +104,13 @@ export const TxJson = z.object({
       type: z.literal('deploy'), code_hash: Hash32.describe('sha256 of the module'), code_size: Uint,
       args: hexOut('init arguments (contract ABI encoding)'),
     }),
-    z.object({ type: z.literal('call'), contract: AddressOut, method: z.string(), args: hexOut('arguments (contract ABI encoding)'), value: AmountOut }),
+    z.object({
+      type: z.literal('call'), contract: AddressOut, method: z.string(), args: hexOut('arguments (contract ABI encoding)'), value: AmountOut,
+      proofs: z.array(z.object({
+        key_hash: Hash32.describe("the verification key's hash"), proof: hexOut('256 bytes (docs/zk.md)'), signals: hexOut('the public signals, 32 bytes each'),
+      })).optional().describe('Groth16 proofs the call carries (protocol 3), verified before it runs'),
+    }),
+    z.object({ type: z.literal('zk_key'), key_hash: Hash32.describe("the key's hash: SHA-256 of its bytes"), n_public: Uint }),
     z.object({
       type: z.literal('model'), op: z.enum(['register', 'update', 'revoke', 'transfer', 'attest', 'revoke_attestation', 'supersede']),
       target: Hash32.describe("the model's fingerprint (an attestation's id for revoke_attestation)"),
@@ -116,7 +122,11 @@ function payloadJson(p: SignedTransaction['tx']['payload']): z.infer<typeof TxJs
   switch (p.kind) {
     case 'transfer': return { type: 'transfer', to: formatAddress(p.to), amount: p.amount.toString() };
     case 'deploy': return { type: 'deploy', code_hash: hex(sha256(p.code)), code_size: p.code.length, args: hex(p.args) };
-    case 'call': return { type: 'call', contract: formatAddress(p.contract), method: p.method, args: hex(p.args), value: p.value.toString() };
+    case 'call': return {
+      type: 'call', contract: formatAddress(p.contract), method: p.method, args: hex(p.args), value: p.value.toString(),
+      ...(p.proofs !== undefined && { proofs: p.proofs.map((a) => ({ key_hash: hex(a.keyHash), proof: hex(a.proof), signals: hex(a.signals) })) }),
+    };
+    case 'zk_key': return { type: 'zk_key', key_hash: hex(sha256(p.key)), n_public: p.key.length >= 4 ? new DataView(p.key.buffer, p.key.byteOffset).getUint32(0) : 0 };
     case 'model': return { type: 'model', op: p.op.op, target: hex(p.op.op === 'revoke_attestation' ? p.op.id : p.op.fingerprint) };
   }
 }

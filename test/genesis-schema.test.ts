@@ -154,7 +154,7 @@ const cases: [string, (d: any) => void, string][] = [
   ['unknown top-level field', (d) => { d.chainid = 'x'; }, 'chainid: unknown field (did you mean "chain_id"?)'],
   ['unknown validator field', (d) => { d.validators[2].pub_key = 'x'; }, 'validators[2].pub_key: unknown field (expected one of name, public_key, power)'],
   ['unknown consensus field', (d) => { d.consensus_params.block.max_gass = 1; }, 'consensus_params.block.max_gass: unknown field (did you mean "max_gas"?)'],
-  ['unsupported protocol version', (d) => { d.protocol_version = 3; }, 'protocol_version: protocol version 3 is not one this Hallmark runs (1, 2)'],
+  ['unsupported protocol version', (d) => { d.protocol_version = 4; }, 'protocol_version: protocol version 4 is not one this Hallmark runs (1, 2, 3)'],
   ['missing protocol version', (d) => { delete d.protocol_version; }, 'protocol_version: missing (required field)'],
   ['max_gas below the floor', (d) => { d.consensus_params.block.max_gas = MIN_MAX_GAS - 1; }, `consensus_params.block.max_gas: must be at least ${MIN_MAX_GAS}`],
   ['max_gas over 2^52', (d) => { d.consensus_params.block.max_gas = MAX_MAX_GAS + 1; }, 'consensus_params.block.max_gas: must be at most 2^52'],

@@ -114,6 +114,14 @@ export const GAS = {
     ed25519Verify: 1_250_000,
     /** A cross-contract call: a new instance of the callee and the call itself. */
     call: 300_000,
+    /**
+     * groth16_verify (protocol 3) of a proof the transaction did not carry, per proof and per
+     * public signal; also what a carried proof costs the transaction (execution/zk.ts). Priced
+     * for one verifier thread's worst case: an invalid proof decided alone (~9 ms), its key
+     * prepared when the thread does not hold it.
+     */
+    groth16: 14_000_000,
+    groth16Signal: 200_000,
   },
   /** Per byte of original code at deploy: validation, instrumentation (most of it), storage. */
   deployByte: 700,

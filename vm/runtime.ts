@@ -51,6 +51,13 @@ export interface ContractEnv {
   contract(address: Uint8Array, pay?: (codeBytes: number) => void): Maybe<CompiledContract | undefined>;
   /** Moves `value` base units; throws HostError when `from` cannot pay. */
   transfer(from: Uint8Array, to: Uint8Array, value: bigint): Maybe<void>;
+  /**
+   * Groth16 verification against a registered key (protocol 3): whether the proof is valid, or
+   * 'unknown_key'. Absent before protocol 3, where groth16_verify is a host error.
+   */
+  groth16?(keyHash: Uint8Array, proof: Uint8Array, signals: Uint8Array): Maybe<boolean | 'unknown_key'>;
+  /** Whether the proof is one the transaction carried: verified and paid for before the call ran. */
+  carried?(keyHash: Uint8Array, proof: Uint8Array, signals: Uint8Array): boolean;
   /** Undo marks for all-or-nothing inner calls. */
   checkpoint(): number;
   revert(mark: number): void;
@@ -340,10 +347,7 @@ class Call {
         self().#meter.charge(GAS.host.ed25519Verify);
         return verifySignature(self().#copyIn(pk, 32), self().#copyIn(msg, ml), self().#copyIn(sig, 64)) ? 1 : 0;
       },
-      groth16_verify: () => {
-        self().#meter.charge(GAS.host.base);
-        throw new HostError('groth16_verify is not available yet');
-      },
+      groth16_verify: suspending((...args: number[]) => self().#groth16(args)),
       call: suspending((...args: number[]) => self().#innerCall(args)),
       [IMPORT_REFUEL]: new WebAssembly.Suspending((slice: bigint, cost: bigint) => self().#meter.refuel(slice, cost)),
       returndata_size: () => {
@@ -360,6 +364,30 @@ class Call {
   #context(dst: number, value: Uint8Array): void {
     this.#meter.charge(GAS.host.base);
     this.#copyOut(dst, value);
+  }
+
+  /**
+   * `groth16_verify(key_hash, key_hash_len, proof, proof_len, signals, signals_len) -> i32`: 1 if
+   * the proof is valid for the registered key, 0 if not (a proof or signals of the wrong length
+   * included); a key that is not registered is a host error. A proof the transaction carried was
+   * verified and paid for before the call: it costs only its copy.
+   */
+  #groth16([k, kl, p, pl, s, sl]: number[]): Maybe<number> {
+    this.#meter.charge(GAS.host.base);
+    const env = this.#env;
+    if (env.groth16 === undefined) throw new HostError('groth16_verify is not available yet');
+    if (kl! >>> 0 !== 32) throw new HostError('groth16_verify: a key is named by its 32-byte hash');
+    const hash = this.#copyIn(k!, 32);
+    const proof = this.#copyIn(p!, Math.min(pl! >>> 0, 257));
+    const signals = this.#copyIn(s!, sl!);
+    if (env.carried?.(hash, proof, signals) === true) return 1;
+    this.#meter.charge(GAS.host.groth16 + GAS.host.groth16Signal * Math.ceil(signals.length / 32));
+    const answer = (r: boolean | 'unknown_key'): number => {
+      if (r === 'unknown_key') throw new HostError(`groth16_verify: no verification key ${Buffer.from(hash).toString('hex')} is registered`);
+      return r ? 1 : 0;
+    };
+    const r = env.groth16(hash, proof, signals);
+    return r instanceof Promise ? r.then(answer) : answer(r);
   }
 
   /** `call(addr, input, input_len, method, method_len, value: i64, gas: i64) -> i32`. */
