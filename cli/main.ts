@@ -12,6 +12,7 @@ import { addNodeCommands } from './commands/node.ts';
 import { addTestnetCommands } from './commands/testnet.ts';
 import { addTxCommands } from './commands/tx.ts';
 import { addModelCommands } from './commands/model.ts';
+import { addZkCommands } from './commands/zk.ts';
 import { commandContext, DEFAULT_RPC_URL, errorLine, ExitStatus, type CliIo } from './context.ts';
 
 export { CliError, DEFAULT_RPC_URL, rpcUrlOf, type CliIo } from './context.ts';
@@ -29,7 +30,7 @@ export function buildProgram(io: CliIo): Command {
       writeErr: (s) => io.stderr.write(s),
     });
   const ctx = commandContext(io);
-  for (const add of [addNodeCommands, addTestnetCommands, addKeyCommands, addChainCommands, addTxCommands, addContractCommands, addModelCommands]) add(program, ctx);
+  for (const add of [addNodeCommands, addTestnetCommands, addKeyCommands, addChainCommands, addTxCommands, addContractCommands, addModelCommands, addZkCommands]) add(program, ctx);
   return program;
 }
 

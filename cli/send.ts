@@ -4,6 +4,7 @@ import { addressOf, formatAddress } from '../chain/address.ts';
 import { toHex } from '../chain/bytes.ts';
 import { encodeSignedTransaction, signTransaction, type Payload, type Transaction } from '../chain/tx.ts';
 import { intrinsicGas } from '../execution/transaction.ts';
+import { proofGas } from '../execution/zk.ts';
 import { parseSafeInt, parseU64 } from './args.ts';
 import type { CommandContext } from './context.ts';
 import { FAUCET_KEY, getKey } from './keystore.ts';
@@ -30,7 +31,7 @@ export interface SendOpts {
 }
 
 /**
- * The gas a transfer or a model registry operation uses is its intrinsic gas, which depends on its encoded size, which depends
+ * The gas a transfer, a model registry operation or a key registration uses is its intrinsic gas, which depends on its encoded size, which depends
  * on the gas limit and fee it declares: iterate to the fixed point (sizes settle in a step or two).
  */
 function exactIntrinsicGas(priced: (gasLimit: number) => Transaction): number {
@@ -46,8 +47,8 @@ function exactIntrinsicGas(priced: (gasLimit: number) => Transaction): number {
 
 /**
  * Signs `payload` with the --from key and broadcasts it. The nonce is looked up unless given;
- * without --gas-limit a transfer or model operation declares exactly the gas it uses and a contract transaction
- * DEFAULT_CONTRACT_GAS; without --fee the fee is the gas limit times the node's minimum gas price.
+ * without --gas-limit a transfer, model operation or key registration declares exactly the gas it uses and a contract transaction
+ * DEFAULT_CONTRACT_GAS (plus what the proofs a call carries cost); without --fee the fee is the gas limit times the node's minimum gas price.
  */
 export async function send(ctx: CommandContext, cmd: Command, opts: SendOpts, payload: Payload) {
   const givenFee = opts.fee === undefined ? null : parseU64(opts.fee, '--fee');
@@ -60,7 +61,8 @@ export async function send(ctx: CommandContext, cmd: Command, opts: SendOpts, pa
   const nonce = given ?? (await rpc.call('state_getAccount', { address: formatAddress(addressOf(key.publicKey)) })).nonce;
   const base = { chainId: status.chain_id, sender: key.publicKey, nonce, payload };
   const priced = (gasLimit: number): Transaction => ({ ...base, gasLimit, fee: givenFee ?? BigInt(gasLimit) * price });
-  const t = priced(givenGas ?? (payload.kind === 'transfer' || payload.kind === 'model' ? exactIntrinsicGas(priced) : DEFAULT_CONTRACT_GAS));
+  const t = priced(givenGas ?? (payload.kind === 'transfer' || payload.kind === 'model' || payload.kind === 'zk_key' ? exactIntrinsicGas(priced)
+    : DEFAULT_CONTRACT_GAS + (payload.kind === 'call' ? proofGas(payload.proofs ?? []) : 0)));
   const signed = signTransaction(t, key.secretKey);
   key.secretKey.fill(0);
   const r = await rpc.call('tx_broadcast', { tx: toHex(signed.bytes), wait: opts.wait ? 'committed' : 'checked' });

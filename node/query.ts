@@ -15,6 +15,7 @@ import type { Executor } from '../execution/executor.ts';
 import type { Mempool } from '../mempool/mempool.ts';
 import type { PeerInfo } from '../p2p/network.ts';
 import type { ConsensusSnapshot, NodeQuery } from '../rpc/query.ts';
+import { RpcError } from '../rpc/errors.ts';
 import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import type { TxWaiters } from '../rpc/tx-waiters.ts';
@@ -41,11 +42,15 @@ export interface QueryParts {
   listenAddresses(): { rpc: string; p2p: string | null };
 }
 
+/** zk_verify calls verifying at once, node-wide (each holds a verifier thread ~3–9 ms). */
+const MAX_RPC_VERIFICATIONS = 4;
+
 /** Committed evidence consensus_evidence lists at most. */
 const EVIDENCE_LISTED = 100;
 
 export function nodeQuery(p: QueryParts): NodeQuery {
   const { executor, tree, mempool } = p;
+  let rpcVerifications = 0;
   const blocks = executor.blocks;
   return {
     chainId: p.chainId,
@@ -90,6 +95,17 @@ export function nodeQuery(p: QueryParts): NodeQuery {
     })),
 
     modelNameKeys: (prefix, after, limit) => executor.modelNameKeys(prefix, after, limit),
+    verifyProof: async (item) => {
+      const zk = executor.zk;
+      if (zk === undefined) throw new Error('this chain runs no Groth16 verification (protocol 3 and later)');
+      if (rpcVerifications >= MAX_RPC_VERIFICATIONS) throw new RpcError('server_busy', `${MAX_RPC_VERIFICATIONS} proofs are being verified for RPC clients; retry later`);
+      rpcVerifications++;
+      try {
+        return (await zk.verifyEach([item]))[0]!;
+      } finally {
+        rpcVerifications--;
+      }
+    },
 
     validators: () => ({
       totalPower: p.validators.totalPower,

@@ -1,6 +1,6 @@
 /**
  * The JSON-RPC method table: every method the server offers, one file per family under methods/
- * (chain, tx, state, contract, model, consensus, net), each with a zod schema for its params and one for
+ * (chain, tx, state, contract, model, zk, consensus, net), each with a zod schema for its params and one for
  * its result, and a handler that reads and writes only through NodeQuery (query.ts). The server
  * (server.ts) validates params with the schema before calling the handler, the OpenRPC document
  * (openrpc.ts) is generated from the same schemas, and the client (client.ts) is typed and checked
@@ -19,6 +19,7 @@ import { MODEL_METHODS } from './methods/model.ts';
 import { netInfo } from './methods/net.ts';
 import { stateGetAccount, stateGetProof } from './methods/state.ts';
 import { txBroadcast, txGet } from './methods/tx.ts';
+import { ZK_METHODS } from './methods/zk.ts';
 import { openRpcDocument, OpenRpcDocumentSchema } from './openrpc.ts';
 
 export { RPC_ERRORS, RpcError, type RpcErrorName, type RpcIssue } from './errors.ts';
@@ -39,7 +40,7 @@ const rpcDiscover = defineRpcMethod({
 
 const TABLE = [
   chainStatus, chainGetParams, chainGetBlock, chainGetCommit, txBroadcast, txGet, stateGetAccount, stateGetProof,
-  contractGetCode, contractQuery, ...MODEL_METHODS, consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
+  contractGetCode, contractQuery, ...MODEL_METHODS, ...ZK_METHODS, consensusValidators, consensusState, consensusEvidence, netInfo, rpcDiscover,
 ] as const;
 
 /** Every method the server offers, in the order the docs list them. */

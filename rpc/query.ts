@@ -15,6 +15,7 @@ import type { SynchronyBounds } from '../consensus/timeliness.ts';
 import type { CommittedEvidence, StoredTx } from '../execution/block-store.ts';
 import type { ContractInfo, ContractOutcome } from '../execution/contracts.ts';
 import type { ChainHead } from '../execution/executor.ts';
+import type { Answer, VerifyItem } from '../zk/groth16.ts';
 import type { PeerInfo } from '../p2p/network.ts';
 import type { StateProof } from '../state/tree.ts';
 
@@ -114,6 +115,11 @@ export interface NodeQuery {
    * `prefix` (case-insensitive), after the key `after`, in key order, as of the latest height.
    */
   modelNameKeys(prefix: string, after: Uint8Array | undefined, limit: number): Promise<{ height: number; keys: Uint8Array[] }>;
+  /**
+   * A Groth16 proof checked by the chain's verifier (its threads, its cache). Only a few run at once
+   * for RPC: beyond that it throws RpcError server_busy, so clients cannot fill the queue blocks use.
+   */
+  verifyProof(item: VerifyItem): Promise<Answer>;
 
   // ---- consensus and network
   /** The set deciding the next height. */

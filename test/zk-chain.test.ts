@@ -16,28 +16,13 @@ import { GAS as VM_GAS } from '../vm/limits.ts';
 import { InlineVerifier, type Answer, type Verifier, type VerifyItem } from '../zk/groth16.ts';
 import { CHAIN_ID, nextBlock, openChain, testAccounts, testGenesis } from './fixtures/chain.ts';
 import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
-import { wat } from './fixtures/vm.ts';
+import { ZK_VERIFIER as VERIFIER } from './fixtures/vm-contracts.ts';
 import { zkFixture } from './fixtures/zk.ts';
 
 const ALICE = addressOf(ACCOUNTS[0]!.publicKey);
 const mul = zkFixture('multiplier');
 const pos = zkFixture('poseidon');
 const other = zkFixture('multiplier-other');
-
-/** verify: input = key hash (32) || proof (256) || signals; returns groth16_verify's answer as one byte. */
-const VERIFIER = wat(`(module
-  (import "hallmark" "input_size" (func $input_size (result i32)))
-  (import "hallmark" "input_read" (func $input_read (param i32)))
-  (import "hallmark" "return_data" (func $return_data (param i32 i32)))
-  (import "hallmark" "groth16_verify" (func $groth16 (param i32 i32 i32 i32 i32 i32) (result i32)))
-  (memory (export "memory") 2 2)
-  (func (export "verify")
-    (local $n i32)
-    (local.set $n (call $input_size))
-    (call $input_read (i32.const 1024))
-    (i32.store8 (i32.const 0)
-      (call $groth16 (i32.const 1024) (i32.const 32) (i32.const 1056) (i32.const 256) (i32.const 1312) (i32.sub (local.get $n) (i32.const 288))))
-    (call $return_data (i32.const 0) (i32.const 1))))`);
 
 const input = (p: AttachedProof) => concatBytes(p.keyHash, p.proof, p.signals);
 const tampered = (p: AttachedProof): AttachedProof => {

@@ -9,6 +9,7 @@ import { CliError, type CommandContext } from '../context.ts';
 import type { RpcParams, RpcResult } from '../../rpc/methods.ts';
 import { eventsText, receiptFailed, returnText, rows } from '../format.ts';
 import { DEFAULT_CONTRACT_GAS, send, sendOptions, type SendOpts } from '../send.ts';
+import { readProofOption } from './zk.ts';
 
 /** `contract deploy`, `call`, `query` and `code`. */
 export function addContractCommands(program: Command, ctx: CommandContext): void {
@@ -31,11 +32,17 @@ export function addContractCommands(program: Command, ctx: CommandContext): void
     });
   sendOptions(contract.command('call <address> <method> [args...]')
     .description('call a contract method in a transaction; ARGS as for deploy')
-    .option('--value <n>', 'base units sent with the call', '0'), String(DEFAULT_CONTRACT_GAS))
-    .action(async (address: string, method: string, args: string[], opts: SendOpts & { value: string }, cmd: Command) => {
+    .option('--value <n>', 'base units sent with the call', '0')
+    .option('--proof <key-hash,proof.json,public.json>', 'carry a Groth16 proof, verified before the call runs (repeat for more, at most 16; docs/zk.md)',
+      (v: string, all: string[]) => [...all, v], [] as string[]),
+  `${DEFAULT_CONTRACT_GAS}, plus what carried proofs cost`)
+    .action(async (address: string, method: string, args: string[], opts: SendOpts & { value: string; proof: string[] }, cmd: Command) => {
       const to = parseAddress(await resolveAddress(ctx.homeOf(cmd), address, 'address'));
       const value = parseU64(opts.value, '--value');
-      const { r } = await send(ctx, cmd, opts, { kind: 'call', contract: to, method, args: await abiArgs(ctx.homeOf(cmd), args), value });
+      const proofs = await Promise.all(opts.proof.map(readProofOption));
+      const { r } = await send(ctx, cmd, opts, {
+        kind: 'call', contract: to, method, args: await abiArgs(ctx.homeOf(cmd), args), value, ...(proofs.length > 0 && { proofs }),
+      });
       printOutcome(cmd, r, r, [['hash', r.hash]], true);
     });
   contract.command('query <address> <method> [args...]')
