@@ -33,7 +33,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 const ROOT = dirname(fileURLToPath(import.meta.url));
-export const EXAMPLES = ['counter', 'token', 'escrow'] as const;
+export const EXAMPLES = ['counter', 'token', 'escrow', 'zk_gate'] as const;
 export type Example = (typeof EXAMPLES)[number];
 
 const START = '_start';

@@ -1,4 +1,4 @@
-// The call's context, failing, logging, events, hashing and cross-contract calls.
+// The call's context, failing, logging, events, hashing, signatures and proofs, and cross-contract calls.
 import * as host from "./host";
 import { ptr, utf8 } from "./bytes";
 
@@ -46,6 +46,33 @@ export function sha256(data: Uint8Array): Uint8Array {
 export function ed25519Verify(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): bool {
   if (publicKey.length != 32 || signature.length != 64) return false;
   return host.ed25519_verify(ptr(publicKey), ptr(message), message.length, ptr(signature)) == 1;
+}
+
+export const GROTH16_KEY_HASH_BYTES = 32;
+export const GROTH16_PROOF_BYTES = 256;
+export const GROTH16_SIGNAL_BYTES = 32;
+
+/**
+ * Whether `proof` is a valid Groth16 proof, with the public `signals`, for the verification key
+ * registered under `keyHash`, in the binary forms of docs/zk.md: the key's 32-byte SHA-256, a
+ * 256-byte proof (pi_a ‖ pi_b ‖ pi_c), and 32 big-endian bytes per signal in the order of
+ * public.json. From protocol 3; a key that is not registered fails the call (a host error).
+ *
+ * Gas: a proof the transaction carried (a call's `proofs`) was verified and paid for before the
+ * call ran, so checking it here costs only its copy and the contract does not wait. A proof passed
+ * only as an argument pays the proof price here (docs/zk.md, "Gas") and is verified while the
+ * contract waits. Carry the proofs a call will check.
+ *
+ * False, without asking the host, when the lengths cannot be right (a key hash that is not 32
+ * bytes, a proof that is not 256 bytes, signals that are not whole 32-byte numbers): the host would
+ * fail the call for the key hash, and charge the proof price before answering 0 for the others.
+ *
+ * Proofs are malleable: anyone can turn a valid proof into another valid one. Never use a proof's
+ * bytes as a unique key (to stop a replay, say); use the public signals.
+ */
+export function groth16Verify(keyHash: Uint8Array, proof: Uint8Array, signals: Uint8Array): bool {
+  if (keyHash.length != GROTH16_KEY_HASH_BYTES || proof.length != GROTH16_PROOF_BYTES || signals.length % GROTH16_SIGNAL_BYTES != 0) return false;
+  return host.groth16_verify(ptr(keyHash), keyHash.length, ptr(proof), proof.length, ptr(signals), signals.length) == 1;
 }
 
 /** An event: up to 4 topics of 32 bytes each (shorter ones are zero-padded on the left), and data. */

@@ -25,3 +25,4 @@
 @external("hallmark", "call") export declare function call(addr: usize, input: usize, inputLen: i32, method: usize, methodLen: i32, value: i64, gas: i64): i32;
 @external("hallmark", "returndata_size") export declare function returndata_size(): i32;
 @external("hallmark", "returndata_read") export declare function returndata_read(dst: usize): void;
+@external("hallmark", "groth16_verify") export declare function groth16_verify(keyHash: usize, keyHashLen: i32, proof: usize, proofLen: i32, signals: usize, signalsLen: i32): i32;
