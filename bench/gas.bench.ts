@@ -38,6 +38,7 @@ import { GAS, LIMITS } from '../vm/limits.ts';
 import { CHAIN_ID, nextBlock, openChain, testGenesis } from '../test/fixtures/chain.ts';
 import { callee, DATA_ROOM, heaviestDeploy, WORKLOADS } from './gas-workloads.ts';
 import { report } from './harness.ts';
+import { zkCases } from './gas-zk.ts';
 
 const BENCH = 'gas';
 const SELF = fileURLToPath(import.meta.url);
@@ -77,7 +78,7 @@ interface Sample {
 
 // ---- the child: runs the classes in one V8 tier ----------------------------------------------------
 
-interface Case {
+export interface Case {
   name: string;
   priced: string;
   /** Work units per block and what one is. */
@@ -101,7 +102,7 @@ interface Run {
   gas: number;
 }
 
-class BenchChain {
+export class BenchChain {
   readonly executor: Executor;
   readonly #nonces = new Map<KeyPair, number>();
 
@@ -311,6 +312,7 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
       txs: () => fresh.take(TXS).map((k) => sized(k, nothing, 0, 1)), status: 3, declared: true,
     },
     ...modelCases(chain, fresh, BIG, parents),
+    ...(await zkCases(chain, caller, BIG, deployAll)),
     {
       name: 'tx of 1 MiB (a call to no contract)', priced: 'txByte', units: 3 * maxArgs, unit: 'byte',
       txs: () => fresh.take(3).map((k) => chain.tx(k, { kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(maxArgs), value: 0n }, BIG)),

@@ -3,7 +3,7 @@
  * contracts/build/<name>.wasm and prints each file's size and sha256.
  *
  * Reproducible: the same sources and compiler give the same bytes (no name section, no source
- * map, no build paths or times in the output); test/contracts-build.test.ts builds twice and
+ * map, no build paths or times in the output); test/contracts-examples.test.ts builds twice and
  * compares. The flags:
  *   --runtime stub      a bump allocator that never frees: a call is short-lived and its memory
  *                       is discarded with the instance, so a collector is only gas spent;

@@ -28,14 +28,14 @@ const ZK_KEY = 0x20;
 export const zkKeyKey = (hash: Uint8Array): Uint8Array => concatBytes(Uint8Array.of(ZK_KEY), hash);
 
 /**
- * Gas, priced by time as vm/limits.ts is (0.64 ns a gas measured here), each for its worst case
- * on one verifier thread. A proof (the host function's price, vm/limits.ts): ~9 ms when it is
- * invalid and decided alone (a valid one costs ~2.9 ms in a batch of 16, ~6.6 ms alone), plus its
- * key's preparation when the thread does not hold it (~7 ms, amortised over the proofs of that
- * key). A key: read by the rule (~2.6 ms, most of it the three G2 subgroup checks), then a point
- * per 64 bytes.
+ * Gas, priced by time as vm/limits.ts is (~0.65 ns a gas), each for its worst case on one
+ * verifier thread (bench/gas-zk.ts measures them). A proof (the host function's price,
+ * vm/limits.ts): ~12 ms in a block of invalid ones (two failed batch passes, then alone; a valid
+ * one costs ~2.9 ms in a batch of 16, ~6.6 ms alone). A key: read by the rule, ~2.6 ms for the
+ * three G2 subgroup checks, then ~0.5 us a byte (each 64-byte IC point decoded and checked on
+ * the curve).
  */
-export const ZK_GAS = Object.freeze({ keyBase: 6_000_000, keyByte: 200, proof: VM_GAS.host.groth16, signal: VM_GAS.host.groth16Signal });
+export const ZK_GAS = Object.freeze({ keyBase: 6_000_000, keyByte: 800, proof: VM_GAS.host.groth16, signal: VM_GAS.host.groth16Signal });
 
 export function zkKeyGas(keyBytes: number): number {
   return ZK_GAS.keyBase + ZK_GAS.keyByte * keyBytes;

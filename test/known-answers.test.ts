@@ -228,8 +228,8 @@ const EXPECTED_V3: typeof EXPECTED = {
     {
       hash: '66abf67fcf85b056037e59a0febeb8c8d4b83d400b2b41b69500a5785b5e55ee',
       stateRoot: 'c93db7a499b8178a85205ef0db8d4bd1bbc157a392459943463072a3ff00d691',
-      receiptsRoot: '54d760b1e2b6fb99bedc46ee5a59f6d4f1f31a8191f698b32efa370dcfe54e66',
-      gasUsed: [6926635,  6926635,  6823420,  30174944,  29512240,  15307320], status: [0,  11,  11,  0,  11,  11],
+      receiptsRoot: '78d0f1a2d5e5eb673639aca0ec0da2f5af43b009544a2e7d70ee2da060756131',
+      gasUsed: [7274635,  7274635,  6883420,  38674944,  38012240,  19557320], status: [0,  11,  11,  0,  11,  11],
     },
   ],
 };

@@ -125,21 +125,28 @@ const SINGLE_BELOW = 4;
 
 /**
  * The indices (ascending) of the proofs that fail their own pairing equation: the whole batch
- * first, then halves of a failing range, single checks for small ranges. Each index named is
- * confirmed by verifyOne, so the answer is the single path's.
+ * first; a failed range is halved, and a half that passes clears its items. When both halves of a
+ * failed range fail, invalid proofs are spread through it and halving further would check each
+ * item in batch after batch, so the range is settled by single checks: a block whose every proof
+ * is invalid costs two batch passes and a single check per proof (~2 × 2.5 + 7 ms here), not one
+ * batch pass per level. Each index named is confirmed by verifyOne, so the answer is the single
+ * path's.
  */
 export function findInvalid(pk: PreparedKey, items: readonly BatchItem[]): number[] {
   const bad: number[] = [];
-  const visit = (from: number, to: number, knownBad: boolean): void => {
-    if (to - from < SINGLE_BELOW) {
-      for (let i = from; i < to; i++) if (!verifyOne(pk, items[i]!.proof, items[i]!.signals)) bad.push(i);
-      return;
-    }
-    if (!knownBad && verifyBatch(pk, items.slice(from, to))) return;
-    const mid = (from + to) >> 1;
-    visit(from, mid, false);
-    visit(mid, to, false);
+  const singles = (from: number, to: number) => {
+    for (let i = from; i < to; i++) if (!verifyOne(pk, items[i]!.proof, items[i]!.signals)) bad.push(i);
   };
-  visit(0, items.length, false);
+  const passes = (from: number, to: number) => verifyBatch(pk, items.slice(from, to));
+  /** Settles [from, to), known to hold an invalid proof. */
+  const failed = (from: number, to: number): void => {
+    if (to - from < SINGLE_BELOW) return singles(from, to);
+    const mid = (from + to) >> 1;
+    if (passes(from, mid)) return failed(mid, to);
+    if (passes(mid, to)) return failed(from, mid);
+    singles(from, to);
+  };
+  if (items.length < SINGLE_BELOW) singles(0, items.length);
+  else if (!passes(0, items.length)) failed(0, items.length);
   return bad;
 }
