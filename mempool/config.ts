@@ -39,7 +39,7 @@ export const DEFAULT_MEMPOOL_CONFIG: Readonly<MempoolConfig> = Object.freeze({
 export const MEMPOOL_ERROR_CODES = [
   'tx_too_large', 'malformed', 'wrong_chain', 'duplicate', 'invalid_signature', 'nonce_used', 'nonce_too_far', 'nonce_taken',
   'fee_too_low', 'insufficient_fee_balance', 'mempool_full', 'gas_limit_too_high', 'invalid_sender_key', 'payload_not_enabled',
-  'unknown_verifying_key', 'invalid_proof',
+  'unknown_verifying_key', 'invalid_proof', 'gas_limit_too_low', 'proofs_busy',
 ] as const;
 export type MempoolErrorCode = (typeof MEMPOOL_ERROR_CODES)[number];
 

@@ -29,11 +29,12 @@ import {
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from '../execution/account.ts';
 import {
-  checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, noProofs, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
+  checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
   type ProofCheck,
 } from './config.ts';
 import { better, cheaper, type Entry, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
+import { ProofAdmission } from './proofs.ts';
 
 export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
 export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } from './config.ts';
@@ -62,7 +63,7 @@ export class Mempool {
   /** Adds and updates run one at a time in call order: each awaits the account reader. */
   #turn: Promise<unknown> = Promise.resolve();
   readonly #sigCache: SignatureCache | undefined;
-  readonly #proofs: ProofCheck | undefined;
+  readonly #proofs: ProofAdmission;
   /** The chain's block limits: what no block can take is refused here. */
   readonly limits: Readonly<BlockLimits>;
   /** The gas price admitted: the higher of the chain's minimum and this node's. */
@@ -81,7 +82,7 @@ export class Mempool {
     proofs?: ProofCheck;
   }) {
     this.chainId = opts.chainId;
-    this.#proofs = opts.proofs;
+    this.#proofs = new ProofAdmission(opts.proofs, opts.accounts);
     this.#sigCache = opts.sigCache;
     this.#accounts = opts.accounts;
     this.config = Object.freeze(checkConfig({ ...DEFAULT_MEMPOOL_CONFIG, ...opts.config }));
@@ -116,10 +117,8 @@ export class Mempool {
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
-      const p = stx.tx.payload;
       // Outside the turn too: the proofs are verified in the verifier's threads meanwhile.
-      const refusal = p.kind === 'call' && p.proofs !== undefined && (await (this.#proofs ?? noProofs)(p.proofs));
-      if (refusal) throw new MempoolError(refusal.code, refusal.message);
+      await this.#proofs.admit(stx);
       return await this.#inTurn(() => this.#admit(stx));
     } catch (err) {
       if (err instanceof MempoolError) this.counters.refused[err.code]++;

@@ -44,7 +44,7 @@ const RECENTLY_COMMITTED = 100_000;
 /** Rounds ahead of ours whose proposals are looked at (finding a far round's proposer costs work). */
 const MAX_PROPOSAL_ROUND_AHEAD = 64;
 /** Refusals that prove the sender passed on a transaction it should have refused itself. */
-const BAD_TX: ReadonlySet<string> = new Set(['malformed', 'invalid_signature', 'wrong_chain', 'tx_too_large']);
+const BAD_TX: ReadonlySet<string> = new Set(['malformed', 'invalid_signature', 'wrong_chain', 'tx_too_large', 'invalid_proof', 'gas_limit_too_low']);
 
 export interface NetworkServiceOptions {
   chainId: string;

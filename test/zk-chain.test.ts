@@ -176,3 +176,39 @@ t.test('a version-2 mempool refuses Groth16 payloads as payload_not_enabled', as
   await t.rejects(pool.add(sign({ kind: 'zk_key', key: mul.key })), { code: 'payload_not_enabled', message: /need protocol version 3; this chain runs version 2/ });
   await t.rejects(pool.add(sign({ kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(0), value: 0n, proofs: [mul.proofs[0]!] })), { code: 'payload_not_enabled' });
 });
+
+t.test('proof admission: cheap checks first, and a bound on proofs verified at once', async (t) => {
+  /** Holds every verifyAll until released: admissions in flight can be counted. */
+  class Held extends Counting {
+    release: () => void = () => {};
+    readonly held = new Promise<void>((resolve) => (this.release = resolve));
+    override async verifyAll(items: readonly VerifyItem[]) {
+      await this.held;
+      return super.verifyAll(items);
+    }
+  }
+  const held = new Held();
+  const { executor, db } = await openChain(t.testdir(), undefined, { verifier: held });
+  t.teardown(() => db.close());
+  const accounts = testAccounts(12);
+  await executor.initGenesis(testGenesis(accounts.slice(0, 11), 10n ** 12n));
+  const sign = (who: number, payload: Payload, gasLimit = 100_000_000, fee = 100_000_000n) =>
+    signTransaction({ chainId: CHAIN_ID, sender: accounts[who]!.publicKey, nonce: who === 0 ? 1 : 0, fee, gasLimit, payload }, accounts[who]!.secretKey).bytes;
+  await executor.applyBlock(nextBlock(executor, [signTransaction({ chainId: CHAIN_ID, sender: accounts[0]!.publicKey, nonce: 0, fee: 1n, gasLimit: 60_000_000, payload: { kind: 'zk_key', key: mul.key } }, accounts[0]!.secretKey).bytes]));
+  const zk = executor.zk!;
+  const pool = new Mempool({ chainId: CHAIN_ID, accounts: executor, proofs: (p) => executor.read(({ overlay }) => zk.admit(overlay, p)) });
+  const proven = (i: number): Payload => ({ kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(0), value: 0n, proofs: [mul.proofs[i]!] });
+
+  await t.rejects(pool.add(sign(1, proven(1), 10_000_000, 10_000_000n)), { code: 'gas_limit_too_low', message: /does not cover the \d+ gas the call's 1 proof/ });
+  await t.rejects(pool.add(sign(11, proven(2))), { code: 'insufficient_fee_balance' }, 'a sender who cannot pay the fee');
+  t.equal(held.all, 0, 'neither reached the verifier');
+
+  const pending = Array.from({ length: 10 }, (_, i) => pool.add(sign(i + 1, proven(i))).then(() => 'admitted', (e: MempoolError) => e.code));
+  await new Promise((r) => setTimeout(r, 50));
+  held.release();
+  const outcomes = await Promise.all(pending);
+  t.same(outcomes.filter((o) => o === 'proofs_busy').length, 2, 'two of ten arrivals found eight already verifying');
+  t.same(outcomes.filter((o) => o === 'admitted').length, 8);
+  t.equal(pool.counters.refused.proofs_busy, 2);
+  t.equal(held.all, 8, 'only the eight were verified');
+});
