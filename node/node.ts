@@ -43,7 +43,8 @@ import { Network } from '../p2p/network.ts';
 import { NetworkService } from './network-service.ts';
 import { consensusSnapshot, nodeQuery } from './query.ts';
 import { TxWaiters } from '../rpc/tx-waiters.ts';
-import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
+import { InlineVerifier, LazyVerifier, type Verifier } from '../zk/groth16.ts';
+import { VerifierPool } from '../zk/pool.ts';
 
 /** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
 export const NODE_KEY_FILE = 'node_key.json';
@@ -213,7 +214,7 @@ export class HallmarkNode {
       executionRules(genesis.protocolVersion);
       // Proofs are verified off the event loop that runs consensus, unless the operator asks for 0 threads.
       const threads = opts.config.vm.verifierThreads;
-      verifier = threads === 0 ? new InlineVerifier() : new InlineVerifier(); // POOL-MERGE: VerifierPool(threads === null ? {} : { threads })
+      verifier = threads === 0 ? new InlineVerifier() : new LazyVerifier(() => new VerifierPool(threads === null ? {} : { threads }));
       const executor = await Executor.open(db, tree, {
         validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights, verifier,
       });

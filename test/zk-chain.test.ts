@@ -14,6 +14,7 @@ import { ZK_GAS } from '../execution/zk.ts';
 import { Mempool, MempoolError } from '../mempool/mempool.ts';
 import { GAS as VM_GAS } from '../vm/limits.ts';
 import { InlineVerifier, type Answer, type Verifier, type VerifyItem } from '../zk/groth16.ts';
+import { VerifierPool } from '../zk/pool.ts';
 import { CHAIN_ID, nextBlock, openChain, testAccounts, testGenesis } from './fixtures/chain.ts';
 import { ACCOUNTS, twoChains } from './fixtures/contract-chain.ts';
 import { ZK_VERIFIER as VERIFIER } from './fixtures/vm-contracts.ts';
@@ -211,4 +212,24 @@ t.test('proof admission: cheap checks first, and a bound on proofs verified at o
   t.same(outcomes.filter((o) => o === 'admitted').length, 8);
   t.equal(pool.counters.refused.proofs_busy, 2);
   t.equal(held.all, 8, 'only the eight were verified');
+});
+
+t.test('the pool and the inline verifier give every block the same roots, gas and receipts', async (t) => {
+  const pool = new VerifierPool({ threads: 2 });
+  t.teardown(() => pool.close());
+  const { tx, apply } = await twoChains(t, { verifier: pool });
+  const contract = contractAddress(ALICE, 0);
+  const call = (args: Uint8Array, proofs?: AttachedProof[]) => tx({ kind: 'call', contract, method: 'verify', args, value: 0n, ...(proofs && { proofs }) }, 400_000_000);
+  await apply([tx({ kind: 'deploy', code: VERIFIER, args: new Uint8Array(0) }), tx({ kind: 'zk_key', key: mul.key }), tx({ kind: 'zk_key', key: pos.key })]);
+  const bad = (i: number) => tampered(mul.proofs[i]!);
+  const rs = await apply([
+    call(input(mul.proofs[10]!), mul.proofs.slice(10, 26)),
+    call(input(pos.proofs[3]!), [pos.proofs[3]!, bad(30), mul.proofs[31]!]),
+    call(input(bad(32))),
+    call(input(pos.proofs[4]!)),
+    call(input(mul.proofs[33]!), [...mul.proofs.slice(34, 40), { ...pos.proofs[5]!, keyHash: mul.hash }]),
+  ]);
+  t.same(rs.map((r) => [r.status, r.returnData[0]]), [[0, 1], [TxStatus.zk_refused, undefined], [0, 0], [0, 1], [TxStatus.zk_refused, undefined]]);
+  t.match(rs[4]!.error, /^(wrong_signal_count|invalid_proof): proof 6: /, "a poseidon proof under the multiplier's key is refused by the rule");
+  t.ok(pool.stats().verified >= 27, 'the pool verified the carried proofs');
 });

@@ -213,6 +213,14 @@ t.test('close(): settles everything, refuses new calls, is idempotent', async (t
   await pool.close();
 });
 
+t.test("one request of one key is shared by the idle workers: a block's proofs use every core", async (t) => {
+  const pool = new VerifierPool({ threads: 2 });
+  t.teardown(() => pool.close());
+  const answers = await pool.verifyEach(mul.slice(0, 40));
+  t.ok(answers.every((a) => a.ok));
+  t.equal(pool.stats().jobs, 2, 'two jobs of 20, one per worker, not one of 40');
+});
+
 t.test('threads: 1 gives the inline answers', async (t) => {
   const pool = one;
   t.equal(pool.threads, 1);

@@ -1,6 +1,8 @@
 /**
  * Groth16 (BN254, snarkjs formats) verification: zk/'s entry point. Keys, proofs and public signals
- * are read by the one validity rule in zk/parse.ts; verification is in zk/verify.ts. This file adds
+ * are read by the one validity rule in zk/parse.ts; verification is in zk/verify.ts; the binary
+ * forms the chain carries in zk/encoding.ts; the Verifier interface and its inline implementation
+ * in zk/verifier.ts (the pool of worker threads, zk/pool.ts, is imported on its own). This file adds
  * the JSON-level checks that take what a transaction or a contract hands over and answer with a
  * reason: `checkOne` by the single path, `checkBatch` by the batch path. Both read every item by
  * the same rule and settle the pairing equation by verifyOne (directly, or to confirm what

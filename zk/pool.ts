@@ -12,10 +12,10 @@
  * `maxQueued`; a call that does not fit waits, FIFO, until dispatch or cancellation makes room; a
  * request larger than `maxQueued` is admitted when the queue is empty, so `queued` never exceeds
  * max(maxQueued, the largest single request). Jobs are formed only for idle workers: up to
- * `maxBatch` items of one key, taken from the ready key whose oldest item is oldest. A key is ready
- * with a full batch, when its oldest item has waited `maxWaitMs`, or when no job is in flight
- * (Nagle's rule: waiting to fill a batch only pays while other work runs, so a lone request gets
- * no added latency). The job goes to an idle worker holding its key if there is one, and carries
+ * `maxBatch` items of one key (shared evenly by the idle workers), from the ready key whose oldest
+ * item is oldest. A key is ready with a full batch, when its oldest item has waited `maxWaitMs`,
+ * or when no job is in flight (Nagle's rule: waiting to fill a batch only pays while other work
+ * runs, so a lone request gets no added latency). The job goes to an idle worker holding its key if there is one, and carries
  * the key's bytes only if that worker lacks it (the pool mirrors each worker's KeyCache LRU).
  *
  * verifyAll. An invalid answer lowers the request's lowest known invalid index `best` and drops its
@@ -249,7 +249,7 @@ export class VerifierPool implements Verifier {
     for (;;) {
       const idle = this.#slots.filter((s) => s.job === null && !s.ending);
       if (idle.length === 0) return;
-      const job = this.#nextRetry() ?? this.#nextBatch();
+      const job = this.#nextRetry() ?? this.#nextBatch(idle.length);
       if (job === null) return;
       const holder = idle.find((s) => s.keys.has(job.key.id)) ?? idle[0]!;
       this.#post(holder, job);
@@ -265,8 +265,11 @@ export class VerifierPool implements Verifier {
     return null;
   }
 
-  /** A batch from the ready key whose oldest item is oldest; null (and a timer) if none is ready. */
-  #nextBatch(): Job | null {
+  /**
+   * A batch from the ready key whose oldest item is oldest, its items shared evenly by the `idle`
+   * workers (a block's 64 proofs of one key run on every core); null (and a timer) if none is ready.
+   */
+  #nextBatch(idle: number): Job | null {
     const now = performance.now();
     const inFlight = this.#slots.some((s) => s.job !== null);
     let pick: KeyQueue | null = null;
@@ -281,7 +284,7 @@ export class VerifierPool implements Verifier {
       if (due !== Infinity) this.#timer = setTimeout(() => this.#dispatch(), Math.max(0, due - now));
       return null;
     }
-    const entries = pick.entries.splice(0, this.maxBatch);
+    const entries = pick.entries.splice(0, Math.min(this.maxBatch, Math.ceil(pick.entries.length / idle)));
     if (pick.entries.length === 0) this.#queues.delete(pick.id);
     this.#queued -= entries.length;
     this.#stats.jobs++;
@@ -297,16 +300,16 @@ export class VerifierPool implements Verifier {
     const crash = this.#crashJobs > 0;
     if (crash) this.#crashJobs--;
     const data = packItems(job.entries.map((e) => e.req.items[e.index]!));
-    const msg: JobMessage = {
-      type: 'job', id: job.id, keyHash: job.key.keyHash, key: has ? null : job.key.key, data, n: job.entries.length, crash,
-    };
+    const msg: JobMessage = { type: 'job', id: job.id, keyHash: job.key.keyHash, key: has ? null : job.key.key, data, n: job.entries.length, crash };
     slot.job = job;
     slot.worker.ref(); // an awaited answer keeps the process alive
     slot.worker.postMessage(msg, [data]);
   }
 
   #spawn(): Slot {
-    const worker = new Worker(WORKER_URL, { workerData: { zkPool: true, keyCache: this.keyCache } });
+    // Workers inherit the process's flags; --input-type (a `node -e` script's) would stop them loading.
+    const flags = process.execArgv.filter((a) => !a.startsWith('--input-type'));
+    const worker = new Worker(WORKER_URL, { workerData: { zkPool: true, keyCache: this.keyCache }, ...(flags.length < process.execArgv.length && { execArgv: flags }) });
     const slot: Slot = { worker, keys: new Map(), job: null, lastError: null, ending: false };
     worker.on('message', (m: WorkerMessage) => this.#onMessage(slot, m));
     worker.on('error', (e: Error) => (slot.lastError = e)); // the 'exit' that follows handles it
@@ -316,10 +319,7 @@ export class VerifierPool implements Verifier {
   }
 
   #onMessage(slot: Slot, m: WorkerMessage): void {
-    if (m.type === 'ready') {
-      this.#startFailures = 0;
-      return;
-    }
+    if (m.type === 'ready') return void (this.#startFailures = 0);
     const job = slot.job;
     if (job === null || job.id !== m.id) return; // cannot happen: one job per worker at a time
     if (m.type === 'need-key') {

@@ -198,3 +198,36 @@ export class InlineVerifier implements Verifier {
     if (this.#closed) throw new Error('zk: the verifier is closed');
   }
 }
+
+/**
+ * A verifier made on first use: a node that never sees a proof never starts a pool's threads
+ * (each builds its curve, ~0.3 s). close() closes it if it was made.
+ */
+export class LazyVerifier implements Verifier {
+  readonly #make: () => Verifier;
+  #made: Verifier | null = null;
+  #closed = false;
+
+  constructor(make: () => Verifier) {
+    this.#make = make;
+  }
+
+  #get(): Verifier {
+    if (this.#closed) throw new Error('zk: the verifier is closed');
+    this.#made ??= this.#make();
+    return this.#made;
+  }
+
+  async verifyEach(items: readonly VerifyItem[]): Promise<Answer[]> {
+    return this.#get().verifyEach(items);
+  }
+
+  async verifyAll(items: readonly VerifyItem[]): Promise<AllAnswer> {
+    return this.#get().verifyAll(items);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#made?.close();
+  }
+}
