@@ -6,7 +6,9 @@
  * for one verifier thread. Every block gets proofs no cache has seen: valid ones re-randomized
  * (Groth16 is malleable), invalid ones with a signal changed by the round.
  */
+import { addressOf } from '../chain/address.ts';
 import { concatBytes } from '../chain/bytes.ts';
+import { contractAddress } from '../execution/contracts.ts';
 import type { KeyPair } from '../chain/keys.ts';
 import type { AttachedProof } from '../chain/tx.ts';
 import { TxStatus } from '../chain/receipt.ts';
@@ -21,13 +23,14 @@ const TXS = 4;
 /** Calls a block of the groth16_verify classes makes, one proof each. */
 const CALLS = 32;
 
-export async function zkCases(chain: BenchChain, caller: KeyPair, gas: number, deployAll: (codes: Uint8Array[]) => Promise<Uint8Array[]>): Promise<Case[]> {
+export async function zkCases(chain: BenchChain, caller: KeyPair, gas: number): Promise<Case[]> {
   const c = await bn254();
   const vk = fixtureKey('multiplier');
   const key = encodeKey(c, vk);
   const hash = keyHash(key);
   await chain.apply({ status: 0 }, [chain.tx(caller, { kind: 'zk_key', key }, gas)]);
-  const [verifier] = await deployAll([ZK_VERIFIER]);
+  const verifier = contractAddress(addressOf(caller.publicKey), chain.nextNonce(caller));
+  await chain.apply({ status: 0 }, [chain.tx(caller, { kind: 'deploy', code: ZK_VERIFIER, args: new Uint8Array(0) }, gas)]);
   const proofs = fixtureProofs('multiplier');
   let seed = 1n;
   const fresh = (i: number): AttachedProof => {
@@ -42,7 +45,7 @@ export async function zkCases(chain: BenchChain, caller: KeyPair, gas: number, d
     chain.tx(caller, { kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(0), value: 0n, proofs: Array.from({ length: PER_TX }, (_, i) => make(t * PER_TX + i)) }, gas));
   const direct = (make: (i: number) => AttachedProof) => Array.from({ length: CALLS }, (_, i) => {
     const p = make(i);
-    return chain.tx(caller, { kind: 'call', contract: verifier!, method: 'verify', args: concatBytes(p.keyHash, p.proof, p.signals), value: 0n }, gas);
+    return chain.tx(caller, { kind: 'call', contract: verifier, method: 'verify', args: concatBytes(p.keyHash, p.proof, p.signals), value: 0n }, gas);
   });
 
   // The largest key: MAX_PUBLIC signals, IC points [k]G; IC[0] differs per key so each is new.

@@ -110,6 +110,11 @@ export class BenchChain {
     this.executor = executor;
   }
 
+  /** The nonce `who`'s next transaction gets. */
+  nextNonce(who: KeyPair): number {
+    return this.#nonces.get(who) ?? 0;
+  }
+
   tx(who: KeyPair, payload: Payload, gasLimit: number, nonce?: number): Uint8Array {
     const next = this.#nonces.get(who) ?? 0;
     if (nonce === undefined) this.#nonces.set(who, next + 1);
@@ -312,7 +317,7 @@ async function setup(chain: BenchChain, deployer: KeyPair, caller: KeyPair, fres
       txs: () => fresh.take(TXS).map((k) => sized(k, nothing, 0, 1)), status: 3, declared: true,
     },
     ...modelCases(chain, fresh, BIG, parents),
-    ...(await zkCases(chain, caller, BIG, deployAll)),
+    ...(await zkCases(chain, caller, BIG)),
     {
       name: 'tx of 1 MiB (a call to no contract)', priced: 'txByte', units: 3 * maxArgs, unit: 'byte',
       txs: () => fresh.take(3).map((k) => chain.tx(k, { kind: 'call', contract: new Uint8Array(20), method: 'm', args: new Uint8Array(maxArgs), value: 0n }, BIG)),
