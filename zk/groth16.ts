@@ -3,15 +3,15 @@
  * are read by the one validity rule in zk/parse.ts; verification is in zk/verify.ts; the binary
  * forms the chain carries in zk/encoding.ts; the Verifier interface and its inline implementation
  * in zk/verifier.ts (the pool of worker threads, zk/pool.ts, is imported on its own). This file adds
- * the JSON-level checks that take what a transaction or a contract hands over and answer with a
- * reason: `checkOne` by the single path, `checkBatch` by the batch path. Both read every item by
- * the same rule and settle the pairing equation by verifyOne (directly, or to confirm what
- * findInvalid names), so they give the same answers.
+ * checks of snarkjs's JSON files as a client holds them, answering with a reason: `checkOne` by
+ * the single path, `checkBatch` by the batch path the chain's verifiers use (answerRead). Both
+ * read every item by the same rule and settle the pairing equation by verifyOne (directly, or to
+ * confirm what findInvalid names), so they give the same answers.
  */
 import { ZkError } from './errors.ts';
-import type { RefusalCode } from './verifier.ts';
+import { answerRead, EQUATION, type RefusalCode } from './verifier.ts';
 import { parseProof, parseSignals } from './parse.ts';
-import { findInvalid, verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
+import { verifyOne, type BatchItem, type PreparedKey } from './verify.ts';
 
 export { ZkError, type ZkErrorCode } from './errors.ts';
 export { MAX_PUBLIC, parseKey, parseProof, parseSignals, type Proof, type VerifyingKey } from './parse.ts';
@@ -44,8 +44,6 @@ export function readItem(pk: PreparedKey, item: ProofJson): BatchItem | ZkError 
   }
 }
 
-const EQUATION = 'proof: the pairing equation does not hold';
-
 /** One proof by the single path: null when valid, else the reason. */
 export function checkOne(pk: PreparedKey, item: ProofJson): Omit<Refusal, 'index'> | null {
   const read = readItem(pk, item);
@@ -55,17 +53,5 @@ export function checkOne(pk: PreparedKey, item: ProofJson): Omit<Refusal, 'index
 
 /** Every refused item of a batch (ascending index), by the batch path; [] when all are valid. */
 export function checkBatch(pk: PreparedKey, items: readonly ProofJson[]): Refusal[] {
-  const refused: Refusal[] = [];
-  const readable: BatchItem[] = [];
-  const at: number[] = [];
-  items.forEach((item, index) => {
-    const read = readItem(pk, item);
-    if (read instanceof ZkError) refused.push({ index, code: read.code, message: read.message });
-    else {
-      readable.push(read);
-      at.push(index);
-    }
-  });
-  for (const i of findInvalid(pk, readable)) refused.push({ index: at[i]!, code: 'invalid_proof', message: EQUATION });
-  return refused.sort((a, b) => a.index - b.index);
+  return answerRead(pk, items.map((item) => readItem(pk, item))).flatMap((a, index) => (a.ok ? [] : [{ index, code: a.code, message: a.message }]));
 }

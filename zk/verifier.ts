@@ -42,7 +42,7 @@ export interface Verifier {
 }
 
 export const VALID: Answer = Object.freeze({ ok: true });
-const EQUATION = 'proof: the pairing equation does not hold';
+export const EQUATION = 'proof: the pairing equation does not hold';
 
 /** One item read from its binary forms by the rule (rules 2 and 3), or why not. */
 export function readBinary(pk: PreparedKey, proof: Uint8Array, signals: Uint8Array): BatchItem | ZkError {
@@ -58,11 +58,15 @@ type Pair = { readonly proof: Uint8Array; readonly signals: Uint8Array };
 
 /** Every item of one key answered by the batch path (read all, batch, halve a failed batch). */
 export function answerGroup(pk: PreparedKey, items: readonly Pair[]): Answer[] {
-  const answers: Answer[] = new Array(items.length);
+  return answerRead(pk, items.map((it) => readBinary(pk, it.proof, it.signals)));
+}
+
+/** Items already read by the rule (or refused by it), answered by the batch path. */
+export function answerRead(pk: PreparedKey, reads: readonly (BatchItem | ZkError)[]): Answer[] {
+  const answers: Answer[] = new Array(reads.length);
   const readable: BatchItem[] = [];
   const at: number[] = [];
-  items.forEach((it, i) => {
-    const read = readBinary(pk, it.proof, it.signals);
+  reads.forEach((read, i) => {
     if (read instanceof ZkError) answers[i] = { ok: false, code: read.code, message: read.message };
     else {
       answers[i] = VALID;
