@@ -7,6 +7,8 @@
  *   P 'n' | u64 version | 0xfffd | keyHash -> leaf written in that version: u16 key length | key | value
  *   P 'n' | u64 version | 0xfffe           -> stale record: the ids that version replaced or deleted
  *   P 'n' | u64 version | 0xffff           -> root record of that version
+ *   P 'r' 0x00                           -> only while a snapshot restore runs (restore.ts): its
+ *   P 'r' 0x01 | u32 index               -> header, and the chunks it has written
  * A node's path is the first `depth` bits of any keyHash below it, in ceil(depth / 8) bytes, unused
  * low bits zero; an id is a key without its first two bytes. Integers are big-endian, so everything
  * one version writes is one run of keys after every older one: LevelDB flushes it into files that
@@ -22,6 +24,10 @@ import { HASH_BYTES, leafHash, MAX_DEPTH } from './hashing.ts';
 
 export const TAG_META = 0x6d; // 'm'
 export const TAG_NODE = 0x6e; // 'n'
+export const TAG_RESTORE = 0x72; // 'r'
+
+/** The prefix byte of a tree opened without one ('s'). */
+export const DEFAULT_PREFIX = 0x73;
 
 /** Longest key accepted (its length is stored in two bytes; long keys belong in values). */
 export const MAX_KEY_BYTES = 1024;
@@ -193,6 +199,16 @@ export function staleKey(prefix: number, version: number): Uint8Array {
 
 export function metaKey(prefix: number): Uint8Array {
   return Uint8Array.of(prefix, TAG_META);
+}
+
+/** The header of a snapshot restore in progress (restore.ts): u8 format 1 | u64 version | root. */
+export function restoreHeaderKey(prefix: number): Uint8Array {
+  return Uint8Array.of(prefix, TAG_RESTORE, 0x00);
+}
+
+export function decodeRestoreHeader(bytes: Uint8Array): { version: number; root: Uint8Array } {
+  if (bytes.length !== 9 + HASH_BYTES || bytes[0] !== 1) throw corrupt('bad snapshot restore header');
+  return { version: readU64(bytes, 1), root: bytes.slice(9) };
 }
 
 /** [gte, lt) bounds covering every key with the given tag. */

@@ -7,6 +7,7 @@ export type StateErrorCode =
   | 'version_out_of_order' // prepare/markCommitted for anything but latestVersion + 1
   | 'key_invalid' // key (or iteration bound) of the wrong type or length
   | 'proof_malformed' // decodeStateProof was given bytes that are not a canonical proof
+  | 'restore_incomplete' // a snapshot restore into this database was begun and not finished (restore.ts)
   | 'corrupt'; // the database lacks a node a committed root refers to, or holds undecodable bytes
 
 export class StateError extends CodedError<StateErrorCode> {}

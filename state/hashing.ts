@@ -66,3 +66,15 @@ export function isEmptyHash(h: Uint8Array): boolean {
   for (let i = 0; i < h.length; i++) if (h[i] !== 0) return false;
   return true;
 }
+
+/** Whether the subtree at (path, depth) holds any keyHash in [gte, lt). */
+export function overlaps(path: Uint8Array, depth: number, gte: Uint8Array | undefined, lt: Uint8Array | undefined): boolean {
+  if (lt && compareHashes(path, lt) >= 0) return false; // path (zeros past depth) is the subtree's least keyHash
+  if (gte) {
+    const max = path.slice(); // and path with ones past depth its greatest
+    if (depth & 7) max[depth >> 3] = max[depth >> 3]! | (0xff >> (depth & 7));
+    max.fill(0xff, (depth + 7) >> 3);
+    if (compareHashes(max, gte) < 0) return false;
+  }
+  return true;
+}

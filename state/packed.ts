@@ -20,7 +20,7 @@
  */
 import { corrupt, makeLeaf, readU64, writeU64 } from './codec.ts';
 import type { Alloc, LeafRef, NodeRef } from './codec.ts';
-import { bitAt, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, samePrefix } from './hashing.ts';
+import { bitAt, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, overlaps, samePrefix, withBit } from './hashing.ts';
 import { sha256PairAt } from './sha256.ts';
 
 export const PACK_LEVELS = 4;
@@ -133,6 +133,32 @@ export class PackedNode {
     const o = this.at(pos);
     return { kind: 'node', hash: this.b.subarray(o, o + HASH_BYTES), version: readU64(this.b, o + HASH_BYTES) };
   }
+}
+
+/** A child node to read: its reference and where it sits. */
+export interface ChildRead {
+  readonly ref: NodeRef;
+  readonly depth: number;
+  readonly path: Uint8Array;
+}
+
+/**
+ * The leaves and child nodes of `node` (at depth, path) in keyHash order, those whose subtrees
+ * meet [gte, lt). Leaves view the node's memory.
+ */
+export function frontierOf(node: PackedNode, depth: number, path: Uint8Array, gte?: Uint8Array, lt?: Uint8Array): (ChildRead | LeafRef)[] {
+  const out: (ChildRead | LeafRef)[] = [];
+  const walk = (pos: number, d: number, p: Uint8Array): void => {
+    if (!overlaps(p, d, gte, lt)) return;
+    const k = node.kind(pos);
+    if (k === K_INNER) {
+      walk(2 * pos, d + 1, p);
+      walk(2 * pos + 1, d + 1, withBit(p, d));
+    } else if (k === K_NODE) out.push({ ref: node.node(pos), depth: d, path: p });
+    else if (k === K_LEAF) out.push(node.leaf(pos));
+  };
+  walk(1, depth, path);
+  return out;
 }
 
 /** Relative depth of a position. */

@@ -13,11 +13,12 @@
 import type { Level } from 'level';
 import { toHex } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
-import { decodeLeafRecord, leafKey, nodeKey } from './codec.ts';
+import { decodeLeafRecord, leafKey, nodeKey, rootKey, staleKey, staleRecordKeys } from './codec.ts';
 import type { NodeRef } from './codec.ts';
 import { StateError } from './errors.ts';
 import { decodePacked } from './packed.ts';
 import type { PackedNode } from './packed.ts';
+import type { BatchOp } from './tree.ts';
 
 /** A node to read: the parent's reference to it and where it sits (any path through it). */
 export interface NodeRead {
@@ -103,6 +104,20 @@ export class NodeStore {
     return decodeLeafRecord(bytes);
   }
 
+  /**
+   * The keys and values of many leaves with one getMany, in the order asked. Bulk reads (entries,
+   * snapshots) bypass the leaf cache: they would only evict the leaves that are read again.
+   */
+  async readLeaves(leaves: readonly { version: number; keyHash: Uint8Array }[]): Promise<{ key: Uint8Array; value: Uint8Array }[]> {
+    if (leaves.length === 0) return [];
+    const keys = leaves.map((l) => leafKey(this.prefix, l.version, l.keyHash));
+    const values = await this.db.getMany(keys);
+    return values.map((bytes, i) => {
+      if (bytes === undefined) throw new MissingNodeError(keys[i]!);
+      return decodeLeafRecord(bytes);
+    });
+  }
+
   /** Caches a leaf record just committed, under its database key. */
   rememberLeaf(key: Uint8Array, bytes: Uint8Array): void {
     this.#leaves.set(toHex(key), bytes.slice());
@@ -119,6 +134,26 @@ export class NodeStore {
    */
   forget(ref: { readonly hash: Uint8Array; readonly version: number }): void {
     this.#cache.delete(cacheKey(ref.hash, ref.version));
+  }
+
+  /**
+   * The deletes that raise the oldest kept version from `from` to `to` (while `version` is
+   * prepared): the records stale since each version in (from, to] (a record stale since s serves
+   * only versions before s), their stale lists, and the root records of [from, to).
+   */
+  async pruneOps(from: number, to: number, version: number): Promise<BatchOp[]> {
+    const p = this.prefix;
+    const ops: BatchOp[] = [];
+    const staleVersions: number[] = [];
+    for (let s = from + 1; s <= Math.min(to, version - 1); s++) staleVersions.push(s);
+    const records = await this.db.getMany(staleVersions.map((s) => staleKey(p, s)));
+    records.forEach((rec, i) => {
+      if (rec === undefined) return;
+      ops.push({ type: 'del', key: staleKey(p, staleVersions[i]!) });
+      for (const key of staleRecordKeys(p, rec)) ops.push({ type: 'del', key });
+    });
+    for (let v = from; v < to; v++) ops.push({ type: 'del', key: rootKey(p, v) });
+    return ops;
   }
 
   #key(r: NodeRead): Uint8Array {

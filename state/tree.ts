@@ -22,28 +22,31 @@ import type { Level } from 'level';
 import { compareBytes, equalBytes, u64be } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
 import {
+  decodeRestoreHeader,
   decodeRoot,
+  DEFAULT_PREFIX,
   describeKey,
   encodeRoot,
   encodeStaleIds,
-  MAX_KEY_BYTES,
   metaKey,
   readU64,
+  restoreHeaderKey,
   rootKey,
   staleIdKey,
   staleKey,
-  staleRecordKeys,
   TAG_NODE,
   tagRange,
 } from './codec.ts';
-import type { NodeRef, RootRef } from './codec.ts';
+import type { LeafRef, NodeRef, RootRef } from './codec.ts';
 import { StateError } from './errors.ts';
-import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, sha256, withBit } from './hashing.ts';
+import { bitAt, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, samePrefix } from './hashing.ts';
 import type { StateProof } from './proof.ts';
-import { K_EMPTY, K_INNER, K_LEAF, K_NODE, PackedNode } from './packed.ts';
+import { frontierOf, K_EMPTY, K_INNER, K_LEAF, K_NODE, PackedNode } from './packed.ts';
 import { MissingNodeError, NodeStore } from './store.ts';
-import { VersionBuilder } from './update.ts';
-import type { NewNode, StaleRecord, Write } from './update.ts';
+import type { NodeRead } from './store.ts';
+import type { SubtreeSummary } from './subtree.ts';
+import { collectWrites, hashKey, VersionBuilder } from './update.ts';
+import type { NewNode, StaleRecord } from './update.ts';
 
 export { StateError } from './errors.ts';
 export type { StateErrorCode } from './errors.ts';
@@ -91,10 +94,12 @@ interface Staged {
   readonly first: number;
 }
 
-const DEFAULT_PREFIX = 0x73;
 const DEFAULT_CACHE_NODES = 100_000;
 const ROOT_CACHE = 256;
 const ZERO_PATH = new Uint8Array(HASH_BYTES);
+/** Leaf records, and packed nodes, entries() reads with one getMany. */
+const LEAF_BATCH = 1024;
+const READ_AHEAD = 64;
 
 export class StateTree {
   readonly #db: Level<Uint8Array, Uint8Array>;
@@ -129,6 +134,11 @@ export class StateTree {
   }
 
   async #load(): Promise<void> {
+    const restoring = await this.#db.get(restoreHeaderKey(this.#prefix));
+    if (restoring !== undefined) {
+      const what = `state database holds an unfinished snapshot restore of version ${decodeRestoreHeader(restoring).version}`;
+      throw new StateError('restore_incomplete', `${what}: resume it with TreeRestore.begin and finish it before opening the tree`);
+    }
     // Each version's root record is the last key it writes, so the last key is the latest root.
     const last = await this.#db.iterator({ ...tagRange(this.#prefix, TAG_NODE), reverse: true, limit: 1 }).all();
     const newest = last[0];
@@ -227,23 +237,63 @@ export class StateTree {
     const root = await this.#rootRef(v);
     if (!root) return;
     const inRange = (kh: Uint8Array): boolean => !((gte && compareBytes(kh, gte) < 0) || (lt && compareBytes(kh, lt) >= 0));
-    if (root.kind === 'leaf') {
-      if (inRange(root.keyHash)) yield { keyHash: root.keyHash.slice(), ...(await this.#readLeaf(v, root.version, root.keyHash)) };
-      return;
-    }
-    const stack: { node: PackedNode | NodeRef; pos: number; depth: number; path: Uint8Array }[] = [{ node: root, pos: 1, depth: 0, path: ZERO_PATH }];
+    // Leaves and unread nodes, the next on top. A node is read with the unread nodes below it on
+    // the stack (its siblings and cousins, read next) in one getMany, and all are laid out at once,
+    // so their children lie together on top for the next read; leaves are read LEAF_BATCH at a time.
+    const stack: (NodeRead | LeafRef)[] = [root.kind === 'leaf' ? root : { ref: root, depth: 0, path: ZERO_PATH }];
+    const leaves: LeafRef[] = [];
     for (let it = stack.pop(); it; it = stack.pop()) {
-      const { pos, depth, path } = it;
-      if (!overlaps(path, depth, gte, lt)) continue;
-      const node = it.node instanceof PackedNode ? it.node : await this.#read(v, it.node, depth, path);
+      if (!('ref' in it)) {
+        if (inRange(it.keyHash)) leaves.push(it);
+        if (leaves.length === LEAF_BATCH) yield* this.#withRecords(v, leaves.splice(0));
+        continue;
+      }
+      const at = [stack.length]; // stack indexes, from the top down; `it` was just above the top
+      for (let i = stack.length - 1; i >= 0 && at.length < READ_AHEAD; i--) if ('ref' in stack[i]!) at.push(i);
+      const reads = at.map((i) => (i === stack.length ? it : stack[i]) as NodeRead);
+      const nodes = await this.#readMany(v, reads);
+      for (let j = 0; j < at.length; j++) stack.splice(at[j]!, j === 0 ? 0 : 1, ...frontierOf(nodes[j]!, reads[j]!.depth, reads[j]!.path, gte, lt).reverse());
+    }
+    yield* this.#withRecords(v, leaves);
+  }
+
+  /** `leaves` (of version `v`) with their keys and values, read with one getMany. */
+  async *#withRecords(v: number, leaves: readonly LeafRef[]): AsyncIterable<StateEntry> {
+    let records: { key: Uint8Array; value: Uint8Array }[];
+    try {
+      records = await this.#store.readLeaves(leaves);
+    } catch (e) {
+      throw this.#vanished(v, e);
+    }
+    for (let i = 0; i < leaves.length; i++) yield { keyHash: leaves[i]!.keyHash.slice(), ...records[i]! };
+  }
+
+  /**
+   * What the subtree at `depth` whose keyHashes start with the first `depth` bits of `path` (32
+   * bytes) holds at `version`: nothing, one leaf, or two or more leaves (its stored hash). For
+   * snapshot proofs: it reads packed nodes down to that depth and hashes nothing.
+   */
+  async subtreeSummary(version: number, depth: number, path: Uint8Array): Promise<SubtreeSummary> {
+    if (!Number.isInteger(depth) || depth < 0 || depth > MAX_DEPTH || !(path instanceof Uint8Array) || path.length !== HASH_BYTES) {
+      throw new StateError('key_invalid', `subtreeSummary() takes a depth 0..${MAX_DEPTH} and a 32-byte path`);
+    }
+    const v = this.#resolve(version);
+    const root = await this.#rootRef(v);
+    const leaf = (l: { keyHash: Uint8Array; valueHash: Uint8Array }): SubtreeSummary =>
+      samePrefix(l.keyHash, path, depth) ? { kind: 'leaf', keyHash: l.keyHash.slice(), valueHash: l.valueHash.slice() } : { kind: 'empty' };
+    if (!root) return { kind: 'empty' };
+    if (root.kind === 'leaf') return leaf(root);
+    if (depth === 0) return { kind: 'node', hash: root.hash.slice() };
+    let node = this.#store.peek(root) ?? (await this.#read(v, root, 0, path));
+    for (let d = 0, pos = 1; ; ) {
+      pos = 2 * pos + bitAt(path, d++);
       const k = node.kind(pos);
-      if (k === K_NODE) stack.push({ node: node.node(pos), pos: 1, depth, path });
-      else if (k === K_INNER) {
-        stack.push({ node, pos: 2 * pos + 1, depth: depth + 1, path: withBit(path, depth) });
-        stack.push({ node, pos: 2 * pos, depth: depth + 1, path });
-      } else if (k === K_LEAF) {
-        const leaf = node.leaf(pos);
-        if (inRange(leaf.keyHash)) yield { keyHash: leaf.keyHash.slice(), ...(await this.#readLeaf(v, leaf.version, leaf.keyHash)) };
+      if (k === K_EMPTY) return { kind: 'empty' };
+      if (k === K_LEAF) return leaf(node.leaf(pos));
+      if (d === depth) return { kind: 'node', hash: node.hash(pos).slice() };
+      if (k === K_NODE) {
+        node = this.#store.peekChild(node, pos) ?? (await this.#read(v, node.node(pos), d, path));
+        pos = 1;
       }
     }
   }
@@ -285,6 +335,14 @@ export class StateTree {
   async #read(v: number, ref: NodeRef, depth: number, path: Uint8Array): Promise<PackedNode> {
     try {
       return await this.#store.read({ ref, depth, path });
+    } catch (e) {
+      throw this.#vanished(v, e);
+    }
+  }
+
+  async #readMany(v: number, reads: readonly NodeRead[]): Promise<PackedNode[]> {
+    try {
+      return await this.#store.readMany(reads);
     } catch (e) {
       throw this.#vanished(v, e);
     }
@@ -338,18 +396,7 @@ export class StateTree {
     } else if (builder.stale.length > 0) {
       ops.push({ type: 'put', key: staleKey(p, version), value: encodeStaleIds(builder.stale) });
     }
-    if (oldest > oldestBefore) {
-      // A node stale since version s is referenced by versions before s only.
-      const staleVersions: number[] = [];
-      for (let s = oldestBefore + 1; s <= Math.min(oldest, version - 1); s++) staleVersions.push(s);
-      const records = await this.#db.getMany(staleVersions.map((s) => staleKey(p, s)));
-      records.forEach((rec, i) => {
-        if (rec === undefined) return;
-        ops.push({ type: 'del', key: staleKey(p, staleVersions[i]!) });
-        for (const key of staleRecordKeys(p, rec)) ops.push({ type: 'del', key });
-      });
-      for (let v = oldestBefore; v < oldest; v++) ops.push({ type: 'del', key: rootKey(p, v) });
-    }
+    if (oldest > oldestBefore) ops.push(...(await this.#store.pruneOps(oldestBefore, oldest, version)));
     ops.push({ type: 'put', key: rootKey(p, version), value: encodeRoot(rootRef, oldest) });
     if (base < 0) ops.push({ type: 'put', key: metaKey(p), value: u64be(version) });
 
@@ -388,47 +435,4 @@ export class StateTree {
     this.markCommitted(prepared);
     return prepared;
   }
-}
-
-function hashKey(key: Uint8Array): Uint8Array {
-  if (!(key instanceof Uint8Array)) throw new StateError('key_invalid', 'state key must be a Uint8Array');
-  if (key.length === 0 || key.length > MAX_KEY_BYTES) {
-    throw new StateError('key_invalid', `state key must be 1..${MAX_KEY_BYTES} bytes, got ${key.length}`);
-  }
-  return sha256(key);
-}
-
-/**
- * Deduplicates (the later write of a key wins) and sorts by keyHash. The caller's arrays are used
- * only during prepare: ops and cached nodes get their own copies.
- */
-function collectWrites(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Write[] {
-  const all: { keyHash: Uint8Array; key: Uint8Array; value: Uint8Array | null }[] = [];
-  for (const [key, value] of writes) {
-    const keyHash = hashKey(key);
-    if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('state value must be a Uint8Array, or null to delete');
-    all.push({ keyHash, key, value });
-  }
-  all.sort((a, b) => compareHashes(a.keyHash, b.keyHash)); // stable: writes of one key stay in order
-  const out: Write[] = [];
-  for (let i = 0; i < all.length; i++) {
-    const w = all[i]!;
-    const next = all[i + 1];
-    if (next && compareHashes(next.keyHash, w.keyHash) === 0) continue; // the later write wins
-    // Hashed after deduplication: an overwritten write's value is never hashed.
-    out.push({ keyHash: w.keyHash, key: w.key, value: w.value, valueHash: w.value === null ? null : sha256(w.value) });
-  }
-  return out;
-}
-
-/** Whether the subtree at (path, depth) holds any keyHash in [gte, lt). */
-function overlaps(path: Uint8Array, depth: number, gte: Uint8Array | undefined, lt: Uint8Array | undefined): boolean {
-  if (lt && compareBytes(path, lt) >= 0) return false; // path (zeros past depth) is the subtree's least keyHash
-  if (gte) {
-    const max = path.slice(); // and path with ones past depth its greatest
-    if (depth & 7) max[depth >> 3] = max[depth >> 3]! | (0xff >> (depth & 7));
-    max.fill(0xff, (depth + 7) >> 3);
-    if (compareBytes(max, gte) < 0) return false;
-  }
-  return true;
 }

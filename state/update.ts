@@ -14,10 +14,10 @@
  * packed nodes only.
  */
 import { equalBytes } from '../chain/bytes.ts';
-import { encodeLeafRecord, leafKey, makeLeaf, nodeKey } from './codec.ts';
+import { encodeLeafRecord, leafKey, makeLeaf, MAX_KEY_BYTES, nodeKey } from './codec.ts';
 import type { LeafRef, NodeRef, RootRef, StaleId } from './codec.ts';
 import { StateError } from './errors.ts';
-import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, MAX_DEPTH } from './hashing.ts';
+import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, sha256 } from './hashing.ts';
 import { sha256PairAt } from './sha256.ts';
 import { encodePacked, FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS, PackedBuilder } from './packed.ts';
 import type { PackedNode } from './packed.ts';
@@ -365,4 +365,35 @@ function hashBuf(s: Sub): Uint8Array {
 
 function hashOff(s: Sub): number {
   return s === null ? 0 : s.kind === 'kept' ? s.node.at(s.pos) : s.kind === 'draft' ? s.ho : 0;
+}
+
+export function hashKey(key: Uint8Array): Uint8Array {
+  if (!(key instanceof Uint8Array)) throw new StateError('key_invalid', 'state key must be a Uint8Array');
+  if (key.length === 0 || key.length > MAX_KEY_BYTES) {
+    throw new StateError('key_invalid', `state key must be 1..${MAX_KEY_BYTES} bytes, got ${key.length}`);
+  }
+  return sha256(key);
+}
+
+/**
+ * Deduplicates (the later write of a key wins) and sorts by keyHash. The caller's arrays are used
+ * only during prepare: ops and cached nodes get their own copies.
+ */
+export function collectWrites(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): Write[] {
+  const all: { keyHash: Uint8Array; key: Uint8Array; value: Uint8Array | null }[] = [];
+  for (const [key, value] of writes) {
+    const keyHash = hashKey(key);
+    if (value !== null && !(value instanceof Uint8Array)) throw new TypeError('state value must be a Uint8Array, or null to delete');
+    all.push({ keyHash, key, value });
+  }
+  all.sort((a, b) => compareHashes(a.keyHash, b.keyHash)); // stable: writes of one key stay in order
+  const out: Write[] = [];
+  for (let i = 0; i < all.length; i++) {
+    const w = all[i]!;
+    const next = all[i + 1];
+    if (next && compareHashes(next.keyHash, w.keyHash) === 0) continue; // the later write wins
+    // Hashed after deduplication: an overwritten write's value is never hashed.
+    out.push({ keyHash: w.keyHash, key: w.key, value: w.value, valueHash: w.value === null ? null : sha256(w.value) });
+  }
+  return out;
 }
