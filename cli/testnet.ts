@@ -95,6 +95,8 @@ export interface WriteTestnetOptions {
   random?: RandomSource;
   /** [consensus] block_time_ms for every node; the genesis commit timeout when absent. */
   blockTimeMs?: number;
+  /** [snapshot] interval for every node; the config default when absent. */
+  snapshotInterval?: number;
 }
 
 function portsOf(basePort: number, i: number) {
@@ -125,6 +127,8 @@ function checkOptions(opts: WriteTestnetOptions): { n: number; basePort: number;
   if (b !== undefined && (!Number.isSafeInteger(b) || b < 0 || b > MAX_TIMEOUT_MS)) {
     throw new TestnetError('testnet_invalid', `block time: expected a whole number of ms from 0 to ${MAX_TIMEOUT_MS}, got ${String(b)}`);
   }
+  const si = opts.snapshotInterval;
+  if (si !== undefined && (!Number.isSafeInteger(si) || si < 0)) throw new TestnetError('testnet_invalid', `snapshot interval: expected a whole number of heights, got ${String(si)}`);
   const time = opts.time;
   if (time !== undefined && (!Number.isSafeInteger(time) || time < 0)) throw new TestnetError('testnet_invalid', 'time: must be a non-negative integer of Unix milliseconds');
   return { n, basePort, chainId };
@@ -193,6 +197,7 @@ export async function writeTestnet(opts: WriteTestnetOptions): Promise<TestnetLa
     config.rpc = { ...config.rpc, host: HOST, port: node.rpcPort };
     config.metrics = { ...config.metrics, host: HOST, port: node.metricsPort };
     if (opts.blockTimeMs !== undefined) config.consensus.blockTimeMs = opts.blockTimeMs;
+    if (opts.snapshotInterval !== undefined) config.snapshot.interval = opts.snapshotInterval;
     await ensureKeysDir(node.home);
     await writeKeyFile(keyPath(node.home, VALIDATOR_KEY), validators[i]!, VALIDATOR_KEY);
     await writeKeyFile(keyPath(node.home, FAUCET_KEY), faucet, FAUCET_KEY);

@@ -88,6 +88,12 @@ export class BlockStore {
     return h === undefined ? undefined : this.getBlock(h);
   }
 
+  /** The lowest height whose block is stored (1, or the height after a snapshot restore); undefined before any. */
+  async earliestHeight(): Promise<number | undefined> {
+    const [first] = await this.#db.keys({ gte: key('h'), lt: key('i'), limit: 1 }).all();
+    return first && readU64be(first, 2);
+  }
+
   async getReceipts(height: number): Promise<Receipt[] | undefined> {
     const r = await this.#db.get(key('r', u64be(height)));
     if (!r) return undefined;

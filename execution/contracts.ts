@@ -184,17 +184,6 @@ export class Contracts {
     return { info, code };
   }
 
-  /** The index ops for a block's state writes: put or delete one entry per storage key written. */
-  indexOps(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): BatchOp[] {
-    const ops: BatchOp[] = [];
-    for (const [key, value] of writes) {
-      if (key[0] !== STORAGE) continue;
-      const indexKey = concatBytes(Uint8Array.of(INDEX), key.subarray(1));
-      ops.push(value === null ? { type: 'del', key: indexKey } : { type: 'put', key: indexKey, value: new Uint8Array(0) });
-    }
-    return ops;
-  }
-
   #opts() {
     return this.#debugLog === undefined ? {} : { debugLog: this.#debugLog };
   }
@@ -303,3 +292,13 @@ function eventOf(e: ContractEvent): Event {
   };
 }
 
+/** The index ops for a block's state writes: put or delete one entry per storage key written. */
+export function storageIndexOps(writes: Iterable<readonly [Uint8Array, Uint8Array | null]>): BatchOp[] {
+  const ops: BatchOp[] = [];
+  for (const [key, value] of writes) {
+    if (key[0] !== STORAGE) continue;
+    const indexKey = concatBytes(Uint8Array.of(INDEX), key.subarray(1));
+    ops.push(value === null ? { type: 'del', key: indexKey } : { type: 'put', key: indexKey, value: new Uint8Array(0) });
+  }
+  return ops;
+}

@@ -28,7 +28,7 @@ import {
 } from '../chain/block.ts';
 import { BlockError, checkBlockLimits, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
-import { amount, CodecError, decodeCanonical, encodeCanonical, U64_MAX, bytes, tuple, uint } from '../chain/codec.ts';
+import { amount, U64_MAX } from '../chain/codec.ts';
 import {
   evidenceHash, evidenceHeight, evidenceRoot, type DuplicateVoteEvidence,
 } from '../chain/evidence.ts';
@@ -45,16 +45,17 @@ import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
-import { Contracts, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
+import { Contracts, storageIndexOps, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { executionRules } from './protocol.ts';
 import { checkEvidenceForm, checkLinks, checkSignatures } from './block-checks.ts';
 import { nameIndexKeys, nameIndexOps } from './model-names.ts';
 import { executeTx } from './transaction.ts';
 import { Zk } from './zk.ts';
+import { decodeHead, encodeHead, HEAD_KEY, type ChainHead } from './head.ts';
+
+export type { ChainHead } from './head.ts';
 import { ZK_PROOFS_SINCE } from '../chain/protocol.ts';
 import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
-
-const HEAD_KEY = Uint8Array.of(0x6d); // 'm': the chain head
 
 /** Evidence older than this many heights (block height - evidence height) is refused, as in CometBFT. */
 export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
@@ -99,20 +100,6 @@ interface RecentEvidence {
   committedAt: number;
   /** Height of the votes. */
   height: number;
-}
-
-/** What the executor has applied so far: what the next block's header must link to. */
-export interface ChainHead {
-  chainId: string;
-  height: number;
-  /** Hash of the block at `height` (zero at genesis). */
-  blockHash: Uint8Array;
-  /** State root after the block at `height`: the next header's stateRoot. */
-  stateRoot: Uint8Array;
-  /** Receipts root of the block at `height`: the next header's lastResultsHash. */
-  resultsHash: Uint8Array;
-  /** Time of the block at `height` (genesis time at 0). */
-  time: number;
 }
 
 export interface AppliedBlock {
@@ -358,7 +345,7 @@ export class Executor implements AccountReader {
     };
     await this.#db.batch([
       ...prepared.ops,
-      ...this.contracts.indexOps(writes),
+      ...storageIndexOps(writes),
       ...nameIndexOps(writes),
       ...this.blocks.putOps(block, encoded, hash, txHashes, encodedReceipts),
       ...(commit ? this.blocks.commitOps(commit) : []),
@@ -428,17 +415,4 @@ export class Executor implements AccountReader {
       if (nextHeight - e.height > this.evidenceMaxAgeHeights) this.#recentEvidence.delete(id);
     }
   }
-}
-
-function encodeHead(h: ChainHead): Uint8Array {
-  return encodeCanonical([h.chainId, h.height, h.blockHash, h.stateRoot, h.resultsHash, h.time]);
-}
-
-function decodeHead(raw: Uint8Array): ChainHead {
-  const [chainId, height, hash, root, results, time] = tuple(decodeCanonical(raw, 'chain head'), 6, 'chain head');
-  if (typeof chainId !== 'string') throw new CodecError('schema', 'chain head: chain id');
-  return {
-    chainId, height: uint(height, 'height'), blockHash: bytes(hash, 'blockHash', 32), stateRoot: bytes(root, 'stateRoot', 32),
-    resultsHash: bytes(results, 'resultsHash', 32), time: uint(time, 'time'),
-  };
 }

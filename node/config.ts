@@ -30,6 +30,7 @@ const LOG_MODULE_DOCS = {
   consensus: 'the consensus driver: rounds, proposals, votes, decisions, halts',
   p2p: 'peers, connections and gossip (and block sync, unless `blocksync` has its own level)',
   blocksync: 'catching up with the network by block sync',
+  statesync: 'joining the network by state snapshot (`[sync] mode = "snapshot"`)',
   rpc: 'the JSON-RPC server',
 } as const;
 export type LogModule = keyof typeof LOG_MODULE_DOCS;
@@ -57,7 +58,30 @@ export interface NodeConfig {
     /** Worker threads verifying Groth16 proofs; 0 verifies on the node's own thread; null: one per core. */
     verifierThreads: number | null;
   };
+  sync: SyncSettings;
+  snapshot: {
+    /** Take a state snapshot at every height that is a multiple of this; 0 takes none. */
+    interval: number;
+    /** Snapshots kept, the newest. */
+    keep: number;
+  };
 }
+
+/** How an empty node catches up with the network ([sync]). */
+export interface SyncSettings {
+  /** 'block' replays every block from genesis; 'snapshot' restores a recent state snapshot first. */
+  mode: 'block' | 'snapshot';
+  /** Peers that must offer the same snapshot before it is used. */
+  minPeers: number;
+  /** How long to collect snapshot offers. */
+  discoveryMs: number;
+  /** Snapshot chunks fetched at once, over all peers. */
+  chunkFetchers: number;
+  /** A chunk request gives up after this long (the peer is penalised and the chunk asked elsewhere). */
+  chunkTimeoutMs: number;
+}
+
+export const SYNC_MODES: readonly SyncSettings['mode'][] = ['block', 'snapshot'];
 
 export const CONFIG_FILE = 'config.toml';
 
@@ -82,6 +106,8 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
   vm: { debugLog: false, moduleCacheSize: 64, verifierThreads: null },
+  sync: { mode: 'block', minPeers: 1, discoveryMs: 5_000, chunkFetchers: 4, chunkTimeoutMs: 30_000 },
+  snapshot: { interval: 1_000, keep: 2 },
 });
 
 /** A fresh, mutable copy of the defaults. */
@@ -107,6 +133,8 @@ export class ConfigError extends CodedError<'config_invalid'> {
 const nodeKey = field<NodeConfig>();
 const metricsKey = field<NodeConfig['metrics']>();
 const vmKey = field<NodeConfig['vm']>();
+const syncKey = field<SyncSettings>();
+const snapshotKey = field<NodeConfig['snapshot']>();
 const timeout = integer(0, MAX_TIMEOUT_MS);
 
 /** Every table of config.toml, in the order the written file has them. */
@@ -154,6 +182,27 @@ export const CONFIG_TABLES: readonly ConfigTable<NodeConfig>[] = [
       vmKey('module_cache_size', 'moduleCacheSize', integer(1, 100_000), 'compiled contract modules kept in memory, least recently used dropped first'),
       vmKey('verifier_threads', 'verifierThreads', integer(0, 64),
         'worker threads that verify Groth16 proofs (docs/zk.md); `0` verifies on the node\'s own thread, blocking it ~3–9 ms a proof; absent: one per core'),
+    ],
+  },
+  {
+    name: 'sync',
+    doc: 'how an empty node catches up with the network (docs/operator.md, "Joining by snapshot")',
+    of: (c) => c.sync,
+    keys: [
+      syncKey('mode', 'mode', oneOf(SYNC_MODES), '`block` replays every block from genesis; `snapshot` restores a recent state snapshot proven against the validators, then block-syncs from it (`hallmark start --sync snapshot`)'),
+      syncKey('min_peers', 'minPeers', integer(1, 64), 'peers that must offer the same snapshot before it is used'),
+      syncKey('discovery_ms', 'discoveryMs', integer(100, 600_000), 'how long to collect snapshot offers (less once every persistent peer answered)'),
+      syncKey('chunk_fetchers', 'chunkFetchers', integer(1, 64), 'snapshot chunks fetched at once, over all peers'),
+      syncKey('chunk_timeout_ms', 'chunkTimeoutMs', integer(100, 600_000), 'a chunk request gives up after this long; the peer is penalised and the chunk asked of another'),
+    ],
+  },
+  {
+    name: 'snapshot',
+    doc: 'the state snapshots this node takes and serves to nodes that join by snapshot',
+    of: (c) => c.snapshot,
+    keys: [
+      snapshotKey('interval', 'interval', integer(0, 1_000_000_000), 'take a snapshot at every height that is a multiple of this; `0` takes none (and serves none)'),
+      snapshotKey('keep', 'keep', integer(1, 100), 'snapshots kept under data/snapshots, the newest'),
     ],
   },
 ];

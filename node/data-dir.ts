@@ -23,6 +23,11 @@ function encodeMeta(genesis: Genesis): Uint8Array {
   return encodeCanonical([DATA_FORMAT_VERSION, genesisHash(genesis), genesis.protocolVersion]);
 }
 
+/** The marker's write, for a directory filled by a snapshot restore instead of from genesis. */
+export function markerOps(genesis: Genesis): { type: 'put'; key: Uint8Array; value: Uint8Array }[] {
+  return [{ type: 'put', key: META_KEY, value: encodeMeta(genesis) }];
+}
+
 /**
  * Refuses a data directory of another format, one written under another protocol version (its
  * state was computed by other rules), or one made from a different genesis.json.

@@ -16,6 +16,8 @@ import type { Mempool } from '../mempool/mempool.ts';
 import type { Network } from '../p2p/network.ts';
 import type { RpcServer } from '../rpc/server.ts';
 import type { NetworkService } from './network-service.ts';
+import type { SnapshotStats } from './snapshots.ts';
+import type { StateSyncStats } from './state-sync.ts';
 
 /** The parts whose live figures are served; the RPC server and the network exist only once started. */
 export interface MetricSources {
@@ -26,6 +28,9 @@ export interface MetricSources {
   service: NetworkService;
   rpc(): RpcServer | null;
   network(): Network | null;
+  snapshots: SnapshotStats;
+  /** What joining by snapshot did at start, null when the node did not. */
+  stateSync: StateSyncStats | null;
 }
 
 type Labelled = { labels: Record<string, string>; value: number }[];
@@ -92,6 +97,16 @@ function live(s: MetricSources): Live[] {
     },
     { name: 'hallmark_p2p_dial_failures_total', help: 'Failed dials to persistent peers.', type: 'counter', read: net((n) => n.counters.dialFailures, 0) },
     { name: 'hallmark_p2p_sync_served_total', help: 'Block sync requests answered.', type: 'counter', read: net((n) => n.counters.syncServed, 0) },
+    { name: 'hallmark_p2p_snapshot_chunks_served_total', help: 'State snapshot chunks served to peers.', type: 'counter', read: net((n) => n.counters.snapshotChunksServed, 0) },
+    { name: 'hallmark_snapshots_taken_total', help: 'State snapshots taken.', type: 'counter', read: () => s.snapshots.taken },
+    { name: 'hallmark_snapshots_failed_total', help: 'State snapshots that could not be taken.', type: 'counter', read: () => s.snapshots.failed },
+    { name: 'hallmark_snapshot_latest_height', help: 'Height of the newest state snapshot served, 0 if none.', type: 'gauge', read: () => s.snapshots.latest },
+    { name: 'hallmark_snapshot_seconds', help: 'Seconds the last state snapshot took to write.', type: 'gauge', read: () => s.snapshots.lastSeconds },
+    { name: 'hallmark_statesync_height', help: 'Height of the snapshot this node was restored from, 0 if none.', type: 'gauge', read: () => s.stateSync?.outcome === 'restored' ? s.stateSync.height : 0 },
+    { name: 'hallmark_statesync_chunks_total', help: 'Snapshot chunks fetched, verified and written when joining.', type: 'counter', read: () => s.stateSync?.chunksFetched ?? 0 },
+    { name: 'hallmark_statesync_bytes_total', help: 'Bytes of snapshot chunks fetched when joining.', type: 'counter', read: () => s.stateSync?.bytes ?? 0 },
+    { name: 'hallmark_statesync_bad_chunks_total', help: 'Snapshot chunks refused (bad proof, corrupt, wrong height) when joining.', type: 'counter', read: () => s.stateSync?.badChunks ?? 0 },
+    { name: 'hallmark_statesync_seconds', help: 'Seconds joining by snapshot took, 0 if the node did not.', type: 'gauge', read: () => s.stateSync?.seconds ?? 0 },
     { name: 'hallmark_memory_pressure_level', help: '0 normal, 1 shedding block sync, 2 also refusing inbound connections.', type: 'gauge', read: net((n) => level[n.memory.level], 0) },
     {
       name: 'hallmark_p2p_shed_total', help: 'Work refused under memory pressure.', type: 'counter', labels: ['work'],

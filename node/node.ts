@@ -45,6 +45,10 @@ import { consensusSnapshot, nodeQuery } from './query.ts';
 import { TxWaiters } from '../rpc/tx-waiters.ts';
 import { InlineVerifier, LazyVerifier, type Verifier } from '../zk/groth16.ts';
 import { VerifierPool } from '../zk/pool.ts';
+import { HEAD_KEY } from '../execution/head.ts';
+import { restoreInProgress } from '../state/restore.ts';
+import { SnapshotStore } from './snapshots.ts';
+import { stateSync, type StateSyncStats } from './state-sync.ts';
 
 /** The node's libp2p identity, next to config.toml (not under keys/, which holds account keys). */
 export const NODE_KEY_FILE = 'node_key.json';
@@ -116,11 +120,15 @@ export class HallmarkNode {
   readonly #verifier: Verifier;
   readonly service: NetworkService;
   #network: Network | null = null;
+  /** The state snapshots this node takes and serves. */
+  readonly snapshots: SnapshotStore;
+  /** What joining by snapshot did at this start; null when the node did not try. */
+  readonly stateSync: StateSyncStats | null;
 
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
     validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeKey: NodeKey; outbox?: ConsensusOutbox;
-    sigCache: SignatureCache; clock: Clock; verifier: Verifier;
+    sigCache: SignatureCache; clock: Clock; verifier: Verifier; snapshots: SnapshotStore; stateSync: StateSyncStats | null;
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
@@ -138,6 +146,8 @@ export class HallmarkNode {
     this.validators = parts.validators;
     this.validatorAddress = parts.signer?.address ?? null;
     this.#verifier = parts.verifier;
+    this.snapshots = parts.snapshots;
+    this.stateSync = parts.stateSync;
     const zk = parts.executor.zk;
     this.mempool = new Mempool({
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
@@ -180,7 +190,7 @@ export class HallmarkNode {
     });
     this.metrics = new NodeMetrics({
       driver: this.driver, executor: this.executor, mempool: this.mempool, evidencePool: this.evidencePool, service: this.service,
-      rpc: () => this.#rpc, network: () => this.#network,
+      rpc: () => this.#rpc, network: () => this.#network, snapshots: parts.snapshots.stats, stateSync: parts.stateSync,
     });
     this.#txWaiters = new TxWaiters((hash) => this.executor.blocks.getTx(hash));
     this.query = nodeQuery({
@@ -191,6 +201,7 @@ export class HallmarkNode {
       pendingEvidence: () => this.evidencePool.list(),
       consensusState: () => consensusSnapshot(this.driver, this.validators),
       catchingUp: () => this.service.syncing,
+      latestSnapshot: () => this.snapshots.list()[0]?.height ?? null,
       peers: () => this.#network?.peers() ?? [],
       listenAddresses: () => ({ rpc: this.#rpc?.url ?? '', p2p: this.#network?.multiaddrs[0]?.toString() ?? null }),
     });
@@ -203,9 +214,23 @@ export class HallmarkNode {
     mkdirSync(dataDir, { recursive: true });
     const db = await openChainDb(dataDir);
     let verifier: Verifier | undefined;
+    let snapshots: SnapshotStore | undefined;
     try {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
+      const nodeKey = await loadOrCreateNodeKey(join(home, NODE_KEY_FILE));
+      // An empty node asked to join by snapshot (or one whose restore was interrupted) restores the
+      // state first; the rest of the start then finds a chain at the snapshot's height.
+      let synced: StateSyncStats | null = null;
+      const empty = (await db.get(HEAD_KEY)) === undefined;
+      if (empty && (opts.config.sync.mode === 'snapshot' || (await restoreInProgress(db)) !== undefined)) {
+        synced = await stateSync({ db, genesis, validators, config: opts.config, nodeKey, log });
+      } else if (!empty && opts.config.sync.mode === 'snapshot') {
+        log.info('this node has a chain already: it catches up by block sync (joining by snapshot is for an empty data directory)');
+      }
       const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
+      snapshots = await SnapshotStore.open(join(dataDir, 'snapshots'), {
+        tree, protocolVersion: genesis.protocolVersion, settings: opts.config.snapshot, log: log.child({ module: 'statesync' }),
+      });
       const sigCache = new SignatureCache();
       const contracts = {
         cacheSize: opts.config.vm.moduleCacheSize,
@@ -232,17 +257,19 @@ export class HallmarkNode {
           log.warn('the validator key is not in the genesis validator set; following only', { address: formatAddress(address) });
         }
       }
-      const nodeKey = await loadOrCreateNodeKey(join(home, NODE_KEY_FILE));
       const wal = new FileWal(join(dataDir, 'wal'));
       // One signature cache for votes, commits and transactions: what was checked on arrival
       // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
       const clock = opts.clock ?? systemClock(clockOffsetFromEnv());
-      const node = new HallmarkNode({ genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock, verifier });
+      const node = new HallmarkNode({
+        genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock, verifier, snapshots, stateSync: synced,
+      });
       const h = executor.head!;
       if (h.height > 0) node.#builder.lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
     } catch (err) {
       await verifier?.close();
+      await snapshots?.close();
       await db.close();
       throw err;
     }
@@ -259,7 +286,7 @@ export class HallmarkNode {
     if (config.metrics.enabled) this.#metricsServer = await this.metrics.serve(config.metrics);
     this.#network = await Network.start({
       config: config.p2p, nodeKey: this.#nodeKey, genesisHash: genesisHash(this.#genesis), maxTxBytes: config.mempool.maxTxBytes,
-      handlers: this.service.handlers(), log: this.#log.child({ module: 'p2p' }),
+      handlers: { ...this.service.handlers(), snapshotSource: this.snapshots }, log: this.#log.child({ module: 'p2p' }),
     });
     this.#log.info('node started', {
       chain_id: this.chainId, height: head.height, rpc: this.#rpc.url, metrics: this.#metricsServer?.url ?? 'off',
@@ -277,6 +304,7 @@ export class HallmarkNode {
     await this.#network?.close();
     await this.#metricsServer?.close();
     await this.#applying.catch(() => {});
+    await this.snapshots.close();
     await this.#verifier.close();
     this.#wal.close();
     await this.#db.close();
@@ -327,6 +355,7 @@ export class HallmarkNode {
     });
     await this.mempool.update(committed);
     this.service.committed(height, applied.txHashes);
+    this.snapshots.committed(height);
     this.#log.info('committed block', { height, txs: block.txs.length, hash: toHex(applied.blockHash).slice(0, 16), round: commit.round });
   }
 

@@ -38,6 +38,7 @@ export interface QueryParts {
   pendingEvidence(): DuplicateVoteEvidence[];
   consensusState(): ConsensusSnapshot;
   catchingUp(): boolean;
+  latestSnapshot(): number | null;
   peers(): PeerInfo[];
   listenAddresses(): { rpc: string; p2p: string | null };
 }
@@ -66,6 +67,8 @@ export function nodeQuery(p: QueryParts): NodeQuery {
       };
     },
     catchingUp: () => p.catchingUp(),
+    earliestBlock: () => blocks.earliestHeight(),
+    latestSnapshot: () => p.latestSnapshot(),
 
     heightOf: (hash) => blocks.heightOf(hash),
     block: (height) => blocks.getBlock(height),

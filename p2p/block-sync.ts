@@ -14,6 +14,7 @@
  */
 import { CodedError } from '../chain/errors.ts';
 import type { P2PLog, SyncConfig } from './config.ts';
+import { RunControl } from './run-control.ts';
 import { decodeSyncResponse, SyncError, type SyncBlock } from './sync-wire.ts';
 
 /** Thrown by `apply` when the block or its commit is invalid: the serving peer's fault. */
@@ -56,9 +57,7 @@ export class BlockSync {
   readonly #log: P2PLog;
   readonly #now: () => number;
   readonly stats = { requests: 0, blocksApplied: 0, badResponses: 0, timeouts: 0 };
-  #stopped = false;
-  #wake: (() => void) | null = null;
-  readonly #controllers = new Set<AbortController>();
+  readonly #run = new RunControl();
 
   constructor(o: BlockSyncOptions) {
     const c = o.config;
@@ -70,9 +69,7 @@ export class BlockSync {
 
   /** Ends a run: in-flight requests are aborted and run() resolves with what was applied. */
   stop(): void {
-    this.#stopped = true;
-    for (const c of this.#controllers) c.abort(new BlockSyncError('stopped', 'block sync stopped'));
-    this.#wake?.();
+    this.#run.stop(new BlockSyncError('stopped', 'block sync stopped'));
   }
 
   /** Fetches and applies blocks from `from` until caught up with the best head `peers()` reports. */
@@ -95,16 +92,11 @@ export class BlockSync {
       inflight.set(start, { count, peer });
       load.set(peer, (load.get(peer) ?? 0) + 1);
       this.stats.requests++;
-      const controller = new AbortController();
-      this.#controllers.add(controller);
-      // A timer of our own, not AbortSignal.timeout: that one does not keep the process alive, and a
-      // run waiting only on a silent peer must still come to its timeout.
-      const timer = setTimeout(() => controller.abort(new Error(`no answer within ${this.#o.config.requestTimeoutMs} ms`)), this.#o.config.requestTimeoutMs);
-      const signal = controller.signal;
-      raceAbort(this.#o.request(peer, start, count, signal), signal).then(
+      const timeoutMs = this.#o.config.requestTimeoutMs;
+      this.#run.request(timeoutMs, `no answer within ${timeoutMs} ms`, (signal) => this.#o.request(peer, start, count, signal)).then(
         (raw) => this.#take(raw, start, count, peer, held, bad, restUntil),
         (err: unknown) => {
-          if (this.#stopped) return;
+          if (this.#run.stopped) return;
           this.stats.timeouts++;
           this.#log.debug('block sync request failed', { peer, from: start, error: (err as Error).message });
           this.#o.penalize(peer, 'timeout');
@@ -113,18 +105,16 @@ export class BlockSync {
       ).catch((err: unknown) => {
         failure = err as Error;
       }).finally(() => {
-        clearTimeout(timer);
-        this.#controllers.delete(controller);
         inflight.delete(start);
         load.set(peer, (load.get(peer) ?? 1) - 1);
-        this.#wake?.();
+        this.#run.wake();
       });
     };
 
-    while (!this.#stopped) {
+    while (!this.#run.stopped) {
       if (failure !== null) throw failure;
       // Apply what is ready, in order.
-      for (let b = held.get(next); b !== undefined && !this.#stopped; b = held.get(next)) {
+      for (let b = held.get(next); b !== undefined && !this.#run.stopped; b = held.get(next)) {
         held.delete(next);
         try {
           await this.#o.apply(next, b.block, b.commit);
@@ -141,7 +131,7 @@ export class BlockSync {
         applied++;
         next++;
       }
-      if (this.#stopped) break;
+      if (this.#run.stopped) break;
 
       const all = peers();
       const good = all.filter((p) => !bad.has(p.id));
@@ -167,21 +157,16 @@ export class BlockSync {
           throw new BlockSyncError('no_peers', `no peer can serve block ${next}: ${bad.size > 0 ? `${bad.size} served bad data` : 'none reports it'}`);
         }
         // Everyone who has it is resting: wait for the first to be usable again.
-        await this.#sleep(Math.max(MIN_REST_MS, Math.min(...resting) - this.#now()));
+        await this.#run.wait(Math.max(MIN_REST_MS, Math.min(...resting) - this.#now()));
         continue;
       }
-      if (!held.has(next)) await new Promise<void>((resolve) => {
-        this.#wake = () => {
-          this.#wake = null;
-          resolve();
-        };
-      });
+      if (!held.has(next)) await this.#run.wait();
     }
     return { head: next - 1, applied };
   }
 
   #take(raw: Uint8Array, start: number, count: number, peer: string, held: Map<number, Held>, bad: Set<string>, restUntil: Map<string, number>): void {
-    if (this.#stopped) return;
+    if (this.#run.stopped) return;
     const fault = (why: string) => {
       this.stats.badResponses++;
       this.#log.warn('bad block sync response', { peer, from: start, reason: why });
@@ -205,28 +190,4 @@ export class BlockSync {
     if (response.blocks.length > count) return fault(`${response.blocks.length} blocks for a request of ${count}`);
     response.blocks.forEach((b, i) => held.set(start + i, { ...b, peer }));
   }
-
-  #sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.#wake = null;
-        resolve();
-      }, ms);
-      this.#wake = () => {
-        clearTimeout(timer);
-        this.#wake = null;
-        resolve();
-      };
-    });
-  }
-}
-
-/** `p`, or a rejection as soon as `signal` aborts: a transport that ignores the signal cannot stall a run. */
-function raceAbort<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason instanceof Error ? signal.reason : new Error('aborted'));
-    if (signal.aborted) return onAbort();
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
 }

@@ -28,7 +28,7 @@ export interface ProtocolLimits {
   maxMessageBytes: number;
 }
 
-export type ProtocolName = 'consensus' | 'txs' | 'sync';
+export type ProtocolName = 'consensus' | 'txs' | 'sync' | 'snapshot';
 
 export interface ScoreConfig {
   /** Score halves toward 0 every this many ms (penalties fade; a peer that behaves recovers). */
@@ -118,6 +118,9 @@ export const DEFAULT_P2P_CONFIG: Readonly<P2PConfig> = {
     consensus: { messages: { perSecond: 500, burst: 1_000 }, bytes: { perSecond: 16 * MiB, burst: 32 * MiB }, maxStreams: 2, maxMessageBytes: 6 * MiB },
     txs: { messages: { perSecond: 200, burst: 400 }, bytes: { perSecond: 8 * MiB, burst: 16 * MiB }, maxStreams: 2, maxMessageBytes: 2 * MiB },
     sync: { messages: { perSecond: 20, burst: 40 }, bytes: { perSecond: 4 * MiB, burst: 8 * MiB }, maxStreams: 4, maxMessageBytes: 6 * MiB },
+    // Requests are tiny and each asks for a ~1 MiB chunk: `messages` is the per-peer serving quota;
+    // max_message_bytes also caps the chunks this node accepts.
+    snapshot: { messages: { perSecond: 10, burst: 20 }, bytes: { perSecond: 8 * MiB, burst: 8 * MiB }, maxStreams: 4, maxMessageBytes: 8 * MiB },
   },
   score: {
     decayHalfLifeMs: 60_000,
@@ -143,7 +146,7 @@ function peerIdProblem(s: string): string | null {
   return /^[1-9A-HJ-NP-Za-km-z]{40,60}$/.test(s) ? null : `must be a peer id such as "12D3KooW...", got ${JSON.stringify(s)}`;
 }
 
-const PROTOCOLS: readonly ProtocolName[] = ['consensus', 'txs', 'sync'];
+const PROTOCOLS: readonly ProtocolName[] = ['consensus', 'txs', 'sync', 'snapshot'];
 const PENALTY_DOCS: Record<PenaltyReason, string> = {
   invalid_message: 'bytes that do not decode, a forged vote or proposal, a provably bad transaction',
   oversized_message: "a length prefix past the protocol's cap",

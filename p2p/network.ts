@@ -7,6 +7,7 @@
  *   - txs (/hallmark/txs/1.0.0): batches of admitted transactions, each sent to a peer at most once
  *     (a bounded set per peer remembers what it has sent us and what we sent it).
  *   - sync (/hallmark/sync/1.0.0): request/response, blocks with their commits by height range.
+ *   - snapshot (/hallmark/snapshot/1.0.0): request/response, state snapshot offers and chunks.
  *
  * Every inbound message passes the peer's quota for its protocol (rate-limit.ts) before it is
  * decoded; a refusal, a bad message or an oversized one costs the peer score (peer-score.ts), and a
@@ -15,7 +16,8 @@
  * node's business (`NetworkHandlers`); this module moves bytes and keeps peers honest.
  *
  * Beside it: outbound.ts (the bounded send queue of one stream), persistent-peers.ts (dialling
- * and redialling the configured peers) and sync-server.ts (answering block sync requests).
+ * and redialling the configured peers) and sync-server.ts (answering block sync and snapshot
+ * requests).
  */
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -35,7 +37,8 @@ import { parsePersistentPeers, PersistentPeers, type PersistentAddress } from '.
 import { PeerScores } from './peer-score.ts';
 import { PeerRateLimiter } from './rate-limit.ts';
 import { RecentSet } from './recent-set.ts';
-import { serveSync, type SyncServer } from './sync-server.ts';
+import { encodeSnapshotRequest, SNAPSHOT_PROTOCOL, type SnapshotRequest, type SnapshotSource } from './snapshot-wire.ts';
+import { serveRequest, type SyncServer } from './sync-server.ts';
 import { encodeSyncRequest, SYNC_PROTOCOL, type SyncSource } from './sync-wire.ts';
 import { CONSENSUS_PROTOCOL, decodeConsensusMessage, decodeTxs, encodeConsensusMessage, encodeTxs, TXS_PROTOCOL, type ConsensusMessage } from './wire.ts';
 
@@ -53,6 +56,8 @@ export interface NetworkHandlers {
   onPeerGone(peerId: string): void;
   /** Blocks and commits served to peers that sync from us. */
   syncSource: SyncSource;
+  /** State snapshots served to peers that join by snapshot; none when absent. */
+  snapshotSource?: SnapshotSource;
 }
 
 export interface NetworkOptions {
@@ -84,6 +89,7 @@ export interface NetworkCounters {
   invalidMessages: number;
   dialFailures: number;
   syncServed: number;
+  snapshotChunksServed: number;
 }
 
 /** Transaction hashes remembered per peer (sent to it or received from it). */
@@ -112,9 +118,9 @@ export class Network {
   readonly memory: MemoryMonitor;
   readonly gater: HallmarkGater;
   readonly counters: NetworkCounters = {
-    messagesIn: { consensus: 0, txs: 0, sync: 0 },
+    messagesIn: { consensus: 0, txs: 0, sync: 0, snapshot: 0 },
     messagesOut: { consensus: 0, txs: 0 },
-    sendDropped: 0, invalidMessages: 0, dialFailures: 0, syncServed: 0,
+    sendDropped: 0, invalidMessages: 0, dialFailures: 0, syncServed: 0, snapshotChunksServed: 0,
   };
   readonly #o: NetworkOptions;
   readonly #peers = new Map<string, Peer>();
@@ -237,10 +243,17 @@ export class Network {
 
   /** Asks `peerId` for blocks from..from+count-1; resolves with the raw response (sync-wire.ts). */
   async requestBlocks(peerId: string, from: number, count: number, signal: AbortSignal): Promise<Uint8Array> {
-    const limits = this.#o.config.limits.sync;
-    return request(this.host, peerIdFromString(peerId), SYNC_PROTOCOL, encodeSyncRequest({ from, count }), {
-      maxMessageBytes: limits.maxMessageBytes, timeoutMs: this.#o.config.sync.requestTimeoutMs, signal,
-    });
+    return this.#request(peerId, 'sync', encodeSyncRequest({ from, count }), signal);
+  }
+
+  /** Asks `peerId` for its snapshot offers or a chunk; resolves with the raw response (snapshot-wire.ts). */
+  async requestSnapshot(peerId: string, req: SnapshotRequest, signal: AbortSignal, timeoutMs = this.#o.config.sync.requestTimeoutMs): Promise<Uint8Array> {
+    return this.#request(peerId, 'snapshot', encodeSnapshotRequest(req), signal, timeoutMs);
+  }
+
+  #request(peerId: string, protocol: 'sync' | 'snapshot', message: Uint8Array, signal: AbortSignal, timeoutMs = this.#o.config.sync.requestTimeoutMs): Promise<Uint8Array> {
+    const name = protocol === 'sync' ? SYNC_PROTOCOL : SNAPSHOT_PROTOCOL;
+    return request(this.host, peerIdFromString(peerId), name, message, { maxMessageBytes: this.#o.config.limits[protocol].maxMessageBytes, timeoutMs, signal });
   }
 
   // ---- peers ---------------------------------------------------------------------------------
@@ -296,11 +309,13 @@ export class Network {
     libp2p.addEventListener('peer:disconnect', (e) => this.#onDisconnect(e.detail.toString()));
     await libp2p.handle(CONSENSUS_PROTOCOL, (stream, conn) => this.#readLoop('consensus', stream, conn), { maxInboundStreams: backstop(c.limits.consensus.maxStreams) });
     await libp2p.handle(TXS_PROTOCOL, (stream, conn) => this.#readLoop('txs', stream, conn), { maxInboundStreams: backstop(c.limits.txs.maxStreams) });
-    const sync: SyncServer = {
-      config: c, limiter: this.limiter, memory: this.memory, handlers: this.#o.handlers, counters: this.counters,
+    const server: SyncServer = {
+      config: c, limiter: this.limiter, memory: this.memory, handlers: this.#o.handlers, counters: this.counters, inflight: { chunks: 0 },
       penalize: (id, reason) => this.penalize(id, reason),
     };
-    await libp2p.handle(SYNC_PROTOCOL, (stream, conn) => serveSync(stream, conn.remotePeer.toString(), sync), { maxInboundStreams: backstop(c.limits.sync.maxStreams) });
+    for (const [p, name] of [['sync', SYNC_PROTOCOL], ['snapshot', SNAPSHOT_PROTOCOL]] as const) {
+      await libp2p.handle(name, (stream, conn) => serveRequest(p, stream, conn.remotePeer.toString(), server), { maxInboundStreams: backstop(c.limits[p].maxStreams) });
+    }
   }
 
   #onConnect(peerId: PeerId): void {

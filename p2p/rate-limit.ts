@@ -56,7 +56,7 @@ interface PeerState {
   streams: Record<ProtocolName, number>;
 }
 
-const PROTOCOLS: readonly ProtocolName[] = ['consensus', 'txs', 'sync'];
+const PROTOCOLS: readonly ProtocolName[] = ['consensus', 'txs', 'sync', 'snapshot'];
 
 export class PeerRateLimiter {
   readonly #limits: Record<ProtocolName, ProtocolLimits>;
@@ -65,6 +65,7 @@ export class PeerRateLimiter {
   readonly #peers = new Map<string, PeerState>();
   readonly drops: Record<ProtocolName, { messages: number; bytes: number; streams: number }> = {
     consensus: { messages: 0, bytes: 0, streams: 0 }, txs: { messages: 0, bytes: 0, streams: 0 }, sync: { messages: 0, bytes: 0, streams: 0 },
+    snapshot: { messages: 0, bytes: 0, streams: 0 },
   };
 
   constructor(limits: Record<ProtocolName, ProtocolLimits>, opts: { now?: () => number; maxPeers?: number } = {}) {
@@ -84,7 +85,7 @@ export class PeerRateLimiter {
       if (this.#peers.size >= this.#maxPeers) this.#evictIdle();
       p = {
         buckets: Object.fromEntries(PROTOCOLS.map((n) => [n, { messages: new Gcra(this.#limits[n].messages), bytes: new Gcra(this.#limits[n].bytes) }])) as PeerState['buckets'],
-        streams: { consensus: 0, txs: 0, sync: 0 },
+        streams: { consensus: 0, txs: 0, sync: 0, snapshot: 0 },
       };
       this.#peers.set(id, p);
     }

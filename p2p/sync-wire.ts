@@ -99,7 +99,7 @@ export function decodeSyncResponse(encoded: Uint8Array, maxBytes: number): SyncR
  * The response to `req` from `source`, within `maxResponseBytes`: consecutive blocks from
  * `req.from`, stopping at the head, at `req.count`, or before the budget would be exceeded. A
  * single block larger than the budget is answered 'unavailable' rather than with a message the
- * requester would refuse.
+ * requester would refuse, and so is a first block it does not have (it joined by snapshot above it).
  */
 export async function serveSyncRequest(req: SyncRequest, source: SyncSource, maxResponseBytes: number): Promise<Uint8Array> {
   const last = Math.min(source.head(), req.from + req.count - 1);
@@ -107,7 +107,11 @@ export async function serveSyncRequest(req: SyncRequest, source: SyncSource, max
   let size = 16;
   for (let h = req.from; h <= last; h++) {
     const b = await source.block(h);
-    if (b === undefined) break;
+    // A node restored from a snapshot has no blocks below it: that is 'unavailable', not a fault.
+    if (b === undefined) {
+      if (blocks.length === 0) return encodeSyncResponse({ kind: 'error', code: 'unavailable', retryAfterMs: 1_000 });
+      break;
+    }
     size += b.block.byteLength + b.commit.byteLength + PAIR_OVERHEAD;
     if (size > maxResponseBytes) {
       if (blocks.length === 0) return encodeSyncResponse({ kind: 'error', code: 'unavailable', retryAfterMs: 0 });

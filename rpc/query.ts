@@ -85,6 +85,10 @@ export interface NodeQuery {
   params(): ChainParams;
   /** True while the node block-syncs from peers instead of taking part in consensus. */
   catchingUp(): boolean;
+  /** The lowest height whose block this node stores (above a snapshot it joined from); undefined before any. */
+  earliestBlock(): Promise<number | undefined>;
+  /** Height of the newest state snapshot this node serves, null when it has none. */
+  latestSnapshot(): number | null;
 
   // ---- blocks
   heightOf(blockHash: Uint8Array): Promise<number | undefined>;

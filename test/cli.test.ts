@@ -91,6 +91,7 @@ const RECEIPT_OK = { status: 'ok', code: 0, gas_used: 1500, events: [], return_d
 const STATUS = {
   chain_id: 'hallmark-devnet', node_id: 'ab'.repeat(32), validator_address: 'hm1xyz', latest_height: 42,
   latest_block_hash: 'cd'.repeat(32), latest_block_time: '2026-11-23T10:00:00.000Z', latest_state_root: 'ef'.repeat(32), catching_up: false,
+  earliest_block_height: 1, latest_snapshot_height: null,
 };
 
 t.test('init writes a home and prints where and the faucet address', async (t) => {
@@ -262,6 +263,7 @@ t.test('status, account, block and tx show print the RPC results', async (t) => 
   t.match(sh.stdout, /^chain id +hallmark-devnet$/m);
   t.match(sh.stdout, /^height +42$/m);
   t.match(sh.stdout, /^catching up +no$/m);
+  t.match(sh.stdout, /^earliest block +1\nsnapshot +none$/m);
 
   const a = await run('account', 'faucet', '--json');
   t.equal(a.code, 0, a.stderr);

@@ -76,6 +76,8 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
     consensus: { blockTimeMs: 250, timeouts: { proposeMs: 1500, precommitDeltaMs: 0 } },
     mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, minGasPrice: 7n, replaceFeeBumpPercent: 0 },
     vm: { debugLog: true, moduleCacheSize: 3, verifierThreads: 1 },
+    sync: { mode: 'snapshot', minPeers: 3, discoveryMs: 1500, chunkFetchers: 6, chunkTimeoutMs: 2500 },
+    snapshot: { interval: 0, keep: 5 },
   };
   const text = formatConfig(c);
   t.match(text, /listen = "\[::1\]:0"/);

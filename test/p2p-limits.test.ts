@@ -31,7 +31,7 @@ t.test('GCRA: a burst at once, then the sustained rate, and how long to wait', a
 
 function limits(l: Partial<ProtocolLimits>): Record<ProtocolName, ProtocolLimits> {
   const base = structuredClone(DEFAULT_P2P_CONFIG.limits);
-  return { consensus: { ...base.consensus, ...l }, txs: base.txs, sync: base.sync };
+  return { consensus: { ...base.consensus, ...l }, txs: base.txs, sync: base.sync, snapshot: base.snapshot };
 }
 
 t.test('PeerRateLimiter: messages and bytes per peer and protocol; a refusal takes nothing', async (t) => {

@@ -209,6 +209,32 @@ t.test('the testnet command through runCli', async (t) => {
   t.notOk(existsSync(join(root, 'x')), 'no directory left by refused commands');
 });
 
+t.test('testnet add-node writes a following home: the testnet\'s genesis and settings, every validator as a peer, its own ports, not in testnet.json', async (t) => {
+  const root = liveDir(t);
+  const dir = join(root, 'tn');
+  const w = capture();
+  t.equal(await runCli(['testnet', '--validators', '3', '--dir', dir, '--base-port', '42000', '--snapshot-interval', '25'], w), 0, w.err());
+  t.equal((await loadHome(join(dir, 'node0'))).config.snapshot.interval, 25, '--snapshot-interval reaches every node');
+  const io = capture();
+  t.equal(await runCli(['testnet', 'add-node', '--dir', dir, '--json'], io), 0, io.err());
+  const added = JSON.parse(io.out());
+  t.match(added, { name: 'node3', home: join(dir, 'node3'), p2p_port: 42030, rpc: 'http://127.0.0.1:42031', metrics_port: 42032, peers: 3 });
+  const home = await loadHome(join(dir, 'node3'));
+  const layout = await readTestnet(dir);
+  t.same(home.config.p2p.persistentPeers, layout.nodes.map((n) => n.p2pMultiaddr), 'it dials every validator');
+  t.equal(home.config.snapshot.interval, 25, 'with the validators\' settings');
+  t.equal(home.validatorKey, null, 'it validates nothing');
+  t.equal(readFileSync(join(dir, 'node3', 'genesis.json'), 'utf8'), readFileSync(join(dir, 'node0', 'genesis.json'), 'utf8'), 'the same genesis');
+  t.equal(added.peer_id, (await readNodeKey(join(dir, 'node3', 'node_key.json'))).peerId);
+  t.equal(layout.nodes.length, 3, 'testnet.json still lists the validators only');
+  const text = capture();
+  t.equal(await runCli(['testnet', 'add-node', '--dir', dir], text), 0, text.err());
+  t.match(text.out(), `join the running testnet with: hallmark --home ${join(dir, 'node4')} start --sync snapshot`, 'the next one is node4');
+  const none = capture();
+  t.equal(await runCli(['testnet', 'add-node', '--dir', join(root, 'nothing')], none), 1);
+  t.match(none.err(), /has no testnet\.json/);
+});
+
 t.test('startTestnet runs a node per home, logs to node.log, notices a node that dies, stops the rest', async (t) => {
   const dir = join(liveDir(t), 'tn');
   const layout = await writeTestnet({ dir, validators: 2, basePort: await freeBasePort(2) });

@@ -14,6 +14,7 @@ export function addChainCommands(program: Command, ctx: CommandContext): void {
         ['chain id', s.chain_id], ['node id', s.node_id], ['validator', s.validator_address],
         ['height', s.latest_height], ['block hash', s.latest_block_hash], ['block time', s.latest_block_time],
         ['state root', s.latest_state_root], ['catching up', s.catching_up ? 'yes' : 'no'],
+        ['earliest block', s.earliest_block_height ?? 'none'], ['snapshot', s.latest_snapshot_height ?? 'none'],
       ]));
     });
 

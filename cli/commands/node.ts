@@ -1,6 +1,6 @@
 /** Running a node: `init` writes a devnet home, `start` runs the node from it. */
 import { Option, type Command } from 'commander';
-import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from '../../node/config.ts';
+import { LOG_FORMATS, LOG_LEVELS, SYNC_MODES, type LogFormat, type LogLevel, type SyncSettings } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
 import type { CommandContext } from '../context.ts';
 import { rows } from '../format.ts';
@@ -31,11 +31,13 @@ export function addNodeCommands(program: Command, ctx: CommandContext): void {
     .description('run the node (initializes the home first if it does not exist)')
     .addOption(new Option('--log-level <level>', 'override [log] level').choices(LOG_LEVELS))
     .addOption(new Option('--log-format <format>', 'override [log] format').choices(LOG_FORMATS))
-    .action(async (opts: { logLevel?: LogLevel; logFormat?: LogFormat }, cmd: Command) => {
+    .addOption(new Option('--sync <mode>', 'override [sync] mode: how an empty node catches up (`snapshot`: restore a recent state snapshot, then block sync)').choices(SYNC_MODES))
+    .action(async (opts: { logLevel?: LogLevel; logFormat?: LogFormat; sync?: SyncSettings['mode'] }, cmd: Command) => {
       const home = ctx.homeOf(cmd);
       let initialized: Awaited<ReturnType<typeof initHome>> | null = null;
       if (!await isInitialized(home)) initialized = await initHome(home);
       const loaded = await loadHome(home);
+      if (opts.sync !== undefined) loaded.config.sync.mode = opts.sync;
       const log = createLogger({
         level: opts.logLevel ?? loaded.config.logLevel,
         format: opts.logFormat ?? loaded.config.logFormat,

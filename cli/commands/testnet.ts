@@ -10,6 +10,7 @@ import {
   DEFAULT_TESTNET_BASE_PORT, DEFAULT_TESTNET_CHAIN_ID, MAX_TESTNET_VALIDATORS, NODE_LOG_FILE, PORT_STRIDE, startTestnet, TESTNET_FILE,
   TestnetError, writeTestnet, type RunningTestnet,
 } from '../testnet.ts';
+import { addTestnetNode } from '../testnet-join.ts';
 
 /** `testnet` writes a network, `testnet start` runs it. */
 export function addTestnetCommands(program: Command, ctx: CommandContext): void {
@@ -22,14 +23,16 @@ export function addTestnetCommands(program: Command, ctx: CommandContext): void 
     .option('--chain-id <id>', 'chain id', DEFAULT_TESTNET_CHAIN_ID)
     .option('--base-port <port>', `node i listens on base+${PORT_STRIDE}i (p2p), +1 (RPC), +2 (metrics)`, String(DEFAULT_TESTNET_BASE_PORT))
     .option('--force', 'replace the testnet already in DIR (its testnet.json and node*/ directories)')
+    .option('--snapshot-interval <n>', "every node's [snapshot] interval: a state snapshot every n heights (0: none)")
     .allowExcessArguments(true)
-    .action(async (opts: { validators?: string; dir?: string; chainId: string; basePort: string; force?: boolean }, cmd: Command) => {
+    .action(async (opts: { validators?: string; dir?: string; chainId: string; basePort: string; force?: boolean; snapshotInterval?: string }, cmd: Command) => {
       if (cmd.args.length > 0) throw new CliError('usage', `testnet: unknown command ${JSON.stringify(cmd.args[0])} (did you mean "testnet start"?)`);
       if (opts.validators === undefined) throw new CliError('usage', '--validators <n> is required (e.g. hallmark testnet --validators 4 --dir /tmp/tn)');
       if (opts.dir === undefined) throw new CliError('usage', '--dir <dir> is required (e.g. hallmark testnet --validators 4 --dir /tmp/tn)');
       const layout = await writeTestnet({
         dir: resolveHome(opts.dir, ctx.io.env), validators: parseSafeInt(opts.validators, '--validators'), chainId: opts.chainId,
         basePort: parseSafeInt(opts.basePort, '--base-port'), force: opts.force,
+        ...(opts.snapshotInterval !== undefined && { snapshotInterval: parseSafeInt(opts.snapshotInterval, '--snapshot-interval') }),
       });
       ctx.print(cmd, {
         dir: layout.dir, chain_id: layout.chainId, faucet_address: layout.faucetAddress, testnet_file: join(layout.dir, TESTNET_FILE),
@@ -41,6 +44,20 @@ export function addTestnetCommands(program: Command, ctx: CommandContext): void 
         + rows(layout.nodes.map((n) => [n.name, `rpc ${n.rpcUrl}  p2p ${n.p2pPort}  metrics ${n.metricsPort}  validator ${n.validatorAddress}`]), '  ')
         + `  faucet  ${layout.faucetAddress} (keys/faucet.json in every node's home)\n`
         + `start it with: hallmark testnet start --dir ${layout.dir}\n`);
+    });
+
+  testnet.command('add-node')
+    .description("write a home for one more node of DIR's testnet: a full node that follows the validators (not run by testnet start)")
+    .option('--dir <dir>', 'the directory hallmark testnet wrote')
+    .action(async (opts: { dir?: string }, cmd: Command) => {
+      const dirText = opts.dir ?? ctx.globals(cmd).dir;
+      if (dirText === undefined) throw new CliError('usage', '--dir <dir> is required (e.g. hallmark testnet add-node --dir /tmp/tn)');
+      const n = await addTestnetNode(resolveHome(dirText, ctx.io.env));
+      ctx.print(cmd, { name: n.name, home: n.home, peer_id: n.peerId, p2p_port: n.p2pPort, rpc: n.rpcUrl, metrics_port: n.metricsPort, peers: n.peers },
+        () => `wrote ${n.name} in ${n.home}: rpc ${n.rpcUrl}  p2p ${n.p2pPort}, following ${n.peers} validators
+`
+          + `join the running testnet with: hallmark --home ${n.home} start --sync snapshot
+`);
     });
 
   testnet.command('start')

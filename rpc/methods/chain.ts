@@ -19,6 +19,8 @@ export const chainStatus = defineRpcMethod({
     latest_block_time: TimeOut.describe('genesis time before the first block'),
     latest_state_root: Hash32.describe('state root after the latest block'),
     catching_up: z.boolean(),
+    earliest_block_height: Uint.nullable().describe('the lowest height whose block this node has: 1, or the height after the snapshot it joined from; null before the first block'),
+    latest_snapshot_height: Uint.nullable().describe('the newest state snapshot this node serves to nodes joining by snapshot, null if none'),
   }),
   errors: [],
   async handler(node) {
@@ -32,6 +34,8 @@ export const chainStatus = defineRpcMethod({
       latest_block_time: rfc3339(head.time),
       latest_state_root: hex(head.stateRoot),
       catching_up: node.catchingUp(),
+      earliest_block_height: (await node.earliestBlock()) ?? null,
+      latest_snapshot_height: node.latestSnapshot(),
     };
   },
 });
