@@ -10,13 +10,13 @@
  * typically with `hallmark --home DIR/node<k> start --sync snapshot` (docs/operator.md).
  */
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeFileDurably } from '../chain/durable-file.ts';
 import { CONFIG_FILE, defaultConfig, formatConfig, loadConfig } from '../node/config.ts';
 import { loadOrCreateNodeKey } from '../p2p/identity.ts';
 import { DATA_DIR, GENESIS_FILE } from './home.ts';
-import { ensureKeysDir, FAUCET_KEY, keyPath } from './keystore.ts';
+import { ensureKeysDir, FAUCET_KEY, keyPath, readKeyFile, writeKeyFile } from './keystore.ts';
 import { nodeKeyPath, PORT_STRIDE, readTestnet, TestnetError } from './testnet.ts';
 
 export interface AddedNode {
@@ -49,7 +49,9 @@ export async function addTestnetNode(dirText: string): Promise<AddedNode> {
   config.rpc = { ...config.rpc, port: p2pPort + 1 };
   config.metrics = { ...config.metrics, port: p2pPort + 2 };
   await ensureKeysDir(home);
-  await copyFile(keyPath(first.home, FAUCET_KEY), keyPath(home, FAUCET_KEY));
+  const faucet = await readKeyFile(keyPath(first.home, FAUCET_KEY), FAUCET_KEY);
+  await writeKeyFile(keyPath(home, FAUCET_KEY), { publicKey: faucet.publicKey, secretKey: faucet.secretKey }, FAUCET_KEY);
+  faucet.secretKey.fill(0);
   await mkdir(join(home, DATA_DIR), { recursive: true, mode: 0o700 });
   writeFileDurably(join(home, CONFIG_FILE), formatConfig(config));
   // Last: its presence marks the home as initialized.

@@ -8,12 +8,15 @@
  * Every `interval` heights, once the block of that height is committed, the tree's version of
  * that height is read and cut into chunks while blocks go on being committed (the tree is
  * versioned: nothing is copied or locked first), in the background, one snapshot at a time.
- * The directory is renamed into place only when every chunk and the manifest are on disk, so a
- * crash leaves no half snapshot to serve. The newest `keep` snapshots are kept.
+ * Files are written asynchronously (a snapshot never blocks consensus with a synchronous write)
+ * and fsynced; the directory is renamed into place only when every chunk and the manifest are on
+ * disk, and its parent synced, so a crash leaves no half snapshot to serve (a torn chunk served
+ * would cost this node its peers' trust). The newest `keep` snapshots are kept.
  */
-import { mkdir, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { toHex } from '../chain/bytes.ts';
+import { syncDirectory } from '../chain/durable-file.ts';
 import type { SnapshotOffer, SnapshotSource } from '../p2p/snapshot-wire.ts';
 import { SNAPSHOT_FORMAT, snapshotChunks } from '../state/snapshot.ts';
 import type { StateTree } from '../state/tree.ts';
@@ -36,6 +39,17 @@ export interface SnapshotStats {
 }
 
 const HEX32 = /^[0-9a-f]{64}$/;
+
+/** Writes and fsyncs a new file without blocking the event loop. */
+async function writeSynced(path: string, data: Uint8Array | string): Promise<void> {
+  const file = await open(path, 'w');
+  try {
+    await file.writeFile(data);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
 
 function manifestOf(raw: string): SnapshotOffer {
   const m = JSON.parse(raw) as Record<string, unknown>;
@@ -134,14 +148,16 @@ export class SnapshotStore implements SnapshotSource {
         await rm(tmp, { recursive: true, force: true });
         return;
       }
-      await writeFile(join(tmp, `${chunks}.chunk`), chunk);
+      await writeSynced(join(tmp, `${chunks}.chunk`), chunk);
       chunks++;
       bytes += chunk.byteLength;
     }
     const offer: SnapshotOffer = { format: SNAPSHOT_FORMAT, height, protocolVersion: this.#protocolVersion, root, chunks };
     const manifest = { format: offer.format, height, protocol_version: offer.protocolVersion, root: toHex(root), chunks };
-    await writeFile(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeSynced(join(tmp, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+    syncDirectory(tmp);
     await rename(tmp, join(this.dir, String(height)));
+    syncDirectory(this.dir);
     this.#have.set(height, offer);
     this.stats.taken++;
     this.stats.latest = Math.max(this.stats.latest, height);

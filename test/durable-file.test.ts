@@ -133,6 +133,7 @@ const OTHER_WRITES: Record<string, string> = {
   'chain/durable-file.ts': 'the helper itself',
   'cli/commands/contract.ts': '`contract code --out` writes a copy the user asked for',
   'node/config-doc.ts': 'regenerates docs/config.md, a file of the repository, not of a node',
+  'node/snapshots.ts': 'snapshot chunks are written asynchronously, so taking one never blocks consensus: each file fsynced, then the directory renamed into place and its parent synced',
 };
 const RAW_WRITE = /\b(?:writeFile|writeFileSync|rename|renameSync|link|linkSync|copyFile|copyFileSync)\s*\(/;
 const FOLDERS = ['chain', 'state', 'consensus', 'vm', 'p2p', 'genesis', 'execution', 'mempool', 'rpc', 'node', 'cli'];
