@@ -316,6 +316,10 @@ t.test('tampering is refused with the right code', async (t) => {
   const expect = { root, version: V, index: i };
   t.same(encode(good), chunks[i], 'the test parser reads the documented format');
   t.ok(verifyChunk(chunks[i]!, expect), 'the untouched chunk verifies');
+  const mine = chunks[i]!.slice();
+  const checked = verifyChunk(mine, expect);
+  mine.fill(0);
+  t.same(checked.entries.map((e) => hex(e.value)), good.entries.map((e) => hex(e.value)), 'what verified is kept, whatever happens to the bytes given');
   const refuse = (bytes: Uint8Array, code: string, what: string, exp = expect): Promise<void> => throwsCode(t, () => verifyChunk(bytes, exp), code, what);
   const withP = (f: (p: Parsed) => void): Uint8Array => {
     const p = parse(chunks[i]!);
@@ -432,7 +436,9 @@ t.test('a restore resumes after its database is closed', async (t) => {
   const { db, dir } = await withDb(t, 'snap-resume');
   const order = shuffle(rng(42), chunks.map((_, i) => i));
   const half = order.slice(0, order.length >> 1);
-  const r1 = await restoreAll(db, chunks, root, V, half);
+  // The first half crosses a worker boundary's structured clone, as chunks verified on worker threads would.
+  const r1 = await TreeRestore.begin(db, { version: V, root });
+  for (const j of half) await r1.add(structuredClone(verifyChunk(chunks[j]!, { root, version: V, index: j })));
   t.same([...r1.done].sort((x, y) => x - y), half.slice().sort((x, y) => x - y));
   await db.close();
 
@@ -450,7 +456,9 @@ t.test('a restore resumes after its database is closed', async (t) => {
   for (const j of order.slice(half.length)) await r2.add(verifyChunk(chunks[j]!, { root, version: V, index: j }));
   await r2.add(verifyChunk(chunks[half[0]!]!, { root, version: V, index: half[0]! })); // again: a no-op
   t.equal(r2.done.size, chunks.length, 'all chunks done');
-  await r2.finish();
+  const finishing = r2.finish();
+  await throwsCode(t, () => r2.add(verifyChunk(chunks[0]!, { root, version: V, index: 0 })), 'restore_finished', 'add while finishing');
+  await finishing;
   t.equal(await restoreInProgress(db2), undefined, 'no restore in progress after finish');
   t.same(await keysWithPrefix(db2, 0x73).then((ks) => ks.filter((k) => k[1] === 0x72)), [], 'progress records deleted');
   const restored = await StateTree.open(db2);
