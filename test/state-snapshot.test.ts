@@ -13,14 +13,14 @@ import type { VerifiedChunk } from '../state/snapshot.ts';
 import { restoreInProgress, TreeRestore } from '../state/restore.ts';
 import { sha256At } from '../state/sha256.ts';
 import { writeTree } from '../bench/snapshot-restore.bench.ts';
-import { b, hex, keysWithPrefix, openDb, randomBytes, refKeyHash, RefState, rng, shuffle, withDb } from './fixtures/state-reference.ts';
+import { b, hex, keysSharingPrefix, keysWithPrefix, openDb, randomBytes, refKeyHash, RefState, rng, shuffle, withDb } from './fixtures/state-reference.ts';
 import type { Db } from './fixtures/state-reference.ts';
 
 type Writes = [Uint8Array, Uint8Array | null][];
 
 // ---- helpers ----
 
-/** Random writes: keys of 1..60 bytes (some long ones), values of 0..80 bytes (some beyond the JS hashing limit). */
+/** Random writes: keys of 2..60 bytes and some of 1024, values of 0..80 bytes and some of 600 (hashed by node:crypto). */
 function randomWrites(rand: () => number, n: number, space: number, deletes = 0.2): Writes {
   const out: Writes = [];
   for (let i = 0; i < n; i++) {
@@ -258,6 +258,26 @@ t.test('random states: chunks tile and verify alone; a shuffled restore equals a
       }
     });
   }
+});
+
+t.test('keys with long shared keyHash prefixes, one entry a chunk: deep boundaries and proofs', async (t) => {
+  const V = 3;
+  const keys = [...keysSharingPrefix(20, 6).flat(), ...keysSharingPrefix(12, 8).flat(), ...Array.from({ length: 30 }, (_, i) => b(`plain-${i}`))];
+  const writes = keys.map((k, i) => [k, b(`v${i}`)] as [Uint8Array, Uint8Array]);
+  const { db: src } = await withDb(t, 'snap-deep-src');
+  const tree = await StateTree.open(src);
+  const root = (await tree.commit(V, writes)).root;
+  const chunks = await cut(tree, V, 1);
+  t.equal(chunks.length, keys.length, 'one entry a chunk');
+  const verified = chunks.map((c, i) => verifyChunk(c, { root, version: V, index: i }));
+  const longest = Math.max(...verified.map((c) => (c.hi ? hex(c.hi).replace(/0+$/, '').length : 0)));
+  t.ok(longest >= 6, `boundaries of up to ${longest} nibbles (keys sharing 20 bits need 6)`);
+  const { db: dst } = await withDb(t, 'snap-deep-dst');
+  const r = await restoreAll(dst, chunks, root, V, shuffle(rng(9), chunks.map((_, i) => i)));
+  await r.finish();
+  const { db: one } = await withDb(t, 'snap-deep-one');
+  await (await StateTree.open(one)).commit(V, writes);
+  t.same(await records(dst), await records(one), 'the same records as one commit');
 });
 
 t.test('a restored tree prunes its restored version like any other', async (t) => {
