@@ -18,6 +18,11 @@
  * A chunk's record goes in the same batch as its last leaf and node records, so a chunk counts as
  * done after a crash only if all of it is on disk. While the header exists StateTree.open refuses
  * the database ('restore_incomplete').
+ *
+ * A chunk verifies alone, but cannot prove its index: add() refuses one whose range does not meet
+ * a neighbour's already added, finish() chunks that do not tile the keyspace. Whatever a verified
+ * chunk wrote is true state of the version (a record's key fixes its bytes, whichever chunk wrote
+ * it), so discard() only forgets a chunk's progress record.
  */
 import type { Level } from 'level';
 import { equalBytes, toHex } from '../chain/bytes.ts';
@@ -66,6 +71,7 @@ export class TreeRestore {
   readonly #ranges = new Map<number, Range>();
   readonly #pending = new Map<number, Promise<void>>();
   #lastIndex: number | undefined;
+  #finishing = false;
   #finished = false;
 
   private constructor(db: Db, prefix: number, version: number, root: Uint8Array) {
@@ -140,6 +146,7 @@ export class TreeRestore {
    */
   async add(chunk: VerifiedChunk): Promise<void> {
     if (this.#finished) throw new SnapshotError('restore_finished', 'this restore has finished; open the tree');
+    if (this.#finishing) throw new SnapshotError('restore_finished', 'this restore is finishing: add chunks before finish()');
     if (chunk.version !== this.version || !equalBytes(chunk.root, this.root)) {
       throw new SnapshotError('restore_mismatch', `chunk ${chunk.index} was verified against state version ${chunk.version}, root ${toHex(chunk.root)}; this restore is of version ${this.version}, root ${toHex(this.root)}`);
     }
@@ -223,7 +230,17 @@ export class TreeRestore {
    * chunk from 0 to the last, tiling the keyspace.
    */
   async finish(extraOps: BatchOp[] = []): Promise<void> {
-    if (this.#finished) throw new SnapshotError('restore_finished', 'this restore has finished already');
+    if (this.#finished || this.#finishing) throw new SnapshotError('restore_finished', 'this restore has finished already');
+    this.#finishing = true;
+    try {
+      await this.#finish(extraOps);
+      this.#finished = true;
+    } finally {
+      this.#finishing = false;
+    }
+  }
+
+  async #finish(extraOps: BatchOp[]): Promise<void> {
     await Promise.allSettled([...this.#pending.values()]);
     const p = this.prefix;
     const chunks = (await this.#db.iterator(chunkRange(p)).all()).map(([key, value]) => ({ key, index: readU32(key, 3), ...decodeProgress(value, true) }));
@@ -264,7 +281,6 @@ export class TreeRestore {
     for (const c of chunks) ops.push({ type: 'del', key: c.key });
     ops.push({ type: 'del', key: restoreHeaderKey(p) }, ...extraOps);
     await this.#db.batch(ops);
-    this.#finished = true;
   }
 }
 

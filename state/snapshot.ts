@@ -8,10 +8,11 @@
  * leaves are taken in keyHash order and a chunk is cut before the next leaf once its entries'
  * encoding reaches chunkBytes (SNAPSHOT_CHUNK_BYTES in format 1), or would pass the maximum chunk.
  * The boundary before leaf `first` (after leaf `prev`) is the smallest "first's keyHash truncated
- * to n nibbles, the rest zero" (n = 1..64) above prev: short boundaries keep proofs short, and a
- * verifier can check that a boundary is exactly that (its last nibble is non-zero, a leaf lies
- * between it truncated by one more nibble and itself on the one side, and on the other side of it
- * before the next nibble boundary).
+ * to n nibbles, the rest zero" (n = 1..64) above prev: short boundaries keep proofs short. So a
+ * boundary b of n nibbles has leaves in [b cut to n - 1 nibbles, b) and in [b, b + 16^(64-n)),
+ * which the verifier checks (one side from the entries, the other from the proof): a verified
+ * chunk's range lies between two neighbouring leaves at each end, as format 1 cuts it. What a chunk
+ * alone cannot show is its index (how many chunks come before it): restore.ts checks the tiling.
  *
  * Range proof: the keyspace is split into maximal blocks aligned to packed nodes: a subtree at a
  * depth that is a multiple of 4 lying inside [lo, hi) is an in-range block, one outside an
@@ -67,7 +68,11 @@ export type FrontierAtom =
   | { readonly kind: 'leaf'; readonly keyHash: Uint8Array; readonly valueHash: Uint8Array; readonly hash: Uint8Array }
   | { readonly kind: 'node'; readonly depth: number; readonly path: Uint8Array; readonly hash: Uint8Array };
 
-/** A chunk that verified; plain data (arrays and objects), so it can cross a worker boundary. */
+/**
+ * A chunk that verified, with what restore needs so that it hashes nothing again. Plain data
+ * (arrays and objects), so it can cross a worker boundary; `entries` is an accessor that makes its
+ * views when first read (a structured clone reads it).
+ */
 export interface VerifiedChunk {
   index: number;
   version: number;
@@ -78,7 +83,7 @@ export interface VerifiedChunk {
   entries: ChunkEntry[];
   /** The root the chunk verified against. */
   root: Uint8Array;
-  /** The chunk's encoding. */
+  /** The chunk's encoding (a copy of what verifyChunk was given). */
   bytes: Uint8Array;
   /** Entry i's key is bytes[at[2i] .. at[2i] + keyLen], keyLen the u16 before it; its value the u32-length-prefixed bytes at at[2i + 1]. */
   at: Uint32Array;
@@ -290,11 +295,15 @@ function join(l: Sum, r: Sum): Sum {
   return { k: K_NODE, h: sha256PairAt(0x01, l.h, 0, r.h, 0, new Uint8Array(HASH_BYTES), 0) };
 }
 
-/** Verifies one chunk alone against the trusted root of `expect.version`; throws SnapshotError. */
-export function verifyChunk(bytes: Uint8Array, expect: { root: Uint8Array; version: number; index: number }): VerifiedChunk {
+/**
+ * Verifies one chunk alone against the trusted root of `expect.version`; throws SnapshotError.
+ * Works on a copy: what was verified is what the result holds, whatever happens to `chunk` later.
+ */
+export function verifyChunk(chunk: Uint8Array, expect: { root: Uint8Array; version: number; index: number }): VerifiedChunk {
   if (!(expect.root instanceof Uint8Array) || expect.root.length !== HASH_BYTES) throw new TypeError('verifyChunk() needs a 32-byte root');
-  if (!(bytes instanceof Uint8Array)) throw malformed('not a byte array');
-  if (bytes.length > MAX_CHUNK_BYTES) throw malformed(`${bytes.length} bytes, more than ${MAX_CHUNK_BYTES}`);
+  if (!(chunk instanceof Uint8Array)) throw malformed('not a byte array');
+  if (chunk.length > MAX_CHUNK_BYTES) throw malformed(`${chunk.length} bytes, more than ${MAX_CHUNK_BYTES}`);
+  const bytes = chunk.slice();
   const r = new Reader(bytes);
   const format = r.u8('format');
   if (format !== SNAPSHOT_FORMAT) throw malformed(`format ${format}, expected ${SNAPSHOT_FORMAT}`);

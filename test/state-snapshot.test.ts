@@ -13,14 +13,14 @@ import type { VerifiedChunk } from '../state/snapshot.ts';
 import { restoreInProgress, TreeRestore } from '../state/restore.ts';
 import { sha256At } from '../state/sha256.ts';
 import { writeTree } from '../bench/snapshot-restore.bench.ts';
-import { b, hex, keysWithPrefix, openDb, randomBytes, refKeyHash, RefState, rng, shuffle, withDb } from './fixtures/state-reference.ts';
+import { b, hex, keysSharingPrefix, keysWithPrefix, openDb, randomBytes, refKeyHash, RefState, rng, shuffle, withDb } from './fixtures/state-reference.ts';
 import type { Db } from './fixtures/state-reference.ts';
 
 type Writes = [Uint8Array, Uint8Array | null][];
 
 // ---- helpers ----
 
-/** Random writes: keys of 1..60 bytes (some long ones), values of 0..80 bytes (some beyond the JS hashing limit). */
+/** Random writes: keys of 2..60 bytes and some of 1024, values of 0..80 bytes and some of 600 (hashed by node:crypto). */
 function randomWrites(rand: () => number, n: number, space: number, deletes = 0.2): Writes {
   const out: Writes = [];
   for (let i = 0; i < n; i++) {
@@ -260,6 +260,26 @@ t.test('random states: chunks tile and verify alone; a shuffled restore equals a
   }
 });
 
+t.test('keys with long shared keyHash prefixes, one entry a chunk: deep boundaries and proofs', async (t) => {
+  const V = 3;
+  const keys = [...keysSharingPrefix(20, 6).flat(), ...keysSharingPrefix(12, 8).flat(), ...Array.from({ length: 30 }, (_, i) => b(`plain-${i}`))];
+  const writes = keys.map((k, i) => [k, b(`v${i}`)] as [Uint8Array, Uint8Array]);
+  const { db: src } = await withDb(t, 'snap-deep-src');
+  const tree = await StateTree.open(src);
+  const root = (await tree.commit(V, writes)).root;
+  const chunks = await cut(tree, V, 1);
+  t.equal(chunks.length, keys.length, 'one entry a chunk');
+  const verified = chunks.map((c, i) => verifyChunk(c, { root, version: V, index: i }));
+  const longest = Math.max(...verified.map((c) => (c.hi ? hex(c.hi).replace(/0+$/, '').length : 0)));
+  t.ok(longest >= 6, `boundaries of up to ${longest} nibbles (keys sharing 20 bits need 6)`);
+  const { db: dst } = await withDb(t, 'snap-deep-dst');
+  const r = await restoreAll(dst, chunks, root, V, shuffle(rng(9), chunks.map((_, i) => i)));
+  await r.finish();
+  const { db: one } = await withDb(t, 'snap-deep-one');
+  await (await StateTree.open(one)).commit(V, writes);
+  t.same(await records(dst), await records(one), 'the same records as one commit');
+});
+
 t.test('a restored tree prunes its restored version like any other', async (t) => {
   const V = 20;
   const { tree, ref } = await sourceTree(t, 400, 3);
@@ -316,6 +336,10 @@ t.test('tampering is refused with the right code', async (t) => {
   const expect = { root, version: V, index: i };
   t.same(encode(good), chunks[i], 'the test parser reads the documented format');
   t.ok(verifyChunk(chunks[i]!, expect), 'the untouched chunk verifies');
+  const mine = chunks[i]!.slice();
+  const checked = verifyChunk(mine, expect);
+  mine.fill(0);
+  t.same(checked.entries.map((e) => hex(e.value)), good.entries.map((e) => hex(e.value)), 'what verified is kept, whatever happens to the bytes given');
   const refuse = (bytes: Uint8Array, code: string, what: string, exp = expect): Promise<void> => throwsCode(t, () => verifyChunk(bytes, exp), code, what);
   const withP = (f: (p: Parsed) => void): Uint8Array => {
     const p = parse(chunks[i]!);
@@ -432,7 +456,9 @@ t.test('a restore resumes after its database is closed', async (t) => {
   const { db, dir } = await withDb(t, 'snap-resume');
   const order = shuffle(rng(42), chunks.map((_, i) => i));
   const half = order.slice(0, order.length >> 1);
-  const r1 = await restoreAll(db, chunks, root, V, half);
+  // The first half crosses a worker boundary's structured clone, as chunks verified on worker threads would.
+  const r1 = await TreeRestore.begin(db, { version: V, root });
+  for (const j of half) await r1.add(structuredClone(verifyChunk(chunks[j]!, { root, version: V, index: j })));
   t.same([...r1.done].sort((x, y) => x - y), half.slice().sort((x, y) => x - y));
   await db.close();
 
@@ -450,7 +476,9 @@ t.test('a restore resumes after its database is closed', async (t) => {
   for (const j of order.slice(half.length)) await r2.add(verifyChunk(chunks[j]!, { root, version: V, index: j }));
   await r2.add(verifyChunk(chunks[half[0]!]!, { root, version: V, index: half[0]! })); // again: a no-op
   t.equal(r2.done.size, chunks.length, 'all chunks done');
-  await r2.finish();
+  const finishing = r2.finish();
+  await throwsCode(t, () => r2.add(verifyChunk(chunks[0]!, { root, version: V, index: 0 })), 'restore_finished', 'add while finishing');
+  await finishing;
   t.equal(await restoreInProgress(db2), undefined, 'no restore in progress after finish');
   t.same(await keysWithPrefix(db2, 0x73).then((ks) => ks.filter((k) => k[1] === 0x72)), [], 'progress records deleted');
   const restored = await StateTree.open(db2);
