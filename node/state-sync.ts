@@ -116,9 +116,11 @@ export async function stateSync(o: StateSyncOptions): Promise<StateSyncStats> {
       try {
         await restore(o, network, c, trusted, stats, penalize, log);
       } catch (err) {
-        if (!(err instanceof ChunkFetchError)) throw err;
+        // No peer left for a chunk, or chunks that do not tile the keyspace: the next snapshot, from scratch.
+        if (!(err instanceof ChunkFetchError || err instanceof SnapshotError)) throw err;
         problems.push(`height ${c.offer.height}: ${err.message}`);
         log.warn('snapshot sync failed; trying the next snapshot', { height: c.offer.height, error: err.message });
+        await discard(o.db);
         continue;
       }
       stats.outcome = 'restored';
@@ -175,7 +177,13 @@ async function restore(
       // The indexes first: a crash before the tree records lands refetches the chunk, and puts are idempotent.
       const indexOps = [...storageIndexOps(chunk.entries.map((e) => [e.key, e.value] as const)), ...nameIndexOps(chunk.entries.map((e) => [e.key, e.value] as const))];
       if (indexOps.length > 0) await o.db.batch(indexOps);
-      await tree.add(chunk);
+      try {
+        await tree.add(chunk);
+      } catch (err) {
+        // A true chunk re-sent under another index: its range does not meet its neighbours'.
+        if (err instanceof SnapshotError && err.code === 'chunk_range_conflict') throw new ChunkRejected(`chunk ${index}: ${err.message}`);
+        throw err;
+      }
       stats.chunksFetched++;
       stats.bytes += bytes.byteLength;
       progress.tick(bytes.byteLength);
