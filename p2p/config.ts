@@ -89,6 +89,8 @@ export interface P2PConfig {
   reconnectMaxMs: number;
   /** How often the node re-sends its own latest proposal and votes to every peer. */
   rebroadcastMs: number;
+  /** State snapshot chunks (~1 MiB each) served per second over all peers; beyond it peers are told busy. */
+  snapshotChunksPerS: number;
   limits: Record<ProtocolName, ProtocolLimits>;
   score: ScoreConfig;
   memory: MemoryConfig;
@@ -114,6 +116,7 @@ export const DEFAULT_P2P_CONFIG: Readonly<P2PConfig> = {
   reconnectBaseMs: 250,
   reconnectMaxMs: 30_000,
   rebroadcastMs: 1_000,
+  snapshotChunksPerS: 4,
   limits: {
     consensus: { messages: { perSecond: 500, burst: 1_000 }, bytes: { perSecond: 16 * MiB, burst: 32 * MiB }, maxStreams: 2, maxMessageBytes: 6 * MiB },
     txs: { messages: { perSecond: 200, burst: 400 }, bytes: { perSecond: 8 * MiB, burst: 16 * MiB }, maxStreams: 2, maxMessageBytes: 2 * MiB },
@@ -194,6 +197,8 @@ export const P2P_TABLES: readonly ConfigTable<P2PConfig>[] = [
       p2pKey('reconnect_base_ms', 'reconnectBaseMs', integer(1), "a persistent peer's first redial waits this long, doubling up to `reconnect_max_ms`"),
       p2pKey('reconnect_max_ms', 'reconnectMaxMs', integer(1), "the longest wait between a persistent peer's redials"),
       p2pKey('rebroadcast_ms', 'rebroadcastMs', integer(10), "how often this node's own proposal and votes are sent again while a height lasts"),
+      p2pKey('snapshot_chunks_per_s', 'snapshotChunksPerS', integer(1, 10_000),
+        'state snapshot chunks (~1 MiB each) served per second over all peers, so serving joiners never crowds out consensus; beyond it they are told `busy`'),
     ],
   },
   ...PROTOCOLS.map((name): ConfigTable<P2PConfig, ProtocolLimits> => ({

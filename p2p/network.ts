@@ -35,7 +35,7 @@ import { MemoryMonitor } from './memory.ts';
 import { Outbound } from './outbound.ts';
 import { parsePersistentPeers, PersistentPeers, type PersistentAddress } from './persistent-peers.ts';
 import { PeerScores } from './peer-score.ts';
-import { PeerRateLimiter } from './rate-limit.ts';
+import { Gcra, PeerRateLimiter } from './rate-limit.ts';
 import { RecentSet } from './recent-set.ts';
 import { encodeSnapshotRequest, SNAPSHOT_PROTOCOL, type SnapshotRequest, type SnapshotSource } from './snapshot-wire.ts';
 import { serveRequest, type SyncServer } from './sync-server.ts';
@@ -311,7 +311,7 @@ export class Network {
     await libp2p.handle(TXS_PROTOCOL, (stream, conn) => this.#readLoop('txs', stream, conn), { maxInboundStreams: backstop(c.limits.txs.maxStreams) });
     const server: SyncServer = {
       config: c, limiter: this.limiter, memory: this.memory, handlers: this.#o.handlers, counters: this.counters, inflight: { chunks: 0 },
-      penalize: (id, reason) => this.penalize(id, reason),
+      chunkBudget: new Gcra({ perSecond: c.snapshotChunksPerS, burst: c.snapshotChunksPerS }), penalize: (id, reason) => this.penalize(id, reason),
     };
     for (const [p, name] of [['sync', SYNC_PROTOCOL], ['snapshot', SNAPSHOT_PROTOCOL]] as const) {
       await libp2p.handle(name, (stream, conn) => serveRequest(p, stream, conn.remotePeer.toString(), server), { maxInboundStreams: backstop(c.limits[p].maxStreams) });

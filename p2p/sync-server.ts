@@ -3,15 +3,16 @@
  * and /hallmark/snapshot/1.0.0 (state snapshots): one request and one response per stream, within
  * the peer's stream cap and quota for that protocol, and refused as `busy` under memory pressure
  * (serving others is the first work to go). Snapshot chunks are the lowest priority of all: beside
- * the per-peer quota, at most MAX_CHUNK_READS are read at once over all peers, so a crowd of
- * syncing nodes cannot keep the disk and the event loop from consensus. A malformed or oversized
+ * the per-peer quota, at most MAX_CHUNK_READS are read at once and `snapshot_chunks_per_s` are
+ * served per second over all peers, so a crowd of syncing nodes cannot keep the disk and the event
+ * loop (Noise encrypts every byte on it) from consensus. A malformed or oversized
  * request costs the peer score.
  */
 import type { Stream } from '@libp2p/interface';
 import type { P2PConfig, PenaltyReason } from './config.ts';
 import { messageStream } from './host.ts';
 import type { MemoryMonitor } from './memory.ts';
-import type { PeerRateLimiter } from './rate-limit.ts';
+import type { Gcra, PeerRateLimiter } from './rate-limit.ts';
 import { decodeSnapshotRequest, encodeSnapshotResponse, serveSnapshotRequest, type SnapshotSource } from './snapshot-wire.ts';
 import { decodeSyncRequest, encodeSyncResponse, serveSyncRequest, type SyncErrorCode, type SyncSource } from './sync-wire.ts';
 
@@ -27,6 +28,8 @@ export interface SyncServer {
   counters: { messagesIn: { sync: number; snapshot: number }; invalidMessages: number; syncServed: number; snapshotChunksServed: number };
   /** Snapshot chunks being read and sent now. */
   inflight: { chunks: number };
+  /** Snapshot chunks served per second over all peers ([p2p] snapshot_chunks_per_s). */
+  chunkBudget: Gcra;
   penalize(peerId: string, reason: PenaltyReason): void;
 }
 
@@ -53,6 +56,8 @@ function answer(protocol: ServedProtocol, d: SyncServer): { error(code: SyncErro
       if (source === undefined) return error('unavailable', 0);
       if (req.kind === 'list') return serveSnapshotRequest(req, source);
       if (d.inflight.chunks >= MAX_CHUNK_READS) return error('busy', 250);
+      const wait = d.chunkBudget.take(1, performance.now());
+      if (wait > 0) return error('busy', wait);
       d.inflight.chunks++;
       try {
         const response = await serveSnapshotRequest(req, source);
