@@ -55,6 +55,8 @@ function answer(protocol: ServedProtocol, d: SyncServer): { error(code: SyncErro
       const source = d.handlers.snapshotSource;
       if (source === undefined) return error('unavailable', 0);
       if (req.kind === 'list') return serveSnapshotRequest(req, source);
+      // Asking for what the node does not offer costs it nothing, and the asker no budget.
+      if (!source.list().some((o) => o.height === req.height && req.index < o.chunks)) return error('unavailable', 0);
       if (d.inflight.chunks >= MAX_CHUNK_READS) return error('busy', 250);
       const wait = d.chunkBudget.take(1, performance.now());
       if (wait > 0) return error('busy', wait);
