@@ -33,7 +33,8 @@ const CODE = 0x02;
 const INSTRUMENTED = 0x03;
 const CONTRACT = 0x04;
 const STORAGE = 0x05;
-const INDEX = 0x78;
+/** The first byte of the storage index beside the tree (rebuilt, never synced: node/state-sync.ts). */
+export const STORAGE_INDEX = 0x78;
 /** The stored record of instrumented code: the code, and method names (no longer than the module). */
 const STORED_CODE_BYTES = LIMITS.maxInstrumentedBytes + LIMITS.maxCodeBytes + 64;
 
@@ -240,7 +241,7 @@ async function nextKey(
   const base = storagePrefix(address);
   const above = (k: Uint8Array) => k.length >= prefix.length && compareBytes(k.subarray(0, prefix.length), prefix) === 0 && (after === undefined || compareBytes(k, after) > 0);
   const stagedLive = overlay.nextStaged(concatBytes(base, prefix), after && concatBytes(base, after))?.subarray(base.length);
-  const indexBase = concatBytes(Uint8Array.of(INDEX), address);
+  const indexBase = concatBytes(Uint8Array.of(STORAGE_INDEX), address);
   const from = concatBytes(indexBase, after !== undefined && compareBytes(after, prefix) > 0 ? after : prefix);
   let committed: Uint8Array | undefined;
   // Small batches, growing: most steps need one or two keys, and `for await` over the iterator
@@ -297,7 +298,7 @@ export function storageIndexOps(writes: Iterable<readonly [Uint8Array, Uint8Arra
   const ops: BatchOp[] = [];
   for (const [key, value] of writes) {
     if (key[0] !== STORAGE) continue;
-    const indexKey = concatBytes(Uint8Array.of(INDEX), key.subarray(1));
+    const indexKey = concatBytes(Uint8Array.of(STORAGE_INDEX), key.subarray(1));
     ops.push(value === null ? { type: 'del', key: indexKey } : { type: 'put', key: indexKey, value: new Uint8Array(0) });
   }
   return ops;

@@ -10,7 +10,7 @@ import { compareBytes, concatBytes, utf8 } from '../chain/bytes.ts';
 import { decodeModelRecord, isRecordKey } from '../models/record.ts';
 import type { IndexSnapshot } from './contracts.ts';
 
-const NAME_INDEX = 0x79; // 'y'
+export const NAME_INDEX = 0x79; // 'y'
 
 /** Names are searched without regard to case: the index holds each name lowercased. */
 export function nameIndexKey(name: string, fp: Uint8Array): Uint8Array {

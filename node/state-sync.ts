@@ -23,9 +23,9 @@ import type { Level } from 'level';
 import cliProgress from 'cli-progress';
 import type { ValidatorSet } from '../consensus/validators.ts';
 import { BlockStore } from '../execution/block-store.ts';
-import { storageIndexOps } from '../execution/contracts.ts';
+import { STORAGE_INDEX, storageIndexOps } from '../execution/contracts.ts';
 import { encodeHead, HEAD_KEY } from '../execution/head.ts';
-import { nameIndexOps } from '../execution/model-names.ts';
+import { NAME_INDEX, nameIndexOps } from '../execution/model-names.ts';
 import { genesisHash, type Genesis } from '../genesis/genesis.ts';
 import { ChunkFetcher, ChunkFetchError, ChunkRejected } from '../p2p/chunk-fetch.ts';
 import type { NodeKey } from '../p2p/identity.ts';
@@ -61,9 +61,6 @@ export interface StateSyncOptions {
   /** Show a progress bar (default: when stderr is a TTY and the log is text). */
   progressBar?: boolean;
 }
-
-/** Key prefixes a restore writes outside the chain head: the tree's, the storage index's, the name index's. */
-const RESTORED_PREFIXES = [0x73, 0x78, 0x79];
 
 const noHandlers = {
   onStatus() {}, onProposal: () => null, onVotes: () => null, onTxs: async () => null, onPeerReady() {}, onPeerGone() {},
@@ -133,7 +130,7 @@ export async function stateSync(o: StateSyncOptions): Promise<StateSyncStats> {
     }
     const why = candidates.length === 0 ? `no peer offered a snapshot (${s.minPeers} peer(s) must offer the same one)` : problems.join('; ');
     log.warn('no usable state snapshot: falling back to block sync from genesis', { reason: why });
-    if (pending || (await restoreInProgress(o.db))) await discard(o.db);
+    await discard(o.db);
     stats.outcome = 'fallback';
     stats.seconds = (performance.now() - started) / 1000;
     return stats;
@@ -146,9 +143,10 @@ function matches(c: Candidate, pending: { version: number; root: Uint8Array }): 
   return c.offer.height === pending.version && equalBytes(c.offer.root, pending.root);
 }
 
-/** Removes a partial restore: the tree and the indexes rebuilt beside it. */
+/** Removes a partial restore: the tree's records and the indexes rebuilt beside it. */
 async function discard(db: Level<Uint8Array, Uint8Array>): Promise<void> {
-  for (const p of RESTORED_PREFIXES) await db.clear({ gte: Uint8Array.of(p), lt: Uint8Array.of(p + 1) });
+  await TreeRestore.abandon(db);
+  for (const p of [STORAGE_INDEX, NAME_INDEX]) await db.clear({ gte: Uint8Array.of(p), lt: Uint8Array.of(p + 1) });
 }
 
 async function restore(

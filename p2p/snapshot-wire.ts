@@ -12,15 +12,14 @@
  * An offer's `root` is the state root the peer says the snapshot has; nothing trusts it until the
  * syncing node has found the same root in a header signed by +2/3 of the validators.
  */
-import { bytes, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint } from '../chain/codec.ts';
-import { SyncError, type SyncErrorCode } from './sync-wire.ts';
+import { bytes, CodecError, decodeCanonical, encodeCanonical, list, tuple, uint } from '../chain/codec.ts';
+import { decodeErrorAnswer, malformed, type SyncErrorCode } from './sync-wire.ts';
 
 export const SNAPSHOT_PROTOCOL = '/hallmark/snapshot/1.0.0';
 /** Snapshots listed in one answer. */
 export const MAX_OFFERS = 16;
 /** Chunks in one snapshot, at most (a chunk is ~1 MiB: a 4 TiB state). */
 export const MAX_CHUNKS = 1 << 22;
-const ERROR_CODES: readonly SyncErrorCode[] = ['rate_limited', 'busy', 'unavailable'];
 
 /** A snapshot as its server describes it. */
 export interface SnapshotOffer {
@@ -51,12 +50,6 @@ export interface SnapshotSource {
 export function sameSnapshot(a: SnapshotOffer, b: SnapshotOffer): boolean {
   return a.format === b.format && a.height === b.height && a.protocolVersion === b.protocolVersion && a.chunks === b.chunks &&
     a.root.length === b.root.length && a.root.every((x, i) => x === b.root[i]);
-}
-
-function malformed(what: string, err: unknown): SyncError {
-  const e = new SyncError('sync_malformed', `${what}: ${(err as Error).message}`);
-  e.cause = err;
-  return e;
 }
 
 export function encodeSnapshotRequest(r: SnapshotRequest): Uint8Array {
@@ -106,12 +99,7 @@ export function decodeSnapshotResponse(encoded: Uint8Array, maxBytes: number): S
       const [, chunk] = tuple(v, 2, 'snapshot response');
       return { kind: 'chunk', chunk: bytes(chunk, 'snapshot chunk', { max: maxBytes }) };
     }
-    if (v[0] === 2) {
-      const [, code, retry] = tuple(v, 3, 'snapshot error');
-      const c = text(code, 'snapshot error.code', 32);
-      if (!(ERROR_CODES as readonly string[]).includes(c)) throw new CodecError('schema', `snapshot error.code: unknown code ${JSON.stringify(c)}`);
-      return { kind: 'error', code: c as SyncErrorCode, retryAfterMs: uint(retry, 'snapshot error.retryAfterMs', 3_600_000) };
-    }
+    if (v[0] === 2) return decodeErrorAnswer(v, 'snapshot error');
     throw new CodecError('schema', `snapshot response: unknown kind ${String(v[0])}`);
   } catch (err) {
     if (err instanceof CodecError) throw malformed('snapshot response', err);

@@ -7,7 +7,7 @@
  *                                                        its byte budget), empty if it has none
  *             [1, code, retryAfterMs]                    'rate_limited' | 'busy' | 'unavailable'
  */
-import { bytes, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint } from '../chain/codec.ts';
+import { bytes, CodecError, decodeCanonical, encodeCanonical, list, text, tuple, uint, type CborValue } from '../chain/codec.ts';
 import { CodedError } from '../chain/errors.ts';
 
 export const SYNC_PROTOCOL = '/hallmark/sync/1.0.0';
@@ -38,7 +38,8 @@ export interface SyncSource {
   block(height: number): Promise<SyncBlock | undefined>;
 }
 
-function malformed(what: string, err: unknown): SyncError {
+/** A CodecError of a request or response read off the wire, as the SyncError the protocols throw. */
+export function malformed(what: string, err: unknown): SyncError {
   const e = new SyncError('sync_malformed', `${what}: ${(err as Error).message}`);
   e.cause = err;
   return e;
@@ -82,17 +83,20 @@ export function decodeSyncResponse(encoded: Uint8Array, maxBytes: number): SyncR
         }),
       };
     }
-    if (value[0] === 1) {
-      const [, code, retry] = tuple(value, 3, 'sync error');
-      const c = text(code, 'sync error.code', 32);
-      if (!(ERROR_CODES as readonly string[]).includes(c)) throw new CodecError('schema', `sync error.code: unknown code ${JSON.stringify(c)}`);
-      return { kind: 'error', code: c as SyncErrorCode, retryAfterMs: uint(retry, 'sync error.retryAfterMs', 3_600_000) };
-    }
+    if (value[0] === 1) return decodeErrorAnswer(value, 'sync error');
     throw new CodecError('schema', `sync response: unknown kind ${String(value[0])}`);
   } catch (err) {
     if (err instanceof CodecError) throw malformed('sync response', err);
     throw err;
   }
+}
+
+/** `[kind, code, retryAfterMs]`: the error answer both request/response protocols share. */
+export function decodeErrorAnswer(value: CborValue[], what: string): { kind: 'error'; code: SyncErrorCode; retryAfterMs: number } {
+  const [, code, retry] = tuple(value, 3, what);
+  const c = text(code, `${what}.code`, 32);
+  if (!(ERROR_CODES as readonly string[]).includes(c)) throw new CodecError('schema', `${what}.code: unknown code ${JSON.stringify(c)}`);
+  return { kind: 'error', code: c as SyncErrorCode, retryAfterMs: uint(retry, `${what}.retryAfterMs`, 3_600_000) };
 }
 
 /**

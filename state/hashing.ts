@@ -52,14 +52,14 @@ export function withBit(path: Uint8Array, depth: number): Uint8Array {
   return p;
 }
 
-/** Whether `a` and `b` agree on their first `bits` bits. */
-export function samePrefix(a: Uint8Array, b: Uint8Array, bits: number): boolean {
+/** Whether `a` (from `aOff`) and `b` agree on their first `bits` bits. */
+export function samePrefix(a: Uint8Array, b: Uint8Array, bits: number, aOff = 0): boolean {
   const whole = bits >> 3;
-  for (let i = 0; i < whole; i++) if (a[i] !== b[i]) return false;
+  for (let i = 0; i < whole; i++) if (a[aOff + i] !== b[i]) return false;
   const rest = bits & 7;
   if (rest === 0) return true;
   const mask = (0xff << (8 - rest)) & 0xff;
-  return (((a[whole] ?? 0) ^ (b[whole] ?? 0)) & mask) === 0;
+  return (((a[aOff + whole] ?? 0) ^ (b[whole] ?? 0)) & mask) === 0;
 }
 
 export function isEmptyHash(h: Uint8Array): boolean {
@@ -70,11 +70,13 @@ export function isEmptyHash(h: Uint8Array): boolean {
 /** Whether the subtree at (path, depth) holds any keyHash in [gte, lt). */
 export function overlaps(path: Uint8Array, depth: number, gte: Uint8Array | undefined, lt: Uint8Array | undefined): boolean {
   if (lt && compareHashes(path, lt) >= 0) return false; // path (zeros past depth) is the subtree's least keyHash
-  if (gte) {
-    const max = path.slice(); // and path with ones past depth its greatest
-    if (depth & 7) max[depth >> 3] = max[depth >> 3]! | (0xff >> (depth & 7));
-    max.fill(0xff, (depth + 7) >> 3);
-    if (compareHashes(max, gte) < 0) return false;
-  }
-  return true;
+  return !(gte && compareHashes(greatestBelow(path, depth), gte) < 0);
+}
+
+/** The greatest keyHash in the subtree at (path, depth): path with every bit past depth set. */
+export function greatestBelow(path: Uint8Array, depth: number): Uint8Array {
+  const max = path.slice();
+  if (depth & 7) max[depth >> 3] = max[depth >> 3]! | (0xff >> (depth & 7));
+  max.fill(0xff, (depth + 7) >> 3);
+  return max;
 }

@@ -30,10 +30,10 @@
  */
 import { CodedError } from '../chain/errors.ts';
 import { MAX_KEY_BYTES } from './codec.ts';
-import { compareHashes, EMPTY_HASH, HASH_BYTES } from './hashing.ts';
+import { compareHashes, EMPTY_HASH, greatestBelow, HASH_BYTES, samePrefix } from './hashing.ts';
 import { K_EMPTY, K_LEAF, K_NODE, PACK_LEVELS } from './packed.ts';
 import { sha256At, sha256PairAt } from './sha256.ts';
-import { Atoms, LEAF_ATOM, prefixAt, SubtreeBuilder } from './subtree.ts';
+import { Atoms, LEAF_ATOM, SubtreeBuilder } from './subtree.ts';
 import type { BuiltNode, SubtreeSummary } from './subtree.ts';
 import type { StateEntry, StateTree } from './tree.ts';
 
@@ -204,9 +204,7 @@ function nibbles(h: Uint8Array): number {
 
 function classify(depth: number, path: Uint8Array, lo: Uint8Array, hi: Uint8Array | null): number {
   if (hi !== null && compareHashes(path, hi) >= 0) return OUT;
-  const last = path.slice(); // the block's greatest keyHash: ones past depth
-  if (depth & 7) last[depth >> 3] = last[depth >> 3]! | (0xff >> (depth & 7));
-  last.fill(0xff, (depth + 7) >> 3);
+  const last = greatestBelow(path, depth);
   if (compareHashes(last, lo) < 0) return OUT;
   return compareHashes(path, lo) >= 0 && (hi === null || compareHashes(last, hi) < 0) ? IN : SPLIT;
 }
@@ -355,7 +353,7 @@ export function verifyChunk(chunk: Uint8Array, expect: { root: Uint8Array; versi
   const block = (depth: number, path: Uint8Array, inRange: boolean): Sum => {
     if (inRange) {
       let end = next;
-      while (end < count && prefixAt(kh, end * HASH_BYTES, path, depth)) end++;
+      while (end < count && samePrefix(kh, path, depth, end * HASH_BYTES)) end++;
       const out = new Uint8Array(HASH_BYTES);
       const k = builder.build(next, end, depth, out, 0);
       if (k === K_LEAF) frontier.push({ kind: 'leaf', keyHash: kh.subarray(next * HASH_BYTES, (next + 1) * HASH_BYTES), valueHash: vh.subarray(next * HASH_BYTES, (next + 1) * HASH_BYTES), hash: out });
@@ -364,7 +362,7 @@ export function verifyChunk(chunk: Uint8Array, expect: { root: Uint8Array; versi
       return k === K_EMPTY ? EMPTY_SUM : { k, h: out };
     }
     const s = summary(r, depth, path);
-    if (depth === loBits && prefixAt(path, 0, lo, depth - PACK_LEVELS) && compareHashes(path, lo) < 0) leafBeforeLo ||= s.k !== K_EMPTY;
+    if (depth === loBits && samePrefix(path, lo, depth - PACK_LEVELS) && compareHashes(path, lo) < 0) leafBeforeLo ||= s.k !== K_EMPTY;
     if (depth === hiBits && hi !== null && compareHashes(path, hi) === 0) leafAtHi = s.k !== K_EMPTY;
     return s;
   };
@@ -383,7 +381,7 @@ export function verifyChunk(chunk: Uint8Array, expect: { root: Uint8Array; versi
     throw new SnapshotError('chunk_proof_invalid', `snapshot chunk ${index} does not prove its entries against the root of state version ${version}`);
   }
   // Boundaries where format 1 cuts: the last nibble counts, and leaves lie just on both sides.
-  if (loBits > 0 && !(count > 0 && prefixAt(kh, 0, lo, loBits) && leafBeforeLo)) throw malformed('lo is not a boundary where format 1 cuts');
+  if (loBits > 0 && !(count > 0 && samePrefix(kh, lo, loBits) && leafBeforeLo)) throw malformed('lo is not a boundary where format 1 cuts');
   if (hi !== null && !(count > 0 && compareAt(kh, (count - 1) * HASH_BYTES, truncate(hi, hiBits / PACK_LEVELS - 1), 0) >= 0 && leafAtHi)) {
     throw malformed('hi is not a boundary where format 1 cuts');
   }
@@ -417,7 +415,7 @@ function summary(r: Reader, depth: number, path: Uint8Array): Sum {
   if (tag === 2) return { k: K_NODE, h: r.view(HASH_BYTES, 'node summary') };
   if (tag !== 1) throw malformed(`proof summary tag ${tag}`);
   const leaf = r.view(2 * HASH_BYTES, 'leaf summary');
-  if (!prefixAt(leaf, 0, path, depth)) throw new SnapshotError('chunk_proof_invalid', `snapshot chunk proof has a leaf outside its block at depth ${depth}`);
+  if (!samePrefix(leaf, path, depth)) throw new SnapshotError('chunk_proof_invalid', `snapshot chunk proof has a leaf outside its block at depth ${depth}`);
   return { k: K_LEAF, h: sha256PairAt(0x00, leaf, 0, leaf, HASH_BYTES, new Uint8Array(HASH_BYTES), 0) };
 }
 

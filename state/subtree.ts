@@ -15,6 +15,7 @@
 import { HASH_BYTES, MAX_DEPTH } from './hashing.ts';
 import { FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS } from './packed.ts';
 import { sha256PairAt } from './sha256.ts';
+import { Arena } from './update.ts';
 
 /** What a subtree of some version holds (StateTree.subtreeSummary, snapshot proofs). */
 export type SubtreeSummary =
@@ -79,8 +80,8 @@ export class SubtreeBuilder {
   /** Two hash slots (left and right child) per binary depth: a subtree's hash lands in its slot. */
   readonly #hs = new Uint8Array(2 * HASH_BYTES * (MAX_DEPTH + 2));
   readonly #scratch: RecordScratch[] = [];
-  #slab = new Uint8Array(0);
-  #slabOff = 0;
+  /** Record bytes: thousands of small records would each be an ArrayBuffer. */
+  readonly #arena = new Arena();
 
   constructor(atoms: Atoms) {
     this.atoms = atoms;
@@ -114,7 +115,7 @@ export class SubtreeBuilder {
     r.kinds.fill(0);
     r.len = 0;
     this.#fill(r, 1, a, b, depth, out, off);
-    const rec = this.#alloc(1 + KIND_BYTES + r.len);
+    const rec = this.#arena.alloc(1 + KIND_BYTES + r.len);
     rec[0] = RECORD_TAG;
     for (let pos = 2; pos <= LAST_POS; pos++) {
       const bit = 2 * (pos - 2);
@@ -172,27 +173,8 @@ export class SubtreeBuilder {
     }
     return a;
   }
-
-  /** Record bytes from 64 KiB slabs: thousands of small records would each be an ArrayBuffer. */
-  #alloc(n: number): Uint8Array {
-    if (this.#slabOff + n > this.#slab.length) {
-      this.#slab = new Uint8Array(Math.max(65536, n));
-      this.#slabOff = 0;
-    }
-    const v = new Uint8Array(this.#slab.buffer, this.#slabOff, n);
-    this.#slabOff += n;
-    return v;
-  }
 }
 
 function copy(dst: Uint8Array, dOff: number, src: Uint8Array, sOff: number): void {
   for (let i = 0; i < HASH_BYTES; i++) dst[dOff + i] = src[sOff + i]!;
-}
-
-/** Whether the first `bits` bits of kh[off..] and path agree. */
-export function prefixAt(kh: Uint8Array, off: number, path: Uint8Array, bits: number): boolean {
-  const whole = bits >> 3;
-  for (let i = 0; i < whole; i++) if (kh[off + i] !== path[i]) return false;
-  const rest = bits & 7;
-  return rest === 0 || ((kh[off + whole]! ^ path[whole]!) & (0xff << (8 - rest)) & 0xff) === 0;
 }

@@ -72,7 +72,7 @@ type Sub = LeafRef | Kept | Draft | null;
  * get their own ArrayBuffer, which costs more in allocation and GC than the encoding itself. Only
  * the batch ops view these chunks; cached nodes never do, so chunks die with the batch.
  */
-class Arena {
+export class Arena {
   #buf = new Uint8Array(0);
   #off = 0;
 
