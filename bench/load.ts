@@ -29,6 +29,30 @@ let id = 1;
  * are sent again once the pool has had a moment to drain.
  */
 export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
+  const slot = slotsOf(url);
+  while (slot.active >= MAX_IN_FLIGHT) await new Promise<void>((r) => slot.queue.push(r));
+  slot.active++;
+  try {
+    await send(url, txs, wait);
+  } finally {
+    slot.active--;
+    slot.queue.shift()?.();
+  }
+}
+
+/**
+ * Requests in flight per node, under the RPC server's per-client limits (16 requests, 32
+ * connections): a latency phase whose commits lag queues here, and the wait counts in its latency.
+ */
+const MAX_IN_FLIGHT = 12;
+const slots = new Map<string, { active: number; queue: (() => void)[] }>();
+const slotsOf = (url: string) => {
+  let s = slots.get(url);
+  if (s === undefined) slots.set(url, (s = { active: 0, queue: [] }));
+  return s;
+};
+
+async function send(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
   let pending = txs;
   while (pending.length > 0) {
     const body = pending.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));

@@ -5,7 +5,14 @@
  *   - saturation: transfers signed ahead of time sent to all four nodes' tx_broadcast (JSON-RPC
  *     batches), committed transfers per second, against the executor alone applying the same
  *     transfers in blocks of 1,000 in this process (the ceiling any one node can reach);
- *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), median and p99.
+ *   - efficiency: committed tx/s against cores / validators × the executor alone (each of the
+ *     validators executes every transfer, and they share the cores);
+ *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), its
+ *     distribution, and p99 / p50;
+ *   - the chain built in each phase (transactions per block, commits in rounds > 0, block spacing)
+ *     and each node's resident memory, sampled every second.
+ * PROFILE_DIR=dir runs the nodes with --cpu-prof, writing one .cpuprofile per node there at exit;
+ * NODE_FLAGS='--flag …' passes other flags to the nodes' node.
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -22,6 +29,7 @@ import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { rpc } from '../test/fixtures/node.ts';
 import { freeBasePort, spawnNode, type NodeProcess } from '../test/fixtures/processes.ts';
 import { report } from './harness.ts';
+import { chainShape, cpuMsOf, heapOf, quantile, rssMiBOf, slope } from './probe.ts';
 import { broadcast, presignedTransfers } from './load.ts';
 
 const VALIDATORS = 4;
@@ -40,10 +48,8 @@ for (const n of layout.nodes) {
   writeFileSync(join(n.home, 'genesis.json'), genesisText);
   const c = await loadConfig(n.home);
   c.logLevel = 'warn';
-  c.metrics.enabled = false;
   c.consensus.blockTimeMs = Number(process.env.BLOCK_TIME_MS ?? 10);
   c.consensus.timeouts = { proposeMs: 1000, prevoteMs: 500, precommitMs: 500 };
-  c.mempool.maxTxs = 50_000;
   writeFileSync(join(n.home, 'config.toml'), formatConfig(c));
 }
 const sink = addressOf(senders[0]!.publicKey);
@@ -52,11 +58,6 @@ const transfers = (fromNonce: number, nonces: number) => presignedTransfers(gene
 
 const height = async (url: string) => (await rpc(url, 'chain_status')).latest_height as number;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-/** CPU time (user + system) a process has used so far, in ms, from /proc (Linux; 100 ticks/s). */
-const cpuMsOf = (pid: number): number => {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-};
 const ownCpuMs = () => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -81,8 +82,16 @@ let baseline: number;
 }
 
 const procs: NodeProcess[] = [];
+// A load promise that rejects before it is awaited ends this process without `finally`: no orphans.
+process.on('exit', () => {
+  for (const p of procs) p.kill('SIGKILL');
+});
 try {
-  for (const n of layout.nodes) procs.push(await spawnNode(n.home, n.logPath));
+    const flags = [
+    ...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []),
+    ...(process.env.NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
+  ];
+  for (const n of layout.nodes) procs.push(await spawnNode(n.home, n.logPath, process.env, flags));
   const urls = layout.nodes.map((n) => n.rpcUrl);
   for (let i = 0; i < 600; i++) {
     if (procs.some((p) => p.done)) throw new Error(`a node exited; see ${dir}`);
@@ -97,6 +106,19 @@ try {
   await sleep(5000);
   const emptyRate = ((await height(urls[0]!)) - h0) * 1000 / (performance.now() - e0);
   report({ bench: 'testnet', name: 'empty blocks', value: emptyRate, unit: 'blocks/s', validators: VALIDATORS });
+
+  const rss: { t: number; mib: number[] }[] = [];
+  const heap: Record<string, number>[] = [];
+  const sampler = setInterval(() => {
+    try {
+      rss.push({ t: performance.now() / 1000, mib: procs.map((p) => rssMiBOf(p.pid)) });
+    } catch {
+      // a node that exited is reported by the phase that waits on it
+    }
+    const t = performance.now() / 1000;
+    void heapOf(layout.nodes[0]!.metricsUrl).then((h) => heap.push({ ...h, t }), () => {});
+  }, 1000);
+  const satFrom = await height(urls[0]!);
 
   // Saturation: batches to the four nodes in turn, a few in flight per node.
   const cpu0 = procs.map((p) => cpuMsOf(p.pid));
@@ -119,7 +141,13 @@ try {
   }
   const satMs = performance.now() - t0;
   const satRate = (saturation.length * 1000) / satMs;
+  const satTo = await height(urls[0]!);
   report({ bench: 'testnet', name: 'committed transfers at saturation', value: satRate, unit: 'tx/s', ratio: Number((satRate / baseline).toPrecision(3)), validators: VALIDATORS });
+  const cores = availableParallelism();
+  report({
+    bench: 'testnet', name: 'efficiency: saturation / (cores / validators × executor alone)', unit: 'ratio',
+    value: satRate / ((cores / VALIDATORS) * baseline), goal: 0.8, goal_op: '>=', cores, validators: VALIDATORS,
+  });
   // Where the machine's time went: CPU per committed transfer in each node and in this load
   // generator, against the executor alone's cost per transfer (the floor each node pays).
   const nodeCpuMs = procs.map((p, i) => cpuMsOf(p.pid) - cpu0[i]!);
@@ -134,10 +162,13 @@ try {
   report({
     bench: 'testnet', name: 'CPU busy during saturation', unit: 'fraction of all cores',
     value: Number(((nodeCpuMs.reduce((a, b) => a + b, 0) + loadCpuMs) / (satMs * availableParallelism())).toPrecision(3)),
-    cores: availableParallelism(),
+    cores,
   });
+  report({ bench: 'testnet', name: 'chain during saturation', unit: 'blocks', ...await chainShape(urls[0]!, satFrom, satTo), value: satTo - satFrom });
 
   // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
+  const latFrom = await height(urls[0]!);
+  const latStart = performance.now();
   const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));
   const latencies: number[] = [];
   const pending: Promise<void>[] = [];
@@ -152,9 +183,27 @@ try {
   }
   await Promise.all(pending);
   latencies.sort((a, b) => a - b);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!;
-  report({ bench: 'testnet', name: 'broadcast to commit at half load, median', value: at(0.5), unit: 'ms', load_tx_s: perTick * 50 });
-  report({ bench: 'testnet', name: 'broadcast to commit at half load, p99', value: at(0.99), unit: 'ms', load_tx_s: perTick * 50 });
+  const latTo = await height(urls[0]!);
+  const p50 = quantile(latencies, 0.5);
+  const p99 = quantile(latencies, 0.99);
+  const dist = { p50, p90: quantile(latencies, 0.9), p99, max: latencies.at(-1)!, load_tx_s: perTick * 50 };
+  report({ bench: 'testnet', name: 'broadcast to commit at half load, median', value: p50, unit: 'ms', load_tx_s: perTick * 50 });
+  report({ bench: 'testnet', name: 'broadcast to commit at half load, p99', value: p99, unit: 'ms', load_tx_s: perTick * 50 });
+  report({ bench: 'testnet', name: 'broadcast to commit at half load, p99 / p50', value: p99 / p50, unit: 'ratio', goal: 4, goal_op: '<=', ...dist });
+  const loop = heap.filter((h) => h.t! >= latStart / 1000);
+  report({
+    bench: 'testnet', name: 'node0 event loop delay during the latency phase, worst second', unit: 'ms',
+    value: Math.max(...loop.map((h) => h.loop_max_ms!)), p99_of_seconds: quantile(loop.map((h) => h.loop_p99_ms!).sort((a, b) => a - b), 0.5),
+  });
+  report({ bench: 'testnet', name: 'chain during the latency phase', unit: 'blocks', ...await chainShape(urls[0]!, latFrom, latTo), value: latTo - latFrom });
+  clearInterval(sampler);
+  const perNode = procs.map((_, i) => rss.map((r) => r.mib[i]!));
+  report({
+    bench: 'testnet', name: 'node RSS, highest sample of any node', unit: 'MiB', value: Math.max(...perNode.flat()), goal: 300, goal_op: '<=',
+    samples: rss.length, max_per_node: perNode.map((xs) => Math.round(Math.max(...xs))),
+    trend_mib_per_min: perNode.map((xs) => Number((slope(rss.map((r) => r.t), xs) * 60).toFixed(1))),
+    node0_heap_at_peak: heap.reduce((a, b) => ((b.rss ?? 0) > (a.rss ?? 0) ? b : a), {}),
+  });
 } finally {
   for (const p of procs) p.kill('SIGINT');
   await Promise.all(procs.map((p) => p.exited));

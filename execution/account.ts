@@ -38,3 +38,16 @@ export function decodeAccount(bytes: Uint8Array): Account {
   const [balance, nonce] = tuple(decodeCanonical(bytes, 'account', 64), 2, 'account');
   return { balance: amount(balance, 'account.balance'), nonce: uint(nonce, 'account.nonce') };
 }
+
+/**
+ * The accounts among a block's state writes, as they now stand, keyed by address bytes as a latin1
+ * string; a deleted account reads as the empty one.
+ */
+export function writtenAccounts(writes: readonly (readonly [Uint8Array, Uint8Array | null])[]): Map<string, Account> {
+  const out = new Map<string, Account>();
+  for (const [key, value] of writes) {
+    if (key.length !== 1 + ADDRESS_LENGTH || key[0] !== ACCOUNT_KEY_PREFIX) continue;
+    out.set(Buffer.from(key.buffer, key.byteOffset + 1, ADDRESS_LENGTH).toString('latin1'), accountOf(value ?? undefined));
+  }
+  return out;
+}

@@ -43,7 +43,7 @@ import type { ValidatorSet } from '../consensus/validators.ts';
 import { CommitError, EvidenceError, SignatureCache, verifyCommit, verifyEvidence } from '../consensus/verify.ts';
 import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
-import { accountKey, accountOf, encodeAccount, type Account, type AccountReader } from './account.ts';
+import { accountKey, accountOf, encodeAccount, writtenAccounts, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
 import { Contracts, storageIndexOps, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { executionRules } from './protocol.ts';
@@ -108,6 +108,12 @@ export interface AppliedBlock {
   stateRoot: Uint8Array;
   receipts: Receipt[];
   txHashes: Uint8Array[];
+  /**
+   * Every account the block wrote, as it now stands, keyed by its address's bytes as a latin1
+   * string: what the mempool rechecks after the block, with no reads (an account the block did not
+   * write is as it was).
+   */
+  accounts: Map<string, Account>;
 }
 
 /** The committed state at one height, as `Executor.read` hands it out. */
@@ -355,7 +361,7 @@ export class Executor implements AccountReader {
     this.#publish(next);
     for (const ev of block.evidence) this.#rememberEvidence(ev, next.height);
     this.#forgetOldEvidence(next.height + 1);
-    return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes };
+    return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes, accounts: writtenAccounts(writes) };
   }
 
   /** The one validity check (see the header comment); returns the decoded transactions. */

@@ -169,18 +169,28 @@ export class Mempool {
   }
 
   /**
-   * After a block: drops the committed transactions, re-reads every remaining sender's account and
-   * drops what its nonce has used up or its balance no longer covers.
+   * After a block: drops the committed transactions and rechecks senders against their accounts,
+   * dropping what a nonce has used up or a balance no longer covers. `accounts` are the accounts
+   * the block wrote, keyed by address bytes as latin1 (the executor's AppliedBlock.accounts): only
+   * those senders are rechecked, with no reads, since no other account changed. Without it every
+   * sender's account is read again.
    */
-  update(committed: readonly SignedTransaction[]): Promise<void> {
+  update(committed: readonly SignedTransaction[], accounts?: ReadonlyMap<string, Account>): Promise<void> {
     return this.#inTurn(async () => {
       for (const stx of committed) {
         const e = this.#byHash.get(bytesKey(stx.hash));
         if (e !== undefined) this.#remove(e, 'committed');
       }
+      if (accounts !== undefined) {
+        for (const [key, account] of accounts) {
+          const q = this.#senders.get(key);
+          if (q !== undefined) this.#recheck(q, account);
+        }
+        return;
+      }
       const queues = [...this.#senders.values()];
-      const accounts = await Promise.all(queues.map((q) => this.#accounts.getAccount(q.address)));
-      for (let i = 0; i < queues.length; i++) this.#recheck(queues[i]!, accounts[i]!);
+      const read = await Promise.all(queues.map((q) => this.#accounts.getAccount(q.address)));
+      for (let i = 0; i < queues.length; i++) this.#recheck(queues[i]!, read[i]!);
     });
   }
 

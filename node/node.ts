@@ -353,7 +353,7 @@ export class HallmarkNode {
       const stx = this.mempool.get(hash);
       if (stx !== undefined) committed.push(stx);
     });
-    await this.mempool.update(committed);
+    await this.mempool.update(committed, applied.accounts);
     this.service.committed(height, applied.txHashes);
     this.snapshots.committed(height);
     this.#log.info('committed block', { height, txs: block.txs.length, hash: toHex(applied.blockHash).slice(0, 16), round: commit.round });

@@ -84,3 +84,44 @@ t.test('with a shared signature cache, the executor does not verify again what t
   t.equal(after.misses - before.misses, 1, 'only the unseen signature is verified');
   t.same(receipts.map((r) => r.status), [...admitted.map(() => TxStatus.ok), TxStatus.ok], 'and the answers are the same as without the cache');
 });
+
+t.test('update() with the accounts the block wrote reads nothing and leaves the mempool as a full recheck would', async (t) => {
+  const { db, executor } = await openChain(t.testdir());
+  t.teardown(() => db.close());
+  const accounts = testAccounts(6);
+  await executor.initGenesis(testGenesis(accounts, 10_000n));
+  let reads = 0;
+  const counting = { getAccount: (a: Uint8Array) => (reads++, executor.getAccount(a)) };
+  const told = new Mempool({ chainId: CHAIN_ID, accounts: counting });
+  const reread = new Mempool({ chainId: CHAIN_ID, accounts: executor });
+  const transfer = (from: number, nonce: number, amount: bigint, fee = 1n) => signTransaction({
+    chainId: CHAIN_ID, sender: accounts[from]!.publicKey, nonce, fee, gasLimit: 2_000_000,
+    payload: { kind: 'transfer', to: addressOf(accounts[(from + 1) % accounts.length]!.publicKey), amount },
+  }, accounts[from]!.secretKey);
+  // Pending in both pools: three transactions of each sender.
+  for (let from = 0; from < accounts.length; from++) {
+    for (let nonce = 0; nonce < 3; nonce++) {
+      const stx = transfer(from, nonce, 10n);
+      await told.add(stx.bytes);
+      await reread.add(stx.bytes);
+    }
+  }
+  const pending = (m: Mempool) => m.reap({ maxTxs: 1000, maxBytes: 1 << 24 }).map((s) => Buffer.from(s.hash).toString('hex')).sort();
+  // Blocks the pools did not build: sender 0 replaces its nonce 0 (its pooled one goes stale),
+  // sender 4 spends nearly everything (its later ones go unfunded), sender 2 pays sender 3.
+  const blocks = [
+    [transfer(0, 0, 1n, 2n), transfer(4, 0, 9_998n)],
+    [transfer(2, 0, 10n), transfer(0, 1, 5n, 3n)],
+  ];
+  for (const txs of blocks) {
+    const applied = await executor.applyBlock(nextBlock(executor, txs.map((s) => s.bytes)));
+    t.ok(applied.accounts.size >= txs.length, 'the block reports the accounts it wrote');
+    reads = 0;
+    await told.update(txs, applied.accounts);
+    t.equal(reads, 0, 'no account is read');
+    await reread.update(txs);
+    t.same(pending(told), pending(reread), 'the same transactions wait in both');
+    t.same(told.counters.removed, reread.counters.removed, 'and the same were dropped, for the same reasons');
+  }
+  t.ok(told.counters.removed.stale > 0 && told.counters.removed.unfunded > 0, 'the blocks made some pooled transactions stale and some unfunded');
+});
