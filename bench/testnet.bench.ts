@@ -9,8 +9,9 @@
  *     validators executes every transfer, and they share the cores);
  *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), its
  *     distribution, and p99 / p50;
- *   - the chain built in each phase (transactions per block, commits in rounds > 0, block spacing)
- *     and each node's resident memory, sampled every second.
+ *   - the chain built in each phase (transactions per block, commits in rounds > 0, block spacing);
+ *   - a soak at saturation for SOAK_MIN minutes (default 10; 0 skips it): each node's resident
+ *     memory, sampled every second through every phase, its peak and its trend in the soak's second half.
  * PROFILE_DIR=dir runs the nodes with --cpu-prof, writing one .cpuprofile per node there at exit;
  * NODE_FLAGS='--flag …' passes other flags to the nodes' node.
  */
@@ -193,16 +194,37 @@ try {
   const loop = heap.filter((h) => h.t! >= latStart / 1000);
   report({
     bench: 'testnet', name: 'node0 event loop delay during the latency phase, worst second', unit: 'ms',
-    value: Math.max(...loop.map((h) => h.loop_max_ms!)), p99_of_seconds: quantile(loop.map((h) => h.loop_p99_ms!).sort((a, b) => a - b), 0.5),
+    value: Math.max(...loop.map((h) => h.loop_max_ms!)), median_of_per_second_p99: quantile(loop.map((h) => h.loop_p99_ms!).sort((a, b) => a - b), 0.5),
   });
   report({ bench: 'testnet', name: 'chain during the latency phase', unit: 'blocks', ...await chainShape(urls[0]!, latFrom, latTo), value: latTo - latFrom });
+
+  // Soak: saturation for SOAK_MIN minutes (default 10) with transfers signed as it goes, for memory.
+  const soakMs = Number(process.env.SOAK_MIN ?? 10) * 60_000;
+  const soakStart = performance.now() / 1000;
+  let soakSent = 0;
+  for (let nonce = SATURATION_NONCES + LATENCY_NONCES; performance.now() / 1000 - soakStart < soakMs / 1000; nonce++) {
+    const round = transfers(nonce, 1);
+    const inflight: Promise<void>[] = [];
+    for (let i = 0, k = 0; i < round.length; i += BATCH, k++) {
+      inflight.push(broadcast(urls[k % urls.length]!, round.slice(i, i + BATCH), 'checked'));
+      if (inflight.length >= 8) await inflight.shift();
+    }
+    await Promise.all(inflight);
+    soakSent += round.length;
+    if (procs.some((p) => p.done)) throw new Error('a node exited during the soak');
+  }
   clearInterval(sampler);
-  const perNode = procs.map((_, i) => rss.map((r) => r.mib[i]!));
+  const all = procs.map((_, i) => rss.map((r) => r.mib[i]!));
+  // The trend is taken over the second half of the soak (or of everything, without one): steady state.
+  const steadyFrom = soakMs > 0 ? soakStart + soakMs / 2000 : 0;
+  const steady = rss.filter((r) => r.t >= steadyFrom);
   report({
-    bench: 'testnet', name: 'node RSS, highest sample of any node', unit: 'MiB', value: Math.max(...perNode.flat()), goal: 300, goal_op: '<=',
-    samples: rss.length, max_per_node: perNode.map((xs) => Math.round(Math.max(...xs))),
-    trend_mib_per_min: perNode.map((xs) => Number((slope(rss.map((r) => r.t), xs) * 60).toFixed(1))),
+    bench: 'testnet', name: 'node RSS, highest sample of any node', unit: 'MiB', value: Math.max(...all.flat()), goal: 300, goal_op: '<=',
+    samples: rss.length, soak_min: soakMs / 60_000, soak_tx_s: Math.round(soakSent / Math.max(1, soakMs / 1000)),
+    max_per_node: all.map((xs) => Math.round(Math.max(...xs))),
+    steady_trend_mib_per_min: procs.map((_, i) => Number((slope(steady.map((r) => r.t), steady.map((r) => r.mib[i]!)) * 60).toFixed(1))),
     node0_heap_at_peak: heap.reduce((a, b) => ((b.rss ?? 0) > (a.rss ?? 0) ? b : a), {}),
+    node0_heap_last: heap.at(-1),
   });
 } finally {
   for (const p of procs) p.kill('SIGINT');

@@ -15,7 +15,7 @@ import { proposalSignBytes } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
 import { PRECOMMIT, PREVOTE, voteSignBytes, type VoteType } from '../chain/vote.ts';
 import { DoubleSignError, PrivValidator, SignStateError, type LastSignState, type SignStateStore } from '../consensus/privval.ts';
-import { FileSignStateStore } from '../node/privval-file.ts';
+import { FileSignStateStore, SLOT_BYTES } from '../node/privval-file.ts';
 import { errorCode } from './fixtures/errors.ts';
 
 const CHAIN = 'hallmark-test';
@@ -187,28 +187,70 @@ t.test('a failed save releases no signature and stops signing', async (t) => {
   t.ok(new PrivValidator({ chainId: CHAIN, secretKey: KEY, store }).signVote({ type: PREVOTE, height: 1, round: 0, blockHash: B }), 'a restart signs again');
 });
 
-t.test('FileSignStateStore: missing is null, state survives reopening, a stray temp file is ignored', async (t) => {
+t.test('FileSignStateStore: missing is null, saves alternate between two slots, the later one is loaded', async (t) => {
   const dir = t.testdir();
   const path = join(dir, 'priv_validator_state.json');
+  const second = join(dir, 'priv_validator_state.2.json');
   t.equal(new FileSignStateStore(path).load(), null);
-  writeFileSync(`${path}.tmp`, '{"half": ');
+  t.same(new FileSignStateStore(path).slotPaths, [path, second]);
   const v = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
   const prevote = { type: PREVOTE, height: 7, round: 2, blockHash: A } as const;
   const signed = v.signVote(prevote);
-  t.notOk(existsSync(`${path}.tmp`), 'the temp file was renamed into place');
-  const json = JSON.parse(readFileSync(path, 'utf8'));
-  t.same(Object.keys(json), ['height', 'round', 'step', 'signBytes', 'signature']);
+  t.notOk(existsSync(second), 'the first save fills the first slot');
+  const text = readFileSync(path, 'utf8');
+  t.equal(text.length, SLOT_BYTES, 'a slot is padded to its fixed size');
+  const json = JSON.parse(text);
+  t.same(Object.keys(json), ['height', 'round', 'step', 'signBytes', 'signature', 'sum']);
   t.same([json.height, json.round, json.step], [7, 2, 2]);
   t.equal(json.signature, Buffer.from(signed.signature).toString('hex'));
 
+  v.signVote({ ...prevote, type: PRECOMMIT });
+  t.same(JSON.parse(readFileSync(second, 'utf8')).step, 3, 'the next save fills the other slot');
+  t.same(JSON.parse(readFileSync(path, 'utf8')).step, 2, 'and leaves the previous state whole');
+  v.signVote({ ...prevote, height: 8, round: 0 });
+  t.same(JSON.parse(readFileSync(path, 'utf8')).height, 8, 'then the first again');
+
   const reopened = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
-  t.same(reopened.lastSigned, v.lastSigned);
-  t.same(reopened.signVote(prevote).signature, signed.signature, 'the same vote gives the same signature');
-  t.equal(errorCode(() => reopened.signVote({ ...prevote, blockHash: B })), 'double_sign', 'a conflicting vote is refused');
-  t.equal(errorCode(() => reopened.signVote({ ...prevote, round: 1 })), 'regression', 'an earlier round is refused');
-  t.ok(reopened.signVote({ ...prevote, type: PRECOMMIT }), 'the next step is signed');
+  t.same(reopened.lastSigned, v.lastSigned, 'the later slot is the state');
+  t.equal(errorCode(() => reopened.signVote({ ...prevote, height: 8, round: 0, blockHash: B })), 'double_sign', 'a conflicting vote is refused');
+  t.equal(errorCode(() => reopened.signVote(prevote)), 'regression', 'what the older slot holds is refused too');
+  t.ok(reopened.signVote({ ...prevote, height: 8, round: 0, type: PRECOMMIT }), 'the next step is signed');
+  t.same(JSON.parse(readFileSync(second, 'utf8')).height, 8, 'into the slot that held the older state');
   t.same(new FileSignStateStore(path).load()?.step, 3);
   t.throws(() => new FileSignStateStore(''), TypeError);
+});
+
+t.test('FileSignStateStore: a torn slot falls back to the other; the one-file layout before the slots still loads', async (t) => {
+  const dir = t.testdir();
+  const path = join(dir, 'priv_validator_state.json');
+  const v = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
+  const prevote = { type: PREVOTE, height: 5, round: 0, blockHash: A } as const;
+  v.signVote(prevote);
+  v.signVote({ ...prevote, type: PRECOMMIT });
+  const [, second] = new FileSignStateStore(path).slotPaths;
+  const whole = readFileSync(second, 'utf8');
+  // A crash halfway through the save of the precommit: half new bytes, half old (here, zeros).
+  for (const torn of [whole.slice(0, 100), whole.slice(0, 512) + '\0'.repeat(512), whole.replace('"step": 3', '"step": 1')]) {
+    writeFileSync(second, torn);
+    const state = new FileSignStateStore(path).load();
+    t.same(state && [state.height, state.step], [5, 2], 'the whole slot (the prevote) is the state');
+    const again = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(path) });
+    t.equal(errorCode(() => again.signVote({ ...prevote, blockHash: B })), 'double_sign', 'and still guards what it says was signed');
+  }
+  // Both slots unreadable: refused, never reset.
+  writeFileSync(path, '{"half": ');
+  t.equal(errorCode(() => new FileSignStateStore(path).load()), 'malformed');
+
+  // The layout before the slots: one file, no sum, pretty-printed, renamed into place.
+  const old = join(t.testdir(), 'priv_validator_state.json');
+  const signBytes = voteSignBytes(CHAIN, { type: PREVOTE, height: 9, round: 1, blockHash: A });
+  writeFileSync(old, JSON.stringify({ height: 9, round: 1, step: 2, signBytes: Buffer.from(signBytes).toString('hex'), signature: Buffer.from(sign(KEY, signBytes)).toString('hex') }, null, 2) + '\n');
+  const migrated = new PrivValidator({ chainId: CHAIN, secretKey: KEY, store: new FileSignStateStore(old) });
+  t.same([migrated.lastSigned?.height, migrated.lastSigned?.round, migrated.lastSigned?.step], [9, 1, 2]);
+  t.equal(errorCode(() => migrated.signVote({ type: PREVOTE, height: 9, round: 1, blockHash: B })), 'double_sign');
+  migrated.signVote({ type: PRECOMMIT, height: 9, round: 1, blockHash: A });
+  t.ok(existsSync(new FileSignStateStore(old).slotPaths[1]), 'the first save after it goes to the second slot');
+  t.same(new FileSignStateStore(old).load()?.step, 3);
 });
 
 t.test('FileSignStateStore: a malformed file is an error, never a reset', async (t) => {

@@ -128,7 +128,13 @@ t.test('init and testnet leave only whole files, and no temporary ones', async (
 // Every writer of a file that matters goes through the helper, and nothing else in the node
 // writes, renames or links files by itself.
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const WRITERS = ['node/privval-file.ts', 'p2p/identity.ts', 'cli/keystore.ts', 'cli/home.ts', 'cli/testnet.ts'];
+const WRITERS = ['p2p/identity.ts', 'cli/keystore.ts', 'cli/home.ts', 'cli/testnet.ts'];
+/**
+ * Files that matter with a crash rule of their own, written in place and synced: the double-sign
+ * guard's two checksummed slots (a torn save loses only a signature never released; the other slot
+ * holds the state before it), one fdatasync per signature instead of a rename and two fsyncs.
+ */
+const OWN_RULE = ['node/privval-file.ts'];
 const OTHER_WRITES: Record<string, string> = {
   'chain/durable-file.ts': 'the helper itself',
   'cli/commands/contract.ts': '`contract code --out` writes a copy the user asked for',
@@ -142,6 +148,7 @@ t.test('every file that matters is written through writeFileDurably', async (t) 
   const sources = FOLDERS.flatMap((f) => filesBelow(join(ROOT, f)).filter((n) => n.endsWith('.ts')).map((n) => join(f, n)));
   t.ok(sources.length > 50 && sources.includes('node/privval-file.ts'), `checked ${sources.length} files`);
   for (const file of WRITERS) t.match(readFileSync(join(ROOT, file), 'utf8'), /\bwriteFileDurably\(/, `${file} writes through the helper`);
+  for (const file of OWN_RULE) t.match(readFileSync(join(ROOT, file), 'utf8'), /\bfdatasyncSync\(/, `${file} syncs what it writes`);
   const raw = sources.filter((f) => !(f in OTHER_WRITES) && RAW_WRITE.test(readFileSync(join(ROOT, f), 'utf8')));
   t.same(raw, [], 'no other source file writes, renames or links a file itself');
   t.ok(RAW_WRITE.test('await handle.writeFile(text)') && RAW_WRITE.test('renameSync(a, b)'), 'the check sees a raw write');
