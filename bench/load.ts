@@ -54,13 +54,25 @@ const slotsOf = (url: string) => {
 
 async function send(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
   let pending = txs;
-  while (pending.length > 0) {
+  let resent = false;
+  for (let failures = 0; pending.length > 0;) {
     const body = pending.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
-    const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-    const out = await res.json() as { error?: { message: string; data?: { reason?: string } } }[];
+    let out: { error?: { message: string; data?: { reason?: string } } }[];
+    try {
+      const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+      out = await res.json() as typeof out;
+    } catch (err) {
+      // A kept-alive connection the server closed as we reused it: sent again (its transactions
+      // may have been admitted already, which a resend then finds).
+      if (++failures > 5) throw err;
+      resent = true;
+      await new Promise((r) => setTimeout(r, 20));
+      continue;
+    }
     if (!Array.isArray(out)) throw new Error(`tx_broadcast batch refused: ${JSON.stringify(out)}`);
     const full = out.flatMap((r, i) => (r.error?.data?.reason === 'mempool_full' ? [pending[i]!] : []));
-    const bad = out.find((r) => r.error && r.error.data?.reason !== 'mempool_full');
+    const ok = (reason: string | undefined) => reason === 'mempool_full' || (resent && (reason === 'duplicate' || reason === 'nonce_used'));
+    const bad = out.find((r) => r.error && !ok(r.error.data?.reason));
     if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
     pending = full;
     if (pending.length > 0) await new Promise((r) => setTimeout(r, 20));

@@ -1,6 +1,7 @@
-#!/usr/bin/env node
-// The `hallmark` command. The CLI is TypeScript (cli/main.ts), which Node 24 runs directly (type
-// stripping; contracts need its WebAssembly JSPI); older Node gets one line saying how to run it
+#!/usr/bin/env -S node --max-semi-space-size=16
+// The `hallmark` command; the shebang's flags are node/process-flags.ts's (see there). The CLI is
+// TypeScript (cli/main.ts), which Node 24 runs directly (type stripping; contracts need its
+// WebAssembly JSPI); older Node gets one line saying how to run it
 // instead of a syntax error.
 const [major] = process.versions.node.split('.').map(Number);
 if (major < 24) {

@@ -30,6 +30,7 @@ import { checkChainId } from '../chain/chain-id.ts';
 import { CONFIG_FILE, defaultConfig, formatConfig, formatListen } from '../node/config.ts';
 import { DATA_DIR, GENESIS_FILE } from './home.ts';
 import { ensureKeysDir, FAUCET_KEY, keyPath, VALIDATOR_KEY, writeKeyFile } from './keystore.ts';
+import { NODE_PROCESS_FLAGS } from '../node/process-flags.ts';
 
 export const TESTNET_FILE = 'testnet.json';
 export const NODE_LOG_FILE = 'node.log';
@@ -358,7 +359,7 @@ export async function startTestnet(opts: StartTestnetOptions): Promise<RunningTe
       let child: ChildProcess;
       try {
         appendFileSync(fd, `--- hallmark testnet: starting ${n.name} at ${new Date().toISOString()} ---\n`);
-        child = spawn(process.execPath, args, { stdio: ['ignore', fd, fd], env: opts.env ?? process.env, detached: true });
+        child = spawn(process.execPath, [...NODE_PROCESS_FLAGS, ...args], { stdio: ['ignore', fd, fd], env: opts.env ?? process.env, detached: true });
         await new Promise<void>((res, rej) => {
           child.once('spawn', res);
           child.once('error', rej);
