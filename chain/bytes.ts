@@ -6,6 +6,14 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex');
 }
 
+/**
+ * The bytes as a string of one character each (latin1): a map or set key half the size of hex
+ * (a 32-byte hash is 48 bytes of heap against 80) and cheaper to make. Not for display.
+ */
+export function byteKey(bytes: Uint8Array): string {
+  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
+}
+
 /** Parses lower- or upper-case hex (optionally 0x-prefixed); throws on anything else. */
 export function fromHex(hex: string): Uint8Array {
   const h = hex.startsWith('0x') ? hex.slice(2).toLowerCase() : hex.toLowerCase();

@@ -3,7 +3,7 @@
  * The nonce counts the account's executed transactions; the next transaction must carry it.
  */
 import { ADDRESS_LENGTH, type Address } from '../chain/address.ts';
-import { concatBytes } from '../chain/bytes.ts';
+import { byteKey, concatBytes } from '../chain/bytes.ts';
 import { amount, checkAmount, checkUint, decodeCanonical, encodeCanonical, tuple, uint } from '../chain/codec.ts';
 
 export const ACCOUNT_KEY_PREFIX = 0x01;
@@ -47,7 +47,7 @@ export function writtenAccounts(writes: readonly (readonly [Uint8Array, Uint8Arr
   const out = new Map<string, Account>();
   for (const [key, value] of writes) {
     if (key.length !== 1 + ADDRESS_LENGTH || key[0] !== ACCOUNT_KEY_PREFIX) continue;
-    out.set(Buffer.from(key.buffer, key.byteOffset + 1, ADDRESS_LENGTH).toString('latin1'), accountOf(value ?? undefined));
+    out.set(byteKey(key.subarray(1)), accountOf(value ?? undefined));
   }
   return out;
 }

@@ -19,6 +19,7 @@
  * does not crowd out cheaper-gas work that pays more per unit.
  */
 import type { Address } from '../chain/address.ts';
+import { byteKey } from '../chain/bytes.ts';
 import { cborHeaderBytes, CODEC_LIMITS, minimumFee, type BlockLimits } from '../chain/block-rules.ts';
 import { CodecError } from '../chain/codec.ts';
 import { payloadProblem } from '../chain/protocol.ts';
@@ -41,9 +42,6 @@ export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } fro
 
 type RemovalReason = keyof MempoolCounters['removed'];
 
-function bytesKey(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
-}
 
 export class Mempool {
   readonly config: Readonly<MempoolConfig>;
@@ -100,11 +98,11 @@ export class Mempool {
   }
 
   has(hash: Uint8Array): boolean {
-    return this.#byHash.has(bytesKey(hash));
+    return this.#byHash.has(byteKey(hash));
   }
 
   get(hash: Uint8Array): SignedTransaction | undefined {
-    return this.#byHash.get(bytesKey(hash))?.stx;
+    return this.#byHash.get(byteKey(hash))?.stx;
   }
 
   /**
@@ -178,7 +176,7 @@ export class Mempool {
   update(committed: readonly SignedTransaction[], accounts?: ReadonlyMap<string, Account>): Promise<void> {
     return this.#inTurn(async () => {
       for (const stx of committed) {
-        const e = this.#byHash.get(bytesKey(stx.hash));
+        const e = this.#byHash.get(byteKey(stx.hash));
         if (e !== undefined) this.#remove(e, 'committed');
       }
       if (accounts !== undefined) {
@@ -244,7 +242,7 @@ export class Mempool {
   }
 
   #checkNotDuplicate(stx: SignedTransaction): void {
-    if (this.#byHash.has(bytesKey(stx.hash))) {
+    if (this.#byHash.has(byteKey(stx.hash))) {
       throw new MempoolError('duplicate', `transaction ${Buffer.from(stx.hash).toString('hex')} is already in the mempool`);
     }
   }
@@ -262,7 +260,7 @@ export class Mempool {
     if (nonce >= account.nonce + maxNonceGap) {
       throw new MempoolError('nonce_too_far', `nonce ${nonce} too far ahead: account nonce is ${account.nonce}, so the mempool takes nonces up to ${account.nonce + maxNonceGap - 1}`);
     }
-    const senderKey = bytesKey(address);
+    const senderKey = byteKey(address);
     const queue = this.#senders.get(senderKey);
     const pending = queue?.txs ?? [];
     // Leaving: the sender's transactions the fresh account shows as used, the one replaced, and
@@ -356,7 +354,7 @@ export class Mempool {
     }
     queue.account = account;
     const e: Entry = {
-      stx, key: bytesKey(stx.hash), sender: queue, nonce: stx.tx.nonce, fee: stx.tx.fee, gas: BigInt(Math.max(1, stx.tx.gasLimit)), size: stx.bytes.length,
+      stx, key: byteKey(stx.hash), sender: queue, nonce: stx.tx.nonce, fee: stx.tx.fee, gas: BigInt(Math.max(1, stx.tx.gasLimit)), size: stx.bytes.length,
       arrival: this.#arrivals++, heapIndex: -1,
     };
     const txs = queue.txs;

@@ -21,7 +21,7 @@
  * since the fault is ours. A local fault while storing synced blocks halts the node.
  */
 import { decodeBlock, type Block } from '../chain/block.ts';
-import { toHex } from '../chain/bytes.ts';
+import { byteKey } from '../chain/bytes.ts';
 import { CodecError } from '../chain/codec.ts';
 import { proposalSignBytes, type Proposal } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
@@ -125,7 +125,7 @@ export class NetworkService {
 
   /** A block was committed: tell the peers our new head (once at the end of a block sync). */
   committed(height: number, txHashes: readonly Uint8Array[]): void {
-    for (const h of txHashes) this.#recentlyCommitted.add(toHex(h));
+    for (const h of txHashes) this.#recentlyCommitted.add(byteKey(h));
     if (!this.#syncing) this.#network?.setHead(height);
   }
 
@@ -340,7 +340,7 @@ export class NetworkService {
     for (const { hash, bytes } of txs) {
       // Another peer got it to us first, or it is already in a block: the common cases, not worth a
       // decode, an account read and a refusal.
-      if (this.#o.mempool.get(hash) !== undefined || this.#recentlyCommitted.has(toHex(hash))) continue;
+      if (this.#o.mempool.get(hash) !== undefined || this.#recentlyCommitted.has(byteKey(hash))) continue;
       try {
         const stx = await this.#o.mempool.add(bytes);
         admitted.push({ hash: stx.hash, bytes });

@@ -22,7 +22,7 @@
 import type { Connection, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Multiaddr } from '@multiformats/multiaddr';
-import { equalBytes, toHex } from '../chain/bytes.ts';
+import { byteKey, equalBytes } from '../chain/bytes.ts';
 import { CodecError } from '../chain/codec.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Proposal } from '../chain/proposal.ts';
@@ -93,7 +93,7 @@ export interface NetworkCounters {
 }
 
 /** Transaction hashes remembered per peer (sent to it or received from it). */
-const KNOWN_TXS_PER_PEER = 65_536;
+const KNOWN_TXS_PER_PEER = 32_768;
 /** Transactions gossiped in one message, and how long a batch waits to fill. */
 const TX_BATCH = 512;
 const TX_FLUSH_MS = 5;
@@ -211,14 +211,14 @@ export class Network {
    * peer they came from (it has them). Batched for a few ms.
    */
   gossipTxs(txs: readonly { hash: Uint8Array; bytes: Uint8Array }[], from?: string): void {
+    const keys = txs.map((tx) => byteKey(tx.hash));
     for (const p of this.#peers.values()) {
       if (!p.ready || p.id === from || p.txs === null) continue;
-      for (const tx of txs) {
-        const key = toHex(tx.hash);
-        if (p.knownTxs.has(key)) continue;
-        p.knownTxs.add(key);
+      txs.forEach((tx, i) => {
+        if (p.knownTxs.has(keys[i]!)) return;
+        p.knownTxs.add(keys[i]!);
         p.pendingTxs.push(tx.bytes);
-      }
+      });
     }
     if (this.#txFlush === null) this.#txFlush = setTimeout(() => this.#flushTxs(), TX_FLUSH_MS);
   }
@@ -444,7 +444,7 @@ export class Network {
       throw err;
     }
     const hashed = txs.map((bytes) => ({ hash: sha256(bytes), bytes }));
-    for (const tx of hashed) peer.knownTxs.add(toHex(tx.hash));
+    for (const tx of hashed) peer.knownTxs.add(byteKey(tx.hash));
     return this.#o.handlers.onTxs(id, hashed);
   }
 }
