@@ -39,6 +39,7 @@ export interface NewNode {
 }
 
 export interface NewLeaf {
+  readonly keyHash: Uint8Array;
   readonly key: Uint8Array;
   readonly bytes: Uint8Array;
 }
@@ -319,7 +320,7 @@ export class VersionBuilder {
 
   #newLeaf(w: Write): LeafRef {
     const bytes = encodeLeafRecord(w.key, w.value!, this.#arena.alloc);
-    this.newLeaves.push({ key: leafKey(this.store.prefix, this.version, w.keyHash), bytes });
+    this.newLeaves.push({ keyHash: w.keyHash, key: leafKey(this.store.prefix, this.version, w.keyHash), bytes });
     return makeLeaf(this.version, w.keyHash, w.valueHash!);
   }
 
