@@ -6,7 +6,7 @@
  * the tree's caches hold (bytes as the cache counts them, and the process's heap and RSS).
  *
  * The issue's goals (issue 17): inserts >= 0.25x raw batch puts, updates >= 0.2x, at both sizes.
- * Run: npx node bench/state.bench.ts [--keys 100000,1000000] [--leveldb '{"compression":false}']
+ * Run: npx node bench/state.bench.ts [--keys 100000,1000000] [--leveldb '{"compression":false}'] [--tree '{"cacheBytes":0}']
  */
 import { randomBytes, randomInt } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -17,6 +17,7 @@ import { runInNewContext } from 'node:vm';
 import { Level } from 'level';
 import { rate, report } from './harness.ts';
 import { StateTree, verifyStateProof } from '../state/tree.ts';
+import type { StateTreeOptions } from '../state/tree.ts';
 
 const BENCH = 'state';
 const PER_VERSION = 1_000;
@@ -26,6 +27,9 @@ const SIZES = arg > 0 ? process.argv[arg + 1]!.split(',').map(Number) : [100_000
 /** LevelDB options for both databases, to try others than the node's (--leveldb '{"compression":false}'). */
 const optArg = process.argv.indexOf('--leveldb');
 const LEVELDB_OPTIONS: Record<string, unknown> = optArg > 0 ? JSON.parse(process.argv[optArg + 1]!) : {};
+/** StateTree options, to try other cache sizes than the default (--tree '{"cacheBytes":268435456}'). */
+const treeArg = process.argv.indexOf('--tree');
+const TREE_OPTIONS: StateTreeOptions = treeArg > 0 ? JSON.parse(process.argv[treeArg + 1]!) : {};
 
 type Db = Level<Uint8Array, Uint8Array>;
 
@@ -74,7 +78,7 @@ async function run(keysN: number, dirs: string[]): Promise<void> {
   // The state tree: insert everything, 1,000 writes per version.
   const st = await freshDb('tree');
   dirs.push(st.dir);
-  let tree: StateTree | undefined = await StateTree.open(st.db);
+  let tree: StateTree | undefined = await StateTree.open(st.db, TREE_OPTIONS);
   let ops = 0;
   start = performance.now();
   for (let i = 0, v = 0; i < keysN; i += PER_VERSION, v++) {

@@ -63,10 +63,7 @@ export interface StateTreeOptions {
   prefix?: number;
   /** How many versions stay readable (the latest and the ones before it); 0 or undefined keeps all. */
   keepVersions?: number;
-  /**
-   * Bytes of memory the caches of decoded packed nodes and of leaf records may take (default 64
-   * MiB; 0 disables them). bench/state.bench.ts reports what they hold and what the process spends.
-   */
+  /** Bytes the caches of decoded packed nodes and of leaf records may take (default 64 MiB; 0 disables them). */
   cacheBytes?: number;
   /** At most this many packed nodes (and as many leaf records) cached, within cacheBytes (default: no count limit). */
   cacheNodes?: number;
