@@ -41,12 +41,6 @@ const KIND_BYTES = (2 * (LAST_POS - 1) + 7) >> 3;
 
 // ---- varints: versions in records are stored as (node version - child version), mostly 1-2 bytes ----
 
-function varintBytes(n: number): number {
-  let k = 1;
-  for (; n >= 0x80; k++) n = Math.floor(n / 0x80);
-  return k;
-}
-
 function writeVarint(out: Uint8Array, off: number, n: number): number {
   for (; n >= 0x80; n = Math.floor(n / 0x80)) out[off++] = (n % 0x80) | 0x80;
   out[off] = n;
@@ -168,15 +162,24 @@ export function relDepth(pos: number): number {
 
 /**
  * Lays out a new packed node in a scratch array, entries in the order the slots are set, and copies
- * it out whole at the end (one allocation per node). Reusable: start() begins the next node.
+ * it out whole at the end (one allocation per node). Slots are set parent first, left before right,
+ * so leaves and child nodes arrive in keyHash order: their record entries are written as they come.
+ * Reusable: start() begins the next node.
  */
 export class PackedBuilder {
   readonly #b = new Uint8Array(ENTRIES + (LAST_POS - 1) * ENTRY_SIZE[K_LEAF]! + HASH_BYTES);
   #off = ENTRIES;
+  /** The record's entries so far (after its tag and kinds). */
+  readonly #rec = new Uint8Array(FIRST_CHILD_POS * (9 + 2 * HASH_BYTES));
+  #recOff = 0;
+  #version = 0;
 
-  start(): this {
+  /** Begins a node of `version`. */
+  start(version: number): this {
     this.#b.fill(0, 0, ENTRIES);
     this.#off = ENTRIES;
+    this.#recOff = 0;
+    this.#version = version;
     return this;
   }
 
@@ -191,6 +194,13 @@ export class PackedBuilder {
     return off;
   }
 
+  /** Appends a record entry: age, then `n` bytes of src from sOff. */
+  #record(version: number, src: Uint8Array, sOff: number, n: number): void {
+    const off = writeVarint(this.#rec, this.#recOff, this.#version - version);
+    copy(this.#rec, off, src, sOff, n);
+    this.#recOff = off + n;
+  }
+
   /** An inner node whose hash is at hash[off..off+32]. */
   inner(pos: number, hash: Uint8Array, off: number): void {
     copy(this.#b, this.#set(pos, K_INNER), hash, off, HASH_BYTES);
@@ -202,63 +212,51 @@ export class PackedBuilder {
     copy(this.#b, off + HASH_BYTES, leaf.keyHash, 0, HASH_BYTES);
     copy(this.#b, off + 2 * HASH_BYTES, leaf.valueHash, 0, HASH_BYTES);
     writeU64(this.#b, off + 3 * HASH_BYTES, leaf.version);
+    this.#record(leaf.version, this.#b, off + HASH_BYTES, 2 * HASH_BYTES);
   }
 
   node(pos: number, ref: NodeRef): void {
     const off = this.#set(pos, K_NODE);
     copy(this.#b, off, ref.hash, 0, HASH_BYTES);
     writeU64(this.#b, off + HASH_BYTES, ref.version);
+    this.#record(ref.version, ref.hash, 0, HASH_BYTES);
   }
 
   /** Copies slot `from` of `node` and everything below it to `pos` (a leaf may move; the rest stays). */
   copy(pos: number, node: PackedNode, from: number): void {
     const k = node.kind(from);
     if (k === K_EMPTY) return;
-    copy(this.#b, this.#set(pos, k), node.b, node.at(from), ENTRY_SIZE[k]!);
-    if (k !== K_INNER) return;
-    this.copy(2 * pos, node, 2 * from);
-    this.copy(2 * pos + 1, node, 2 * from + 1);
+    const src = node.at(from);
+    copy(this.#b, this.#set(pos, k), node.b, src, ENTRY_SIZE[k]!);
+    if (k === K_LEAF) this.#record(node.versionAt(from), node.b, src + HASH_BYTES, 2 * HASH_BYTES);
+    else if (k === K_NODE) this.#record(node.versionAt(from), node.b, src, HASH_BYTES);
+    else {
+      this.copy(2 * pos, node, 2 * from);
+      this.copy(2 * pos + 1, node, 2 * from + 1);
+    }
   }
 
-  finish(version: number): PackedNode {
-    return new PackedNode(this.#b.slice(0, this.#off), version);
+  /** The node laid out, and its record (packed.ts encoding) in memory from `alloc`. */
+  finish(alloc: Alloc): { node: PackedNode; record: Uint8Array } {
+    const node = new PackedNode(this.#b.slice(0, this.#off), this.#version);
+    const record = alloc(1 + KIND_BYTES + this.#recOff);
+    writeKinds(this.#b, record);
+    record.set(this.#rec.subarray(0, this.#recOff), 1 + KIND_BYTES);
+    return { node, record };
   }
 }
 
-// ---- records ----
-
-function frontierBytes(n: PackedNode, pos: number): number {
-  const k = n.kind(pos);
-  if (k === K_INNER) return frontierBytes(n, 2 * pos) + frontierBytes(n, 2 * pos + 1);
-  if (k === K_EMPTY) return 0;
-  return varintBytes(n.version - n.versionAt(pos)) + (k === K_LEAF ? 2 * HASH_BYTES : HASH_BYTES);
-}
-
-function writeFrontier(n: PackedNode, pos: number, out: Uint8Array, off: number): number {
-  const k = n.kind(pos);
-  if (k === K_INNER) return writeFrontier(n, 2 * pos + 1, out, writeFrontier(n, 2 * pos, out, off));
-  if (k === K_EMPTY) return off;
-  const o = n.at(pos);
-  off = writeVarint(out, off, n.version - n.versionAt(pos));
-  if (k === K_LEAF) {
-    copy(out, off, n.b, o + HASH_BYTES, 2 * HASH_BYTES);
-    return off + 2 * HASH_BYTES;
-  }
-  copy(out, off, n.b, o, HASH_BYTES);
-  return off + HASH_BYTES;
-}
-
-export function encodePacked(n: PackedNode, alloc: Alloc): Uint8Array {
-  const out = alloc(1 + KIND_BYTES + frontierBytes(n, 1));
+/** The record's tag and the 2-bit kinds of positions 2..LAST_POS (kinds[pos]), MSB first. */
+export function writeKinds(kinds: Uint8Array, out: Uint8Array): void {
   out[0] = RECORD_TAG;
   out.fill(0, 1, 1 + KIND_BYTES);
   for (let pos = 2; pos <= LAST_POS; pos++) {
     const bit = 2 * (pos - 2);
-    out[1 + (bit >> 3)] = out[1 + (bit >> 3)]! | (n.kind(pos) << (6 - (bit & 7)));
+    out[1 + (bit >> 3)] = out[1 + (bit >> 3)]! | (kinds[pos]! << (6 - (bit & 7)));
   }
-  writeFrontier(n, 1, out, 1 + KIND_BYTES);
-  return out;
 }
+
+// ---- records ----
 
 /** Decodes the record of the packed node at (depth, any path through it), checking its shape. */
 export function decodePacked(rec: Uint8Array, version: number, depth: number, path: Uint8Array): PackedNode {

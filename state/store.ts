@@ -7,13 +7,12 @@
  * position), so a hit needs no node key to be built. The Map key is a small integer mixed from hash
  * and version bits; a node knows its version and root hash, and a hit checks both. Only committed
  * nodes are cached: they are immutable, and a pruned node is never asked for again (reads of pruned
- * versions are refused), so it can simply age out. Leaf records are not cached: a read wants one
- * value once.
+ * versions are refused), so it can simply age out. Both caches are bounded by bytes: a node's
+ * array plus what V8 and the Map spend around it (NODE_OVERHEAD, measured by bench/state.bench.ts).
  */
 import type { Level } from 'level';
-import { toHex } from '../chain/bytes.ts';
 import { LruCache } from './cache.ts';
-import { decodeLeafRecord, leafKey, nodeKey, rootKey, staleKey, staleRecordKeys } from './codec.ts';
+import { decodeLeafRecord, leafKey, nodeKey, readU64, rootKey, staleKey, staleRecordKeys, writeU64 } from './codec.ts';
 import type { NodeRef } from './codec.ts';
 import { StateError } from './errors.ts';
 import { decodePacked } from './packed.ts';
@@ -33,22 +32,48 @@ function cacheKey(hash: Uint8Array, version: number, off = 0): number {
   return (top ^ Math.imul(version, 0x9e3779b1)) & 0x3fff_ffff;
 }
 
+/** Bytes a cached node or leaf costs beyond its array: its objects, the ArrayBuffer's, the Map entry. */
+const NODE_OVERHEAD = 300;
+const LEAF_OVERHEAD = 300;
+/** The share of the cache's bytes that leaf records may hold. */
+const LEAF_SHARE = 8;
+
+/** What the caches hold, in entries and in bytes as they count them. */
+export interface CacheStats {
+  nodes: number;
+  leaves: number;
+  bytes: number;
+  limitBytes: number;
+}
+
+/** A cached leaf record: u64 version | keyHash | the record (u16 key length | key | value). */
+const LEAF_HEAD = 8 + 32;
+
 export class NodeStore {
   readonly db: Level<Uint8Array, Uint8Array>;
   readonly prefix: number;
   readonly #cache: LruCache<number, PackedNode>;
   /**
-   * Leaf records by their database key. A leaf of (version, keyHash) never changes once written, so
-   * a cached one is never stale; every account read (mempool admission, execution) would otherwise
-   * cost a LevelDB get.
+   * The last leaf record written or read of each keyHash (one entry per key, not per version: reads
+   * are of the latest version nearly always), keyed like nodes and checked on a hit. A leaf of
+   * (version, keyHash) never changes once written, so a cached one is never stale; every account
+   * read (mempool admission, execution) would otherwise cost a LevelDB get.
    */
-  readonly #leaves: LruCache<string, Uint8Array>;
+  readonly #leaves: LruCache<number, Uint8Array>;
+  readonly #limit: number;
 
-  constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, cacheNodes: number) {
+  /** `bytes` bounds both caches (leaves get 1/LEAF_SHARE of it); `maxNodes` bounds the count of each too. */
+  constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, bytes: number, maxNodes = Infinity) {
     this.db = db;
     this.prefix = prefix;
-    this.#cache = new LruCache<number, PackedNode>(cacheNodes);
-    this.#leaves = new LruCache<string, Uint8Array>(cacheNodes);
+    this.#limit = bytes;
+    const leafBytes = Math.floor(bytes / LEAF_SHARE);
+    this.#cache = new LruCache<number, PackedNode>(bytes - leafBytes, (n) => n.b.byteLength + NODE_OVERHEAD, maxNodes);
+    this.#leaves = new LruCache<number, Uint8Array>(leafBytes, (b) => b.byteLength + LEAF_OVERHEAD, maxNodes);
+  }
+
+  get stats(): CacheStats {
+    return { nodes: this.#cache.size, leaves: this.#leaves.size, bytes: this.#cache.weight + this.#leaves.weight, limitBytes: this.#limit };
   }
 
   /** The node if it is cached, without touching the database. */
@@ -93,14 +118,14 @@ export class NodeStore {
 
   /** The key and value of the leaf (version, keyHash): views of a fresh array, the caller's to keep. */
   async readLeaf(version: number, keyHash: Uint8Array): Promise<{ key: Uint8Array; value: Uint8Array }> {
-    const key = leafKey(this.prefix, version, keyHash);
-    const id = toHex(key);
+    const id = cacheKey(keyHash, 0);
     const cached = this.#leaves.get(id);
     // A copy: the record's views are the caller's to keep, and the cached bytes must not change.
-    if (cached !== undefined) return decodeLeafRecord(cached.slice());
+    if (cached !== undefined && readU64(cached, 0) === version && sameHash(cached, 8, keyHash)) return decodeLeafRecord(cached.slice(LEAF_HEAD));
+    const key = leafKey(this.prefix, version, keyHash);
     const bytes = await this.db.get(key);
     if (bytes === undefined) throw new MissingNodeError(key);
-    this.#leaves.set(id, bytes.slice());
+    this.rememberLeaf(version, keyHash, bytes);
     return decodeLeafRecord(bytes);
   }
 
@@ -118,9 +143,13 @@ export class NodeStore {
     });
   }
 
-  /** Caches a leaf record just committed, under its database key. */
-  rememberLeaf(key: Uint8Array, bytes: Uint8Array): void {
-    this.#leaves.set(toHex(key), bytes.slice());
+  /** Caches the leaf record of (version, keyHash), just committed or read, in place of the key's last one. */
+  rememberLeaf(version: number, keyHash: Uint8Array, record: Uint8Array): void {
+    const e = new Uint8Array(LEAF_HEAD + record.length);
+    writeU64(e, 0, version);
+    e.set(keyHash, 8);
+    e.set(record, LEAF_HEAD);
+    this.#leaves.set(cacheKey(keyHash, 0), e);
   }
 
   /** Caches a node just committed (or read). */
@@ -169,6 +198,11 @@ export class NodeStore {
     this.remember(node);
     return node;
   }
+}
+
+function sameHash(a: Uint8Array, off: number, h: Uint8Array): boolean {
+  for (let i = 0; i < 32; i++) if (a[off + i] !== h[i]) return false;
+  return true;
 }
 
 /** A node or leaf a root refers to is absent: corruption, unless the version was pruned meanwhile. */

@@ -13,7 +13,7 @@
  * position; a record is built from hashes computed once, here.
  */
 import { HASH_BYTES, MAX_DEPTH } from './hashing.ts';
-import { FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS } from './packed.ts';
+import { FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS, writeKinds } from './packed.ts';
 import { sha256PairAt } from './sha256.ts';
 import { Arena } from './update.ts';
 
@@ -61,7 +61,6 @@ export interface BuiltNode {
   readonly record: Uint8Array;
 }
 
-const RECORD_TAG = 0x02;
 const KIND_BYTES = (2 * (LAST_POS - 1) + 7) >> 3;
 /** At most FIRST_CHILD_POS leaf or child entries, each at most age byte | keyHash | valueHash. */
 const BODY_BYTES = FIRST_CHILD_POS * (1 + 2 * HASH_BYTES);
@@ -116,11 +115,7 @@ export class SubtreeBuilder {
     r.len = 0;
     this.#fill(r, 1, a, b, depth, out, off);
     const rec = this.#arena.alloc(1 + KIND_BYTES + r.len);
-    rec[0] = RECORD_TAG;
-    for (let pos = 2; pos <= LAST_POS; pos++) {
-      const bit = 2 * (pos - 2);
-      rec[1 + (bit >> 3)] = rec[1 + (bit >> 3)]! | (r.kinds[pos]! << (6 - (bit & 7)));
-    }
+    writeKinds(r.kinds, rec);
     rec.set(r.body.subarray(0, r.len), 1 + KIND_BYTES);
     this.nodes.push({ depth, path: this.atoms.kh.subarray(a * HASH_BYTES, (a + 1) * HASH_BYTES), record: rec });
   }

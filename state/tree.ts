@@ -43,13 +43,14 @@ import { bitAt, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, samePrefix } from './hashing.
 import type { StateProof } from './proof.ts';
 import { frontierOf, K_EMPTY, K_INNER, K_LEAF, K_NODE, PackedNode } from './packed.ts';
 import { MissingNodeError, NodeStore } from './store.ts';
-import type { NodeRead } from './store.ts';
+import type { CacheStats, NodeRead } from './store.ts';
 import type { SubtreeSummary } from './subtree.ts';
 import { collectWrites, hashKey, VersionBuilder } from './update.ts';
-import type { NewNode, StaleRecord } from './update.ts';
+import type { NewLeaf, NewNode, StaleRecord } from './update.ts';
 
 export { StateError } from './errors.ts';
 export type { StateErrorCode } from './errors.ts';
+export type { CacheStats } from './store.ts';
 export { verifyStateProof, encodeStateProof, decodeStateProof } from './proof.ts';
 export type { StateProof } from './proof.ts';
 export { EMPTY_HASH } from './hashing.ts';
@@ -62,7 +63,9 @@ export interface StateTreeOptions {
   prefix?: number;
   /** How many versions stay readable (the latest and the ones before it); 0 or undefined keeps all. */
   keepVersions?: number;
-  /** Decoded packed nodes (up to 16 children each) kept in memory (default 100,000; 0 disables the cache). */
+  /** Bytes the caches of decoded packed nodes and of leaf records may take (default 64 MiB; 0 disables them). */
+  cacheBytes?: number;
+  /** At most this many packed nodes (and as many leaf records) cached, within cacheBytes (default: no count limit). */
   cacheNodes?: number;
 }
 
@@ -88,13 +91,13 @@ interface Staged {
   readonly base: number; // latestVersion when prepared
   readonly rootRef: RootRef | null;
   readonly newNodes: readonly NewNode[];
-  readonly newLeaves: readonly { key: Uint8Array; bytes: Uint8Array }[];
+  readonly newLeaves: readonly NewLeaf[];
   readonly replaced: readonly StaleRecord[];
   readonly oldest: number;
   readonly first: number;
 }
 
-const DEFAULT_CACHE_NODES = 100_000;
+const DEFAULT_CACHE_BYTES = 64 << 20;
 const ROOT_CACHE = 256;
 const ZERO_PATH = new Uint8Array(HASH_BYTES);
 /** Leaf records, and packed nodes, entries() reads with one getMany. */
@@ -113,22 +116,24 @@ export class StateTree {
   #oldest = -1;
   #first = -1;
 
-  private constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, keep: number, cacheNodes: number) {
+  private constructor(db: Level<Uint8Array, Uint8Array>, prefix: number, keep: number, cacheBytes: number, cacheNodes: number) {
     this.#db = db;
     this.#prefix = prefix;
     this.#keep = keep;
-    this.#store = new NodeStore(db, prefix, cacheNodes);
+    this.#store = new NodeStore(db, prefix, cacheBytes, cacheNodes);
   }
 
   /** Opens the tree stored under `opts.prefix` in `db` (opened with 'view' key and value encodings). */
   static async open(db: Level<Uint8Array, Uint8Array>, opts: StateTreeOptions = {}): Promise<StateTree> {
     const prefix = opts.prefix ?? DEFAULT_PREFIX;
     const keep = opts.keepVersions ?? 0;
-    const cacheNodes = opts.cacheNodes ?? DEFAULT_CACHE_NODES;
+    const cacheBytes = opts.cacheBytes ?? DEFAULT_CACHE_BYTES;
+    const cacheNodes = opts.cacheNodes ?? Infinity;
     if (!Number.isInteger(prefix) || prefix < 0 || prefix > 0xff) throw new RangeError(`prefix must be a byte, got ${prefix}`);
     if (!Number.isSafeInteger(keep) || keep < 0) throw new RangeError(`keepVersions must be a non-negative integer, got ${keep}`);
-    if (!Number.isSafeInteger(cacheNodes) || cacheNodes < 0) throw new RangeError(`cacheNodes must be a non-negative integer, got ${cacheNodes}`);
-    const tree = new StateTree(db, prefix, keep, cacheNodes);
+    if (!Number.isSafeInteger(cacheBytes) || cacheBytes < 0) throw new RangeError(`cacheBytes must be a non-negative integer, got ${cacheBytes}`);
+    if (cacheNodes !== Infinity && (!Number.isSafeInteger(cacheNodes) || cacheNodes < 0)) throw new RangeError(`cacheNodes must be a non-negative integer, got ${cacheNodes}`);
+    const tree = new StateTree(db, prefix, keep, cacheBytes, cacheNodes);
     await tree.#load();
     return tree;
   }
@@ -156,6 +161,11 @@ export class StateTree {
   /** The latest committed version, -1 when nothing has been committed. */
   get latestVersion(): number {
     return this.#latest;
+  }
+
+  /** What the node and leaf caches hold now. */
+  cacheStats(): CacheStats {
+    return this.#store.stats;
   }
 
   /** The oldest version still readable, -1 when nothing has been committed. */
@@ -425,7 +435,7 @@ export class StateTree {
     // The replaced nodes serve only older versions now; make room for the latest one's.
     for (const n of s.replaced) if (n.kind === 'node') this.#store.forget(n);
     for (const n of s.newNodes) this.#store.remember(n.node);
-    for (const l of s.newLeaves) this.#store.rememberLeaf(l.key, l.bytes);
+    for (const l of s.newLeaves) this.#store.rememberLeaf(prepared.version, l.keyHash, l.bytes);
   }
 
   /** prepare + db.batch + markCommitted, for callers with nothing else to write atomically. */

@@ -19,7 +19,7 @@ import type { LeafRef, NodeRef, RootRef, StaleId } from './codec.ts';
 import { StateError } from './errors.ts';
 import { bitAt, compareHashes, EMPTY_HASH, HASH_BYTES, MAX_DEPTH, sha256 } from './hashing.ts';
 import { sha256PairAt } from './sha256.ts';
-import { encodePacked, FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS, PackedBuilder } from './packed.ts';
+import { FIRST_CHILD_POS, K_EMPTY, K_INNER, K_LEAF, K_NODE, LAST_POS, PACK_LEVELS, PackedBuilder } from './packed.ts';
 import type { PackedNode } from './packed.ts';
 import type { NodeStore } from './store.ts';
 
@@ -39,6 +39,7 @@ export interface NewNode {
 }
 
 export interface NewLeaf {
+  readonly keyHash: Uint8Array;
   readonly key: Uint8Array;
   readonly bytes: Uint8Array;
 }
@@ -319,7 +320,7 @@ export class VersionBuilder {
 
   #newLeaf(w: Write): LeafRef {
     const bytes = encodeLeafRecord(w.key, w.value!, this.#arena.alloc);
-    this.newLeaves.push({ key: leafKey(this.store.prefix, this.version, w.keyHash), bytes });
+    this.newLeaves.push({ keyHash: w.keyHash, key: leafKey(this.store.prefix, this.version, w.keyHash), bytes });
     return makeLeaf(this.version, w.keyHash, w.valueHash!);
   }
 
@@ -328,10 +329,9 @@ export class VersionBuilder {
   /** Writes the packed node rooted at draft `d` (at `depth`, a multiple of PACK_LEVELS), and those below. */
   #pack(d: Draft, depth: number): NodeRef {
     const level = depth / PACK_LEVELS;
-    const b = (this.#builders[level] ??= new PackedBuilder()).start();
+    const b = (this.#builders[level] ??= new PackedBuilder()).start(this.version);
     this.#fill(b, 1, d, depth);
-    const node = b.finish(this.version);
-    const bytes = encodePacked(node, this.#arena.alloc);
+    const { node, record: bytes } = b.finish(this.#arena.alloc);
     this.newNodes.push({ key: nodeKey(this.store.prefix, this.version, depth, d.path), bytes, node });
     return { kind: 'node', hash: node.hash(1), version: this.version };
   }

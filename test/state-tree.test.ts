@@ -3,6 +3,7 @@ import type { Test } from 'tap';
 import { StateTree, StateError, EMPTY_HASH, MAX_KEY_BYTES } from '../state/tree.ts';
 import type { PreparedVersion } from '../state/tree.ts';
 import { NodeStore } from '../state/store.ts';
+import { LruCache } from '../state/cache.ts';
 import { decodeRoot, describeKey, nodeKey, rootKey } from '../state/codec.ts';
 import { decodePacked } from '../state/packed.ts';
 import {
@@ -327,19 +328,49 @@ t.test('small and disabled node caches give the same results', async (t) => {
   const rand = rng(3);
   const batches: Writes[] = Array.from({ length: 8 }, () => randomWrites(rand, 120, 300));
   const results: string[][] = [];
-  for (const cacheNodes of [0, 7, 100_000]) {
-    const { db } = await withDb(t, `cache-${cacheNodes}`);
-    const tree = await StateTree.open(db, { cacheNodes });
+  const configs = [{ cacheNodes: 0 }, { cacheNodes: 7 }, { cacheBytes: 0 }, { cacheBytes: 20_000 }, {}];
+  for (const [i, opts] of configs.entries()) {
+    const { db } = await withDb(t, `cache-${i}`);
+    const tree = await StateTree.open(db, opts);
     const roots: string[] = [];
-    for (let v = 0; v < batches.length; v++) roots.push(hex((await tree.commit(v, batches[v]!)).root));
-    roots.push(hex((await tree.get(b('key-1'), 3)) ?? new Uint8Array(0)));
+    const reads: string[] = [];
+    for (let v = 0; v < batches.length; v++) {
+      roots.push(hex((await tree.commit(v, batches[v]!)).root));
+      // Reads of older versions after newer ones were cached (the leaf cache holds one version per key).
+      for (let k = 0; k < 300; k += 37) reads.push(hex((await tree.get(b(`key-${k}`), Math.floor(v / 2))) ?? b('<none>')));
+    }
+    roots.push(...reads);
+    const stats = tree.cacheStats();
+    if (opts.cacheBytes !== undefined) t.ok(stats.bytes <= opts.cacheBytes, `cacheBytes ${opts.cacheBytes} bounds the caches (${stats.bytes})`);
+    if (opts.cacheNodes !== undefined) t.ok(stats.nodes <= opts.cacheNodes && stats.leaves <= opts.cacheNodes, `cacheNodes ${opts.cacheNodes} bounds the count`);
+    if (i === configs.length - 1) t.ok(stats.nodes > 0 && stats.leaves > 0, 'the default caches nodes and leaves');
     results.push(roots);
   }
-  t.same(results[0], results[2]);
-  t.same(results[1], results[2]);
+  for (let i = 0; i < configs.length - 1; i++) t.same(results[i], results[configs.length - 1], JSON.stringify(configs[i]));
   const ref = new RefState();
   for (const w of batches) ref.apply(w);
-  t.equal(results[2]![batches.length - 1], hex(ref.root()));
+  t.equal(results[configs.length - 1]![batches.length - 1], hex(ref.root()));
+});
+
+t.test('LruCache: bounded by weight and by count, deletes and replacements give their weight back', async (t) => {
+  const c = new LruCache<number, Uint8Array>(100, (v) => v.length, 6);
+  for (let i = 0; i < 40; i++) {
+    c.set(i, new Uint8Array(i % 7));
+    if (c.weight > 100 || c.size > 6) t.fail(`weight ${c.weight}, size ${c.size} after ${i}`);
+  }
+  t.ok(c.get(39), 'the latest entry stays');
+  t.notOk(c.get(0), 'an old one went');
+  const w = c.weight;
+  c.set(39, new Uint8Array(1));
+  t.equal(c.weight, w - (39 % 7) + 1, 'a replaced entry gives its weight back');
+  c.delete(39);
+  t.equal(c.weight, w - (39 % 7), 'so does a deleted one');
+  c.clear();
+  t.equal(c.weight, 0);
+  t.equal(c.size, 0);
+  const off = new LruCache<number, number>(10, () => 1, 0);
+  off.set(1, 1);
+  t.equal(off.get(1), undefined, 'a count limit of 0 disables the cache');
 });
 
 t.test('node store: synchronous and batched reads agree, missing or altered nodes are corruption', async (t) => {
