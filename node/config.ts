@@ -194,7 +194,7 @@ export const CONFIG_TABLES: readonly ConfigTable<NodeConfig>[] = [
     of: (c) => c.execution,
     keys: [
       field<NodeConfig['execution']>()('signature_threads', 'signatureThreads', integer(0, 64),
-        "worker threads that verify the signatures of a block's transactions; `0` verifies on the node's own thread; absent: one per core"),
+        "worker threads that verify the signatures of a block's transactions and of admissions that arrive together; `0` verifies on the node's own thread; absent: one per core"),
     ],
   },
   {

@@ -157,6 +157,7 @@ export class HallmarkNode {
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
       limits, maxBlockTxBytes: maxBlockTxBytes(limits, genesis.validators.length),
       ...(zk && { proofs: (p) => parts.executor.read(({ overlay }) => zk.admit(overlay, p)) }),
+      ...(parts.signatures !== null && { signatures: parts.signatures }),
     });
     this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
     this.#builder = new BlockBuilder({
