@@ -173,7 +173,8 @@ export class SignaturePool {
       };
       this.#live.add(req);
       this.#queue.push(req);
-      this.#start().kick();
+      // At once, not after the turn (kick): requests are not merged, so waiting would only add latency.
+      this.#start().dispatch();
     });
   }
 
