@@ -4,6 +4,10 @@
  * process, with a 10 ms block time.
  *   - saturation: committed transfers per second, against the executor alone applying the same
  *     transfers in blocks of 1,000 (no RPC, mempool or consensus) in the same run;
+ *   - the executor alone again with the signature pool (chain/signature-pool.ts) verifying each
+ *     block's signatures on every core, and both executor rates in units of the single-core
+ *     verify rate measured in the same run (transfers per verify-time: comparable across runs and
+ *     machines, as both scale with the core's speed);
  *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), median
  *     and p99.
  */
@@ -11,13 +15,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addressOf } from '../chain/address.ts';
+import { verifySignature } from '../chain/signature.ts';
+import { SignaturePool } from '../chain/signature-pool.ts';
+import { signedMessage, type SignedTransaction } from '../chain/tx.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/genesis.ts';
 import { Executor } from '../execution/executor.ts';
 import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { fastGenesis, startTestNode } from '../test/fixtures/node.ts';
-import { report } from './harness.ts';
+import { rate, report } from './harness.ts';
 import { broadcast, presignedTransfers } from './load.ts';
 
 const SENDERS = 2000;
@@ -36,20 +43,48 @@ const transfers = (fromNonce: number, nonces: number) => presignedTransfers(gene
 const saturation = transfers(0, SATURATION_NONCES);
 const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);
 
-// Baseline: the executor alone, same transfers, blocks of 1,000.
+// Baseline: the executor alone, same transfers, blocks of 1,000: inline, then on the signature pool.
 const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
 {
-  const { db, tree } = await openChain(join(baseDir, 'chain'));
   const validators = new ValidatorSet(genesis.validators);
-  const executor = await Executor.open(db, tree);
-  await executor.initGenesis(toGenesisState(genesis));
-  const start = performance.now();
-  for (let i = 0; i < saturation.length; i += 1000) {
-    await executor.applyBlock(nextBlock(executor, saturation.slice(i, i + 1000).map((s) => s.bytes), validators.validators[0]!.address));
-  }
-  const baseline = (saturation.length * 1000) / (performance.now() - start);
+  const executorAlone = async (dir: string, signatures?: SignaturePool): Promise<number> => {
+    const { db, tree } = await openChain(join(baseDir, dir));
+    const executor = await Executor.open(db, tree, signatures && { signatures });
+    await executor.initGenesis(toGenesisState(genesis));
+    const start = performance.now();
+    for (let i = 0; i < saturation.length; i += 1000) {
+      await executor.applyBlock(nextBlock(executor, saturation.slice(i, i + 1000).map((s) => s.bytes), validators.validators[0]!.address));
+    }
+    const txRate = (saturation.length * 1000) / (performance.now() - start);
+    await db.close();
+    return txRate;
+  };
+  // The single-core verify rate: the rule's fast path (OpenSSL, warm key cache) on these transfers.
+  const verifyRate = async (): Promise<number> => {
+    let k = 0;
+    let ok = 0;
+    const txs: SignedTransaction[] = saturation.slice(0, 1000);
+    const items = txs.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature }));
+    const r = await rate(() => {
+      const it = items[k++ % items.length]!;
+      ok += verifySignature(it.publicKey, it.message, it.signature) ? 1 : 0;
+    }, 1000);
+    if (ok === 0) throw new Error('no signature verified');
+    return r;
+  };
+  const pool = new SignaturePool();
+  // Threads started and the senders' keys known to them, as in a node that has run a while (the
+  // inline run's keys are warmed by the verify rate measured first).
+  await pool.verify(latencyTxs.slice(0, 2000).map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature })));
+  const verify = await verifyRate();
+  const baseline = await executorAlone('chain');
+  const pooled = await executorAlone('chain-pool', pool);
+  await pool.close();
+  report({ bench: 'devnet', name: 'single-core signature verify rate (OpenSSL, warm)', value: verify, unit: 'verify/s' });
   report({ bench: 'devnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s' });
-  await db.close();
+  report({ bench: 'devnet', name: 'executor alone with the signature pool', value: pooled, unit: 'tx/s', threads: pool.threads, ratio: Number((pooled / baseline).toPrecision(3)) });
+  report({ bench: 'devnet', name: 'executor alone / single-core verify rate', value: baseline / verify, unit: 'transfers per verify-time' });
+  report({ bench: 'devnet', name: 'executor alone with the signature pool / single-core verify rate', value: pooled / verify, unit: 'transfers per verify-time' });
 
   const home = join(baseDir, 'node');
   const running = await startTestNode(home, { genesis });

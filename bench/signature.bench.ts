@@ -1,7 +1,13 @@
 /**
  * Ed25519 verification: our ZIP-215 verifier against Node's crypto.verify (OpenSSL) with prebuilt
  * KeyObjects, the baseline, measured in the same run. Goal: ours (single, warm cache) and
- * verifyBatch >= 0.9x the baseline. `npx node bench/signature.bench.ts`
+ * verifyBatch >= 0.9x the baseline.
+ *
+ * Then the SignaturePool (chain/signature-pool.ts) against verifyBatch on the caller's thread (one
+ * core), blocks awaited one after another as the executor does: the crossover (the pool forced on
+ * every request, inlineBelow 0, at 1 to 1,024 items) and the pool as the node runs it (default
+ * threshold) on blocks of 16, 64, 256 and 1,024: goal >= 1.7x from 256 items on 2 cores, and no
+ * slower (>= 0.95x) on small blocks. `npx node bench/signature.bench.ts`
  */
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
@@ -9,6 +15,7 @@ import { rate, report } from './harness.ts';
 import { utf8 } from '../chain/bytes.ts';
 import { publicKeyOf, secretKeyFromSeed, sign } from '../chain/keys.ts';
 import { KEY_CACHE_SIZE, verifyBatch, verifySignature, type SignedItem } from '../chain/signature.ts';
+import { SignaturePool } from '../chain/signature-pool.ts';
 
 const BENCH = 'signature';
 const SET = 512;
@@ -98,4 +105,53 @@ for (const [key, name, unit] of figures) {
 for (const [key, name] of figures.slice(1)) {
   report({ bench: BENCH, name: `${name} / node baseline`, value: median(samples[key]) / node, unit: 'ratio', ...(key === 'warm' || key === 'batch' ? { goal: 0.9, goal_op: '>=' } : {}) });
 }
+
+// ---- the pool --------------------------------------------------------------------------------------
+
+const SIZES = [1, 8, 16, 32, 64, 128, 256, 1024];
+const BLOCKS = [16, 64, 256, 1024];
+const POOL_MS = 700;
+const blockItems = [...items, ...makeItems(1024 - SET, 'block')];
+const forced = new SignaturePool({ inlineBelow: 0 });
+const pool = new SignaturePool();
+// Every thread has seen every key (each keeps its own KeyObjects), as in a node after a few blocks.
+for (let k = 0; k < 4; k++) await forced.verify(blockItems);
+for (let k = 0; k < 4; k++) await pool.verify(blockItems);
+verifyBatch(blockItems);
+
+const poolOps = (p: SignaturePool | null, n: number) => {
+  const b = blockItems.slice(0, n);
+  return async () => {
+    for (const ok of p === null ? verifyBatch(b) : await p.verify(b)) sink += ok ? 1 : 0;
+    return n;
+  };
+};
+const inlineRates = new Map<number, number[]>();
+const forcedRates = new Map<number, number[]>();
+const poolRates = new Map<number, number[]>();
+const push = (m: Map<number, number[]>, n: number, v: number) => m.set(n, [...(m.get(n) ?? []), v]);
+for (let r = 0; r < ROUNDS; r++) {
+  for (const n of SIZES) {
+    push(inlineRates, n, await rate(poolOps(null, n), POOL_MS));
+    push(forcedRates, n, await rate(poolOps(forced, n), POOL_MS));
+    if (BLOCKS.includes(n)) push(poolRates, n, await rate(poolOps(pool, n), POOL_MS));
+  }
+}
+const threads = pool.threads;
+for (const n of SIZES) {
+  const inline = median(inlineRates.get(n)!);
+  const f = median(forcedRates.get(n)!);
+  report({ bench: BENCH, name: `crossover: ${n} items, verifyBatch inline`, value: inline, unit: 'items/s', samples: inlineRates.get(n)!.map(Math.round) });
+  report({ bench: BENCH, name: `crossover: ${n} items, pool forced / verifyBatch inline`, value: f / inline, unit: 'ratio', threads, samples: forcedRates.get(n)!.map(Math.round) });
+}
+for (const n of BLOCKS) {
+  const inline = median(inlineRates.get(n)!);
+  const p = median(poolRates.get(n)!);
+  report({ bench: BENCH, name: `pool, blocks of ${n}`, value: p, unit: 'items/s', threads, inline_below: pool.inlineBelow, samples: poolRates.get(n)!.map(Math.round) });
+  report({
+    bench: BENCH, name: `pool / single-core verifyBatch, blocks of ${n}`, value: p / inline, unit: 'ratio', threads,
+    ...(n >= 256 ? { goal: 1.7, goal_op: '>=' } : { goal: 0.95, goal_op: '>=' }),
+  });
+}
+await Promise.all([forced.close(), pool.close()]);
 if (sink < 0) process.stdout.write(''); // keep results alive

@@ -1,6 +1,7 @@
 /**
  * THE signature rule. Every Ed25519 signature in Hallmark (transactions, votes, commits, evidence)
- * is judged by `verifySignature` or `verifyBatch` below, and by nothing else.
+ * is judged by `verifySignature`, `verifyBatch` or `firstInvalid` below, and by nothing else (the
+ * worker threads of chain/signature-pool.ts run these same functions).
  *
  * The rule is ZIP-215, as Zcash and CometBFT (via curve25519-voi) use it. Given public key bytes
  * A_bytes (32), message M and signature R_bytes || S_bytes (32 + 32):
@@ -71,21 +72,17 @@ export function verifySignature(
  * Verifies many signatures; answer i is exactly `verifySignature(items[i]...)`, whatever else is
  * in the batch. That contract is the point: a faster implementation (worker threads, a cofactored
  * random-linear-combination batch equation with per-item retry on failure) may replace the body,
- * never the answers. Today it loops over the single-check fast path, checking identical items
- * (same key, signature and message) within the batch only once.
+ * never the answers. It loops over the single-check fast path, checking identical items (same key,
+ * signature and message) within the batch only once; chain/signature-pool.ts spreads a large batch
+ * over worker threads that each run it on a part.
  */
 export function verifyBatch(items: readonly SignedItem[]): boolean[] {
-  if (!Array.isArray(items)) throw new TypeError('items must be an array of SignedItem');
+  checkItems(items);
   const answers = new Array<boolean>(items.length);
   // Items keyed by publicKey || signature; message equality is checked on a key collision.
   const seen = new Map<string, { message: Uint8Array; answer: boolean }[]>();
   for (let i = 0; i < items.length; i++) {
-    const item = items[i];
-    if (item === null || typeof item !== 'object') throw new TypeError(`items[${i}] is not a SignedItem`);
-    const { publicKey, message, signature } = item;
-    checkBytes(publicKey, `items[${i}].publicKey`);
-    checkBytes(message, `items[${i}].message`);
-    checkBytes(signature, `items[${i}].signature`);
+    const { publicKey, message, signature } = items[i]!;
     const id = latin1(publicKey) + latin1(signature);
     let same = seen.get(id);
     const prior = same?.find((s) => equalMessages(s.message, message));
@@ -99,6 +96,32 @@ export function verifyBatch(items: readonly SignedItem[]): boolean[] {
     answers[i] = answer;
   }
   return answers;
+}
+
+/** Throws TypeError, naming the item, unless `items` is an array of SignedItems (verifyBatch's check). */
+export function checkItems(items: readonly SignedItem[]): void {
+  if (!Array.isArray(items)) throw new TypeError('items must be an array of SignedItem');
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    if (item === null || typeof item !== 'object') throw new TypeError(`items[${i}] is not a SignedItem`);
+    checkBytes(item.publicKey, `items[${i}].publicKey`);
+    checkBytes(item.message, `items[${i}].message`);
+    checkBytes(item.signature, `items[${i}].signature`);
+  }
+}
+
+/**
+ * Verifies items in order and stops at the first invalid one: its index, or -1 when all are
+ * valid. Each answer is `verifySignature`'s; what a block check needs when any invalid signature
+ * refuses the block (the items after it are not worth a possible fallback check each).
+ */
+export function firstInvalid(items: readonly SignedItem[]): number {
+  checkItems(items);
+  for (let i = 0; i < items.length; i++) {
+    const { publicKey, message, signature } = items[i]!;
+    if (!verifyChecked(publicKey, message, signature)) return i;
+  }
+  return -1;
 }
 
 function verifyChecked(publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array): boolean {

@@ -16,6 +16,7 @@ import { sha256 } from '../chain/hash.ts';
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from '../chain/keys.ts';
 import { Lru } from '../chain/lru.ts';
 import { verifyBatch, type SignedItem } from '../chain/signature.ts';
+import type { SignaturePool } from '../chain/signature-pool.ts';
 import { PRECOMMIT, voteSignBytes, type Commit, type Vote } from '../chain/vote.ts';
 import type { Validator, ValidatorSet } from './validators.ts';
 
@@ -27,7 +28,7 @@ export interface SignatureCacheStats {
   hits: number;
   /** Items that had to be verified. */
   misses: number;
-  /** verifyBatch calls made for misses (one per verify call with at least one miss). */
+  /** Verification calls made for misses (one per verify call with at least one miss). */
   batches: number;
   size: number;
   capacity: number;
@@ -71,6 +72,33 @@ export class SignatureCache {
    * rest are verified in ONE verifyBatch call and the valid ones cached.
    */
   verify(items: readonly SignedItem[]): boolean[] {
+    const { answers, pending, keys } = this.#split(items);
+    if (pending.length > 0) this.#record(answers, pending, keys, verifyBatch(pending.map((i) => items[i]!)));
+    return answers;
+  }
+
+  /** verify()'s answers, the misses verified in ONE call on `pool`'s threads (inline when few). */
+  async verifyOn(pool: SignaturePool, items: readonly SignedItem[]): Promise<boolean[]> {
+    const { answers, pending, keys } = this.#split(items);
+    if (pending.length > 0) this.#record(answers, pending, keys, await pool.verify(pending.map((i) => items[i]!)));
+    return answers;
+  }
+
+  /**
+   * The lowest index of an item that is not valid, or -1: cached triples count as valid, the rest
+   * are verified on `pool` until the first invalid one (SignaturePool.verifyUntilInvalid), and every
+   * valid answer found on the way is cached.
+   */
+  async firstInvalidOn(pool: SignaturePool, items: readonly SignedItem[]): Promise<number> {
+    const { answers, pending, keys } = this.#split(items);
+    if (pending.length === 0) return -1;
+    const found = await pool.verifyUntilInvalid(pending.map((i) => items[i]!));
+    this.#record(answers, pending, keys, found.answers);
+    return found.invalid < 0 ? -1 : pending[found.invalid]!;
+  }
+
+  /** Cached items answered true; the rest pending (counted as misses), with every item's key. */
+  #split(items: readonly SignedItem[]): { answers: boolean[]; pending: number[]; keys: (string | null)[] } {
     if (!Array.isArray(items)) throw new TypeError('items must be an array of SignedItem');
     const answers = new Array<boolean>(items.length).fill(false);
     const pending: number[] = [];
@@ -83,15 +111,17 @@ export class SignatureCache {
     }
     this.#hits += items.length - pending.length;
     this.#misses += pending.length;
-    if (pending.length === 0) return answers;
-    this.#batches++;
-    const results = verifyBatch(pending.map((i) => items[i]!));
+    if (pending.length > 0) this.#batches++;
+    return { answers, pending, keys };
+  }
+
+  /** Takes the answers for the pending items (undefined: not verified), caching the valid ones. */
+  #record(answers: boolean[], pending: readonly number[], keys: readonly (string | null)[], results: readonly (boolean | undefined)[]): void {
     pending.forEach((i, j) => {
       const key = keys[i];
-      answers[i] = results[j]!;
+      answers[i] = results[j] === true;
       if (results[j] === true && typeof key === 'string') this.#valid.set(key, true);
     });
-    return answers;
   }
 
   get size(): number {

@@ -7,6 +7,8 @@ import { commitHash, txsRoot, type Block } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot } from '../chain/evidence.ts';
 import { signedMessage, type SignedTransaction } from '../chain/tx.ts';
+import type { SignedItem } from '../chain/signature.ts';
+import type { SignaturePool } from '../chain/signature-pool.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { ChainHead } from './executor.ts';
 
@@ -20,11 +22,27 @@ const SIGNATURE_CHUNK = 256;
  */
 export function checkSignatures(sigCache: SignatureCache, txs: readonly SignedTransaction[], fail: (what: string) => never): void {
   for (let start = 0; start < txs.length; start += SIGNATURE_CHUNK) {
-    const chunk = txs.slice(start, start + SIGNATURE_CHUNK);
-    const ok = sigCache.verify(chunk.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature })));
+    const ok = sigCache.verify(signedItems(txs.slice(start, start + SIGNATURE_CHUNK)));
     const bad = ok.indexOf(false);
     if (bad >= 0) fail(`txs[${start + bad}]: signature does not verify`);
   }
+}
+
+/**
+ * checkSignatures on the worker threads of `pool`, in one request (the same failure, for the same
+ * transaction: the lowest index whose signature does not verify). A bad signature stops the
+ * request early: each thread stops at its first and the parts not yet dispatched are dropped, so a
+ * block of bad signatures costs at most one fallback verification per thread.
+ */
+export async function checkSignaturesOn(
+  pool: SignaturePool, sigCache: SignatureCache, txs: readonly SignedTransaction[], fail: (what: string) => never,
+): Promise<void> {
+  const bad = await sigCache.firstInvalidOn(pool, signedItems(txs));
+  if (bad >= 0) fail(`txs[${bad}]: signature does not verify`);
+}
+
+function signedItems(txs: readonly SignedTransaction[]): SignedItem[] {
+  return txs.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature }));
 }
 
 /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */

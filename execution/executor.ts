@@ -9,7 +9,8 @@
  * the machine or map iteration order. State version N is the state after block N; version 0 is
  * genesis.
  *
- * Every block passes ONE validity check before anything in it runs (#check): the limits of
+ * Every block passes ONE validity check before anything in it runs (#checkForm, the signatures,
+ * #checkVouched; applyBlock verifies the signatures on the node's SignaturePool when given): the limits of
  * chain/block-rules.ts (protocol version, size, transaction count, declared gas, each
  * transaction's gas cap, fee floor and sender key), every transaction's signature, the links to
  * the head (time strictly after it), and, given the validator set, what consensus vouches for: the
@@ -47,7 +48,7 @@ import { accountKey, accountOf, encodeAccount, writtenAccounts, type Account, ty
 import { BlockStore } from './block-store.ts';
 import { Contracts, storageIndexOps, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
 import { executionRules } from './protocol.ts';
-import { checkEvidenceForm, checkLinks, checkSignatures } from './block-checks.ts';
+import { checkEvidenceForm, checkLinks, checkSignatures, checkSignaturesOn } from './block-checks.ts';
 import { nameIndexKeys, nameIndexOps } from './model-names.ts';
 import { executeTx } from './transaction.ts';
 import { Zk } from './zk.ts';
@@ -56,6 +57,7 @@ import { decodeHead, encodeHead, HEAD_KEY, type ChainHead } from './head.ts';
 export type { ChainHead } from './head.ts';
 import { ZK_PROOFS_SINCE } from '../chain/protocol.ts';
 import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
+import type { SignaturePool } from '../chain/signature-pool.ts';
 
 /** Evidence older than this many heights (block height - evidence height) is refused, as in CometBFT. */
 export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
@@ -92,6 +94,19 @@ export interface ExecutorOptions {
   contracts?: Omit<ContractsOptions, 'zk'>;
   /** Groth16 verification from protocol 3 (the node's pool); default an InlineVerifier. Its owner closes it. */
   verifier?: Verifier;
+  /**
+   * Where applyBlock verifies the transactions' signatures: the node's pool of threads (same
+   * answers); default the calling thread. validateBlock, which must answer at once, always verifies
+   * inline. Its owner closes it.
+   */
+  signatures?: SignaturePool;
+}
+
+/** What a failed check throws: a BlockError naming the block's height. */
+function failing(block: Block): (what: string) => never {
+  return (what: string): never => {
+    throw new BlockError(`block ${block.header.height}: ${what}`);
+  };
 }
 
 /** A committed evidence item the executor remembers while it is young enough to be offered again. */
@@ -142,6 +157,7 @@ export class Executor implements AccountReader {
   readonly limits: BlockLimits;
   readonly #durable: boolean;
   readonly #sigCache: SignatureCache;
+  readonly #signatures: SignaturePool | undefined;
   /** Contract deploys, calls and queries, over the same state. */
   readonly contracts: Contracts;
   /** Groth16 keys and proofs (protocol 3 and later; undefined before). */
@@ -167,6 +183,7 @@ export class Executor implements AccountReader {
     this.evidenceMaxAgeHeights = opts.evidenceMaxAgeHeights ?? DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS;
     this.limits = Object.freeze({ ...(opts.limits ?? CODEC_LIMITS) });
     this.#sigCache = opts.sigCache ?? new SignatureCache();
+    this.#signatures = opts.signatures;
     this.#durable = opts.durable ?? false;
     this.zk = this.limits.protocolVersion >= ZK_PROOFS_SINCE ? new Zk(opts.verifier ?? new InlineVerifier()) : undefined;
     this.contracts = new Contracts(db, { ...opts.contracts, ...(this.zk && { zk: this.zk }) });
@@ -305,7 +322,10 @@ export class Executor implements AccountReader {
   validateBlock(block: Block, opts: { round?: number; encoded?: Uint8Array } = {}): void {
     const head = this.#requireHead();
     const size = (opts.encoded ?? encodeBlock(block)).length;
-    this.#check(head, block, size, blockHash(block.header), block.txs.map(sha256), undefined, opts.round);
+    const fail = failing(block);
+    const txs = this.#checkForm(head, block, size, block.txs.map(sha256), fail);
+    checkSignatures(this.#sigCache, txs, fail);
+    this.#checkVouched(head, block, blockHash(block.header), undefined, opts.round, fail);
   }
 
   /**
@@ -327,7 +347,11 @@ export class Executor implements AccountReader {
     const encoded = encodeBlock(block);
     // Each transaction is hashed once: for the header's txsHash and for the tx index.
     const txHashes = block.txs.map(sha256);
-    const txs = this.#check(head, block, encoded.length, hash, txHashes, commit, undefined);
+    const fail = failing(block);
+    const txs = this.#checkForm(head, block, encoded.length, txHashes, fail);
+    if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail);
+    else await checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail);
+    this.#checkVouched(head, block, hash, commit, undefined, fail);
     const overlay = new StateOverlay(this.#tree, head.height);
     const receipts: Receipt[] = [];
     const proposer = block.header.proposer;
@@ -364,23 +388,27 @@ export class Executor implements AccountReader {
     return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes, accounts: writtenAccounts(writes) };
   }
 
-  /** The one validity check (see the header comment); returns the decoded transactions. */
-  #check(
-    head: ChainHead, block: Block, size: number, hash: Uint8Array, txHashes: readonly Uint8Array[], commit: Commit | undefined, round: number | undefined,
-  ): SignedTransaction[] {
-    const h = block.header;
-    const fail = (what: string): never => {
-      throw new BlockError(`block ${h.height}: ${what}`);
-    };
+  /**
+   * The one validity check (see the header comment), in three steps so that the signatures can be
+   * verified on the pool's threads in between: the form (links and limits; returns the decoded
+   * transactions), the signatures, then what consensus vouches for (#checkVouched).
+   */
+  #checkForm(head: ChainHead, block: Block, size: number, txHashes: readonly Uint8Array[], fail: (what: string) => never): SignedTransaction[] {
     if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
     checkLinks(head, block, txHashes, fail);
-    const txs = checkBlockLimits(block, size, head.chainId, this.limits);
-    checkSignatures(this.#sigCache, txs, fail);
+    return checkBlockLimits(block, size, head.chainId, this.limits);
+  }
+
+  /** Evidence, validator set, proposer and commits: the checks after the signatures. */
+  #checkVouched(
+    head: ChainHead, block: Block, hash: Uint8Array, commit: Commit | undefined, round: number | undefined, fail: (what: string) => never,
+  ): void {
+    const h = block.header;
     const hashes = checkEvidenceForm(block, this.evidenceMaxAgeHeights, (id) => this.#recentEvidence.get(id)?.committedAt, fail);
     const set = this.validators;
     if (set === undefined) {
       if (commit && (commit.height !== h.height || !equalBytes(commit.blockHash, hash))) fail('the commit given is for another block');
-      return txs;
+      return;
     }
     if (!equalBytes(h.validatorsHash, this.#validatorsHash!)) fail('validatorsHash does not match the validator set');
     if (set.byAddress(h.proposer) === undefined) fail(`proposer ${formatAddress(h.proposer)} is not a validator`);
@@ -408,7 +436,6 @@ export class Executor implements AccountReader {
         throw err;
       }
     });
-    return txs;
   }
 
   #rememberEvidence(ev: DuplicateVoteEvidence, committedAt: number): void {

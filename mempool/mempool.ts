@@ -36,12 +36,17 @@ import {
 import { better, cheaper, type Entry, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
 import { ProofAdmission } from './proofs.ts';
+import { AdmissionSignatures } from './signatures.ts';
+import type { SignaturePool } from '../chain/signature-pool.ts';
 
 export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
 export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } from './config.ts';
 
 type RemovalReason = keyof MempoolCounters['removed'];
 
+function signedItem(stx: SignedTransaction): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } {
+  return { publicKey: stx.tx.sender, message: signedMessage(stx), signature: stx.signature };
+}
 
 export class Mempool {
   readonly config: Readonly<MempoolConfig>;
@@ -61,6 +66,8 @@ export class Mempool {
   /** Adds and updates run one at a time in call order: each awaits the account reader. */
   #turn: Promise<unknown> = Promise.resolve();
   readonly #sigCache: SignatureCache | undefined;
+  /** With the node's SignaturePool: the signatures of adds made together, verified together. */
+  readonly #signatures: AdmissionSignatures | undefined;
   readonly #proofs: ProofAdmission;
   /** The chain's block limits: what no block can take is refused here. */
   readonly limits: Readonly<BlockLimits>;
@@ -73,15 +80,17 @@ export class Mempool {
    * `sigCache`, when given, remembers the signatures admitted here, so the executor (sharing it)
    * does not verify them again when the block that carries them is applied. `limits` are the
    * chain's (default CODEC_LIMITS, for tests of the pool alone); `maxBlockTxBytes` is the largest
-   * transaction that fits a block (default: any the codec takes).
+   * transaction that fits a block (default: any the codec takes). `signatures`, when given, verifies
+   * the signatures of adds made in the same turn in one request on its threads (mempool/signatures.ts).
    */
   constructor(opts: {
     chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache; limits?: BlockLimits; maxBlockTxBytes?: number;
-    proofs?: ProofCheck;
+    proofs?: ProofCheck; signatures?: SignaturePool;
   }) {
     this.chainId = opts.chainId;
     this.#proofs = new ProofAdmission(opts.proofs, opts.accounts);
     this.#sigCache = opts.sigCache;
+    this.#signatures = opts.signatures && new AdmissionSignatures(opts.signatures, opts.sigCache);
     this.#accounts = opts.accounts;
     this.config = Object.freeze(checkConfig({ ...DEFAULT_MEMPOOL_CONFIG, ...opts.config }));
     this.limits = Object.freeze({ ...(opts.limits ?? CODEC_LIMITS) });
@@ -115,6 +124,8 @@ export class Mempool {
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
+      if (this.#signatures === undefined) this.#signatureValid(this.#verifyInline(stx));
+      else this.#signatureValid(await this.#signatures.verify(signedItem(stx)));
       // Outside the turn too: the proofs are verified in the verifier's threads meanwhile.
       await this.#proofs.admit(stx);
       return await this.#inTurn(() => this.#admit(stx));
@@ -200,7 +211,7 @@ export class Mempool {
 
   /**
    * Checks that need no state but the pool's hash index: size, shape, chain, gas cap, fee floor,
-   * sender key, duplicate, signature. The chain's rules (chain/block-rules.ts) refuse the same
+   * sender key, duplicate (then add() checks the signature). The chain's rules (chain/block-rules.ts) refuse the same
    * things in blocks; this node may ask a higher gas price.
    */
   #check(bytes: Uint8Array): SignedTransaction {
@@ -232,13 +243,16 @@ export class Mempool {
     const key = publicKeyProblem(stx.tx.sender);
     if (key !== null) throw new MempoolError('invalid_sender_key', `sender key is ${key}`);
     this.#checkNotDuplicate(stx);
-    const valid = this.#sigCache === undefined
-      ? verifyTransactionSignature(stx)
-      : this.#sigCache.verify([{ publicKey: stx.tx.sender, message: signedMessage(stx), signature: stx.signature }])[0];
-    if (!valid) {
-      throw new MempoolError('invalid_signature', 'signature does not match the transaction and its sender key');
-    }
     return stx;
+  }
+
+  /** The check after #check's: the signature (the costliest of the stateless checks). */
+  #signatureValid(valid: boolean | undefined): void {
+    if (!valid) throw new MempoolError('invalid_signature', 'signature does not match the transaction and its sender key');
+  }
+
+  #verifyInline(stx: SignedTransaction): boolean | undefined {
+    return this.#sigCache === undefined ? verifyTransactionSignature(stx) : this.#sigCache.verify([signedItem(stx)])[0];
   }
 
   #checkNotDuplicate(stx: SignedTransaction): void {

@@ -58,6 +58,10 @@ export interface NodeConfig {
     /** Worker threads verifying Groth16 proofs; 0 verifies on the node's own thread; null: one per core. */
     verifierThreads: number | null;
   };
+  execution: {
+    /** Worker threads verifying transaction signatures; 0 verifies on the node's own thread; null: one per core. */
+    signatureThreads: number | null;
+  };
   sync: SyncSettings;
   snapshot: {
     /** Take a state snapshot at every height that is a multiple of this; 0 takes none. */
@@ -106,6 +110,7 @@ export const DEFAULT_CONFIG: Readonly<NodeConfig> = deepFreeze({
   consensus: { blockTimeMs: null, timeouts: {} },
   mempool: { ...DEFAULT_MEMPOOL_CONFIG },
   vm: { debugLog: false, moduleCacheSize: 64, verifierThreads: null },
+  execution: { signatureThreads: null },
   sync: { mode: 'block', minPeers: 1, discoveryMs: 5_000, chunkFetchers: 4, chunkTimeoutMs: 30_000 },
   snapshot: { interval: 1_000, keep: 2 },
 });
@@ -182,6 +187,14 @@ export const CONFIG_TABLES: readonly ConfigTable<NodeConfig>[] = [
       vmKey('module_cache_size', 'moduleCacheSize', integer(1, 100_000), 'compiled contract modules kept in memory, least recently used dropped first'),
       vmKey('verifier_threads', 'verifierThreads', integer(0, 64),
         'worker threads that verify Groth16 proofs (docs/zk.md); `0` verifies on the node\'s own thread, blocking it ~3–9 ms a proof; absent: one per core'),
+    ],
+  },
+  {
+    name: 'execution',
+    of: (c) => c.execution,
+    keys: [
+      field<NodeConfig['execution']>()('signature_threads', 'signatureThreads', integer(0, 64),
+        "worker threads that verify the signatures of a block's transactions and of admissions that arrive together; `0` verifies on the node's own thread; absent: one per core"),
     ],
   },
   {

@@ -45,6 +45,7 @@ import { consensusSnapshot, nodeQuery } from './query.ts';
 import { TxWaiters } from '../rpc/tx-waiters.ts';
 import { InlineVerifier, LazyVerifier, type Verifier } from '../zk/groth16.ts';
 import { VerifierPool } from '../zk/pool.ts';
+import { SignaturePool } from '../chain/signature-pool.ts';
 import { HEAD_KEY } from '../execution/head.ts';
 import { restoreInProgress } from '../state/restore.ts';
 import { SnapshotStore } from './snapshots.ts';
@@ -118,6 +119,8 @@ export class HallmarkNode {
   readonly #nodeKey: NodeKey;
   /** Groth16 verification's worker threads (the executor's and the mempool's). */
   readonly #verifier: Verifier;
+  /** Signature verification's worker threads (the executor's and the mempool's); null: inline. */
+  readonly #signatures: SignaturePool | null;
   readonly service: NetworkService;
   #network: Network | null = null;
   /** The state snapshots this node takes and serves. */
@@ -128,7 +131,7 @@ export class HallmarkNode {
   private constructor(parts: {
     genesis: Genesis; config: NodeConfig; db: Level<Uint8Array, Uint8Array>; tree: StateTree; executor: Executor;
     validators: ValidatorSet; signer: PrivValidator | null; wal: FileWal; log: Logger; nodeKey: NodeKey; outbox?: ConsensusOutbox;
-    sigCache: SignatureCache; clock: Clock; verifier: Verifier; snapshots: SnapshotStore; stateSync: StateSyncStats | null;
+    sigCache: SignatureCache; clock: Clock; verifier: Verifier; signatures: SignaturePool | null; snapshots: SnapshotStore; stateSync: StateSyncStats | null;
   }) {
     const { genesis, config, log } = parts;
     this.#genesis = genesis;
@@ -146,6 +149,7 @@ export class HallmarkNode {
     this.validators = parts.validators;
     this.validatorAddress = parts.signer?.address ?? null;
     this.#verifier = parts.verifier;
+    this.#signatures = parts.signatures;
     this.snapshots = parts.snapshots;
     this.stateSync = parts.stateSync;
     const zk = parts.executor.zk;
@@ -153,6 +157,7 @@ export class HallmarkNode {
       chainId: genesis.chainId, accounts: parts.executor, config: config.mempool, sigCache: parts.sigCache,
       limits, maxBlockTxBytes: maxBlockTxBytes(limits, genesis.validators.length),
       ...(zk && { proofs: (p) => parts.executor.read(({ overlay }) => zk.admit(overlay, p)) }),
+      ...(parts.signatures !== null && { signatures: parts.signatures }),
     });
     this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
     this.#builder = new BlockBuilder({
@@ -214,6 +219,7 @@ export class HallmarkNode {
     mkdirSync(dataDir, { recursive: true });
     const db = await openChainDb(dataDir);
     let verifier: Verifier | undefined;
+    let signatures: SignaturePool | null = null;
     let snapshots: SnapshotStore | undefined;
     try {
       const validators = new ValidatorSet(genesis.validators.map((v) => ({ address: v.address, publicKey: v.publicKey, power: v.power })));
@@ -240,8 +246,12 @@ export class HallmarkNode {
       // Proofs are verified off the event loop that runs consensus, unless the operator asks for 0 threads.
       const threads = opts.config.vm.verifierThreads;
       verifier = threads === 0 ? new InlineVerifier() : new LazyVerifier(() => new VerifierPool(threads === null ? {} : { threads }));
+      // Its threads start with the first request large enough to use them.
+      const sigThreads = opts.config.execution.signatureThreads;
+      signatures = sigThreads === 0 ? null : new SignaturePool(sigThreads === null ? {} : { threads: sigThreads });
       const executor = await Executor.open(db, tree, {
         validators, sigCache, durable: true, contracts, limits: blockLimits(genesis), evidenceMaxAgeHeights: genesis.consensusParams.evidence.maxAgeHeights, verifier,
+        ...(signatures !== null && { signatures }),
       });
       await initOrCheckChain(db, executor, genesis, dataDir, log);
       let signer: PrivValidator | null = null;
@@ -262,13 +272,14 @@ export class HallmarkNode {
       // (gossiped precommits, admitted transactions) costs nothing to check again in the next block.
       const clock = opts.clock ?? systemClock(clockOffsetFromEnv());
       const node = new HallmarkNode({
-        genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock, verifier, snapshots, stateSync: synced,
+        genesis, config: opts.config, db, tree, executor, validators, signer, wal, log, nodeKey, outbox: opts.outbox, sigCache, clock, verifier, signatures, snapshots, stateSync: synced,
       });
       const h = executor.head!;
       if (h.height > 0) node.#builder.lastCommit = (await executor.blocks.getCommit(h.height)) ?? null;
       return node;
     } catch (err) {
       await verifier?.close();
+      await signatures?.close();
       await snapshots?.close();
       await db.close();
       throw err;
@@ -306,6 +317,7 @@ export class HallmarkNode {
     await this.#applying.catch(() => {});
     await this.snapshots.close();
     await this.#verifier.close();
+    await this.#signatures?.close();
     this.#wal.close();
     await this.#db.close();
     this.#log.info('node stopped', { height: this.executor.head?.height });

@@ -76,6 +76,7 @@ t.test('every value survives formatConfig -> parseConfig', async (t) => {
     consensus: { blockTimeMs: 250, timeouts: { proposeMs: 1500, precommitDeltaMs: 0 } },
     mempool: { maxTxs: 10, maxBytes: 100_000, maxTxBytes: 1000, maxNonceGap: 2, minFee: 18_446_744_073_709_551_615n, minGasPrice: 7n, replaceFeeBumpPercent: 0 },
     vm: { debugLog: true, moduleCacheSize: 3, verifierThreads: 1 },
+    execution: { signatureThreads: 0 },
     sync: { mode: 'snapshot', minPeers: 3, discoveryMs: 1500, chunkFetchers: 6, chunkTimeoutMs: 2500 },
     snapshot: { interval: 0, keep: 5 },
   };
@@ -96,6 +97,8 @@ t.test('a partial file keeps the defaults for what it leaves out', async (t) => 
   t.equal(parseConfig('[mempool]\nmin_gas_price = "3"\n').mempool.minGasPrice, 3n);
   t.equal(c.mempool.minGasPrice, 0n, 'no node gas price floor by default: the genesis one applies');
   t.equal(parseConfig('[consensus]\nblock_time_ms = 0\n').consensus.blockTimeMs, 0);
+  t.equal(c.execution.signatureThreads, null, 'signature threads: one per core unless set');
+  t.equal(parseConfig('[execution]\nsignature_threads = 0\n').execution.signatureThreads, 0);
 });
 
 t.test('unknown sections and keys are errors naming them, with a hint', async (t) => {
@@ -142,6 +145,8 @@ t.test('each wrong type or value names its key and what is expected', async (t) 
     ['[mempool]\nmin_fee = "18446744073709551616"', /^mempool\.min_fee: exceeds 2\^64-1$/],
     ['[mempool]\nmin_fee = true', /^mempool\.min_fee: expected a whole number in a string/],
     ['[mempool]\nmax_tx_bytes = 100000000', /^mempool\.max_tx_bytes: must not exceed mempool\.max_bytes \(33554432\)$/],
+    ['[execution]\nsignature_threads = 65', /^execution\.signature_threads: must be at most 64$/],
+    ['[execution]\nsignature_threads = -1', /^execution\.signature_threads: must be at least 0$/],
   ];
   for (const [toml, want] of cases) {
     const problems = problemsOf(toml);

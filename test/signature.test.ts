@@ -1,14 +1,11 @@
 /**
- * Ed25519 keys and THE signature rule (ZIP-215). Edge vectors are built here with noble's point
- * arithmetic: small-order and mixed-order keys, non-canonical encodings of A and R, non-canonical
+ * Ed25519 keys and THE signature rule (ZIP-215). Edge vectors (test/fixtures/signature-vectors.ts)
+ * are built with noble's point arithmetic: small-order and mixed-order keys, non-canonical encodings of A and R, non-canonical
  * S, and bytes that are not points. Every answer must equal noble's ZIP-215 verify, and batches must
  * give exactly the single-check answers.
  */
 import t from 'tap';
-import { createPublicKey, verify as nodeVerify } from 'node:crypto';
-import { ed25519, ED25519_TORSION_SUBGROUP } from '@noble/curves/ed25519.js';
-import { bytesToNumberLE, numberToBytesLE } from '@noble/curves/utils.js';
-import { sha512 } from '@noble/hashes/sha2.js';
+import { ed25519 } from '@noble/curves/ed25519.js';
 import { concatBytes, fromHex, toHex, utf8 } from '../chain/bytes.ts';
 import {
   generateKeyPair,
@@ -25,190 +22,9 @@ import {
   verifySignature,
   type SignedItem,
 } from '../chain/signature.ts';
-
-const Point = ed25519.Point;
-type EdPoint = ReturnType<typeof Point.fromBytes>;
-const B = Point.BASE;
-const L = Point.Fn.ORDER;
-const P = Point.Fp.ORDER;
-
-// ---------------------------------------------------------------- deterministic helpers
-
-let counter = 0;
-/** Deterministic pseudo-random bytes, so a failure reproduces. */
-function detBytes(n: number, label = 'x'): Uint8Array {
-  const out = new Uint8Array(n);
-  for (let o = 0; o < n; o += 64) {
-    out.set(sha512(utf8(`${label}/${counter++}`)).subarray(0, Math.min(64, n - o)), o);
-  }
-  return out;
-}
-function detScalar(): bigint {
-  return bytesToNumberLE(detBytes(64, 'scalar')) % L;
-}
-function le32(n: bigint): Uint8Array {
-  return numberToBytesLE(n, 32);
-}
-/** k = SHA-512(R_bytes || A_bytes || M) mod L over the bytes as given. */
-function challenge(R: Uint8Array, A: Uint8Array, msg: Uint8Array): bigint {
-  return bytesToNumberLE(sha512(concatBytes(R, A, msg))) % L;
-}
-function noble(v: SignedItem): boolean {
-  return ed25519.verify(v.signature, v.message, v.publicKey, { zip215: true });
-}
-function nodeAccepts(v: SignedItem): boolean {
-  try {
-    const x = Buffer.from(v.publicKey).toString('base64url');
-    const key = createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x }, format: 'jwk' });
-    return nodeVerify(null, v.message, key, v.signature);
-  } catch {
-    return false;
-  }
-}
-function withByte(bytes: Uint8Array, i: number, xor: number): Uint8Array {
-  const out = Uint8Array.from(bytes);
-  out[i] = out[i]! ^ xor;
-  return out;
-}
-function decodes(bytes: Uint8Array): EdPoint | undefined {
-  try {
-    return Point.fromBytes(bytes, true);
-  } catch {
-    return undefined;
-  }
-}
-
-// ---------------------------------------------------------------- edge vectors
-
-interface Vector extends SignedItem {
-  name: string;
-  /** The ZIP-215 answer by construction; undefined where only agreement with noble is asserted. */
-  expect?: boolean;
-}
-const vectors: Vector[] = [];
-function add(name: string, publicKey: Uint8Array, message: Uint8Array, signature: Uint8Array, expect?: boolean) {
-  const v: Vector = { name, publicKey, message, signature };
-  if (expect !== undefined) v.expect = expect;
-  vectors.push(v);
-  return v;
-}
-
-// Every encoding of a small-order point: the 8 canonical ones, then the non-canonical ones
-// (y >= p: y = p and y = p + 1, with either sign bit; and the x = 0 points with the sign bit set).
-const smallOrder: { name: string; bytes: Uint8Array; canonical: boolean }[] = [];
-for (const h of ED25519_TORSION_SUBGROUP) smallOrder.push({ name: `T:${h.slice(0, 8)}..${h.slice(-2)}`, bytes: fromHex(h), canonical: true });
-for (const t of [0n, 1n]) {
-  for (const sign of [0, 0x80]) {
-    const b = le32(P + t);
-    b[31] = b[31]! | sign;
-    smallOrder.push({ name: `T:y=p+${t},sign=${sign >> 7}`, bytes: b, canonical: false });
-  }
-}
-smallOrder.push({ name: 'T:identity,x=0,sign=1', bytes: fromHex('01' + '00'.repeat(30) + '80'), canonical: false });
-smallOrder.push({ name: 'T:(0,-1),x=0,sign=1', bytes: fromHex('ec' + 'ff'.repeat(31)), canonical: false });
-
-// Encodings with y >= p that decode to points of large (mixed) order, and bytes that are no point.
-const nonCanonicalLarge: Uint8Array[] = [];
-const notPoints: Uint8Array[] = [];
-for (let t = 0n; t < 19n; t++) {
-  for (const sign of [0, 0x80]) {
-    const b = le32(P + t);
-    b[31] = b[31]! | sign;
-    const pt = decodes(b);
-    if (pt === undefined) notPoints.push(b);
-    else if (!pt.isSmallOrder()) nonCanonicalLarge.push(b);
-  }
-}
-for (let y = 2n; notPoints.length < 24; y++) if (decodes(le32(y)) === undefined) notPoints.push(le32(y));
-
-// 1. Small-order A. With R = [r]B and S = r the cofactored equation holds for any message
-//    ([8]A = 0); the cofactorless one only when [k]A = 0.
-const smallA: Vector[] = [];
-for (const T of smallOrder) {
-  for (let j = 0; j < 3; j++) {
-    const r = detScalar();
-    const msg = detBytes(j * 20, 'msg');
-    smallA.push(add(`small-order A ${T.name} #${j}`, T.bytes, msg, concatBytes(B.multiply(r).toBytes(), le32(r)), true));
-  }
-  // Small-order A and small-order R (any encoding) with S = 0: [8]0 = [8]R + [8][k]A = 0.
-  const R = smallOrder[(smallOrder.indexOf(T) * 5 + 3) % smallOrder.length]!;
-  smallA.push(add(`small-order A ${T.name}, R ${R.name}, S=0`, T.bytes, detBytes(7, 'msg'), concatBytes(R.bytes, le32(0n)), true));
-}
-
-// 2. A regular key [a]B with R any small-order encoding and S = k*a: [8]R vanishes, so cofactored
-//    holds; cofactorless holds only for the canonical identity.
-const a0 = detScalar();
-const A0 = B.multiply(a0).toBytes();
-const smallR: Vector[] = [];
-for (const R of smallOrder) {
-  const msg = detBytes(33, 'msg');
-  const k = challenge(R.bytes, A0, msg);
-  smallR.push(add(`small-order R ${R.name}`, A0, msg, concatBytes(R.bytes, le32((k * a0) % L)), true));
-}
-// R = [r]B + T (mixed order, canonical encoding), S = r + k*a.
-const mixedR: Vector[] = [];
-for (const h of ED25519_TORSION_SUBGROUP.slice(1)) {
-  const r = detScalar();
-  const Rb = B.multiply(r).add(Point.fromBytes(fromHex(h))).toBytes();
-  const msg = detBytes(12, 'msg');
-  const k = challenge(Rb, A0, msg);
-  mixedR.push(add(`mixed-order R +${h.slice(0, 8)}`, A0, msg, concatBytes(Rb, le32((r + k * a0) % L)), true));
-}
-
-// 3. Mixed-order A = [a]B + T, signed the ordinary way (R = [r]B, S = r + k*a): cofactored always
-//    holds; cofactorless only when [k]T = 0.
-const mixedA: Vector[] = [];
-for (const h of ED25519_TORSION_SUBGROUP.slice(1)) {
-  for (let j = 0; j < 4; j++) {
-    const a = detScalar();
-    const Ab = B.multiply(a).add(Point.fromBytes(fromHex(h))).toBytes();
-    const r = detScalar();
-    const Rb = B.multiply(r).toBytes();
-    const msg = detBytes(40, 'msg');
-    const k = challenge(Rb, Ab, msg);
-    mixedA.push(add(`mixed-order A +${h.slice(0, 8)} #${j}`, Ab, msg, concatBytes(Rb, le32((r + k * a) % L)), true));
-  }
-}
-
-// 4. Non-canonical S: S + L (and other S >= L) on otherwise valid signatures.
-const validBase: Vector[] = [...smallA.slice(0, 6), ...smallR.slice(0, 4), ...mixedA.slice(0, 4)];
-const ordinary: Vector[] = [];
-for (let i = 0; i < 4; i++) {
-  const kp = keyPairFromSecret(detBytes(32, 'sk'));
-  const msg = detBytes(50, 'msg');
-  ordinary.push(add(`ordinary #${i}`, kp.publicKey, msg, sign(kp.secretKey, msg), true));
-}
-const bigS: Vector[] = [];
-for (const v of [...ordinary, ...validBase]) {
-  const S = bytesToNumberLE(v.signature.subarray(32));
-  const R = v.signature.subarray(0, 32);
-  bigS.push(add(`S+L of ${v.name}`, v.publicKey, v.message, concatBytes(R, le32(S + L)), false));
-}
-bigS.push(add('S = L', smallA[0]!.publicKey, smallA[0]!.message, concatBytes(smallA[0]!.signature.subarray(0, 32), le32(L)), false));
-bigS.push(add('S = 2^256-1', A0, new Uint8Array(), concatBytes(smallOrder[0]!.bytes, new Uint8Array(32).fill(0xff)), false));
-
-// 5. Bytes that are not points, as A and as R.
-const invalid: Vector[] = [];
-for (const bad of notPoints) {
-  const good = ordinary[invalid.length % ordinary.length]!;
-  invalid.push(add(`A not a point ${toHex(bad).slice(0, 8)}..${toHex(bad).slice(-2)}`, bad, good.message, good.signature, false));
-  invalid.push(add(`R not a point ${toHex(bad).slice(0, 8)}..${toHex(bad).slice(-2)}`, good.publicKey, good.message, concatBytes(bad, good.signature.subarray(32)), false));
-}
-// Small-order A with S = 0 and R not a point: the equation would hold if R decoded.
-invalid.push(add('small-order A, R not a point, S=0', smallOrder[0]!.bytes, new Uint8Array(), concatBytes(notPoints[0]!, le32(0n)), false));
-
-// 6. Non-canonical encodings of large-order points (dlog unknown): only agreement with noble.
-const exotic: Vector[] = [];
-for (const A of nonCanonicalLarge) {
-  const base = ordinary[exotic.length % ordinary.length]!;
-  exotic.push(add(`y>=p large A ${toHex(A).slice(0, 4)}..${toHex(A).slice(-2)}`, A, base.message, base.signature));
-  exotic.push(add(`y>=p large A, small R, S=0`, A, base.message, concatBytes(smallOrder[0]!.bytes, le32(0n))));
-  exotic.push(add(`y>=p large R`, base.publicKey, base.message, concatBytes(A, base.signature.subarray(32))));
-}
-// Flipped messages on small-order vectors (still valid: S = r does not depend on k), and on others.
-for (const v of [...smallA.slice(0, 4), ...smallR.slice(0, 4), ...mixedA.slice(0, 4)]) {
-  add(`${v.name}, other message`, v.publicKey, withByte(concatBytes(v.message, new Uint8Array(1)), 0, 1), v.signature);
-}
+import {
+  mixedBatch, detBytes, noble, nodeAccepts, withByte, decodes, vectors, smallOrder, notPoints, smallA, smallR, mixedR, mixedA, validBase, ordinary, bigS, invalid,
+} from './fixtures/signature-vectors.ts';
 
 // ---------------------------------------------------------------- tests
 
@@ -372,21 +188,7 @@ t.test('every edge vector: verifySignature === noble ZIP-215; OpenSSL never acce
 
 t.test('verifyBatch === per-item answers (shuffled, duplicates, invalid items mixed in)', async (t) => {
   const single = (v: SignedItem) => verifySignature(v.publicKey, v.message, v.signature);
-  const items: SignedItem[] = [...vectors];
-  // Duplicates: the same object, equal copies, and same key+signature with another message.
-  for (const v of vectors.slice(0, 40)) {
-    items.push(v);
-    items.push({ publicKey: Uint8Array.from(v.publicKey), message: Uint8Array.from(v.message), signature: Uint8Array.from(v.signature) });
-    items.push({ publicKey: v.publicKey, message: concatBytes(v.message, utf8('!')), signature: v.signature });
-  }
-  // Wrong lengths are invalid items, not errors.
-  items.push({ publicKey: new Uint8Array(31), message: new Uint8Array(), signature: new Uint8Array(64) });
-  items.push({ publicKey: ordinary[0]!.publicKey, message: ordinary[0]!.message, signature: ordinary[0]!.signature.subarray(0, 63) });
-  // Seeded Fisher-Yates shuffle.
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Number(bytesToNumberLE(detBytes(8, 'shuffle')) % BigInt(i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
+  const items = mixedBatch([]);
   const expected = items.map(single);
   const got = verifyBatch(items);
   t.equal(got.length, items.length);

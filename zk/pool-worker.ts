@@ -4,39 +4,31 @@
  * the items of one key, verified by answerGroup (read each by the rule, batch the readable ones,
  * halve a failed batch), exactly what InlineVerifier does for a group of one key.
  *
- * Messages (the pool sends a worker its next job only after the last one's answer):
- *   in:  { type: 'job', id, keyHash, key, data, n, crash } — `key` is the key's bytes, or null when
- *        the pool believes this worker holds the key already; `data` packs the items (packItems).
- *   out: { type: 'ready' } once the curve is built;
- *        { type: 'done', id, answers } an answer per item, in order;
- *        { type: 'need-key', id } the key was not sent and is not here (the pool resends with it);
- *        { type: 'failed', id, message } something other than the rule refused (a bug, not a proof).
- * `crash: true` makes the worker exit at once with code 1: only VerifierPool.crashNextJobsForTest
- * sets it, to exercise the pool's replacement and retry of crashed workers.
+ * Messages (chain/worker-pool.ts carries them, says 'ready' once the curve is built, and reports a
+ * handler that throws as 'failed'; the pool sends a worker its next job only after the last one's
+ * answer):
+ *   in:  { keyHash, key, data, n } — `key` is the key's bytes, or null when the pool believes this
+ *        worker holds the key already; `data` packs the items (packItems).
+ *   out: { type: 'done', answers } an answer per item, in order;
+ *        { type: 'need-key' } the key was not sent and is not here (the pool resends with it).
  *
  * The pool's record of which keys a worker holds mirrors this KeyCache exactly (same bound, same
  * order of touches: one get per job, none for a 'need-key'), so 'need-key' is only a safety net.
  */
-import { parentPort, workerData } from 'node:worker_threads';
-import { bn254 } from './curve.ts';
+import { workerData } from 'node:worker_threads';
+import { serveJobs } from '../chain/worker-pool.ts';
+import { bn254, type Curve } from './curve.ts';
 import { ZkError } from './errors.ts';
 import { answerGroup, KeyCache, VALID, type Answer } from './verifier.ts';
 
-export interface JobMessage {
-  readonly type: 'job';
-  readonly id: number;
+export interface JobBody {
   readonly keyHash: Uint8Array;
   readonly key: Uint8Array | null;
   readonly data: ArrayBuffer;
   readonly n: number;
-  readonly crash: boolean;
 }
 
-export type WorkerMessage =
-  | { readonly type: 'ready' }
-  | { readonly type: 'done'; readonly id: number; readonly answers: Answer[] }
-  | { readonly type: 'need-key'; readonly id: number }
-  | { readonly type: 'failed'; readonly id: number; readonly message: string };
+export type JobReply = { readonly type: 'done'; readonly answers: Answer[] } | { readonly type: 'need-key' };
 
 type Pair = { readonly proof: Uint8Array; readonly signals: Uint8Array };
 
@@ -77,37 +69,16 @@ export function unpackItems(buf: ArrayBuffer, n: number): Pair[] {
   return out;
 }
 
-if (parentPort !== null && (workerData as { zkPool?: boolean } | null)?.zkPool === true) {
-  const port = parentPort;
-  const curve = bn254();
-  // Built eagerly, so the first job does not pay for it; 'ready' tells the pool the thread started.
-  void curve.then(() => port.postMessage({ type: 'ready' } satisfies WorkerMessage));
+if ((workerData as { zkPool?: boolean } | null)?.zkPool === true) {
   let keys: KeyCache | undefined;
-
-  const run = async (m: JobMessage): Promise<WorkerMessage> => {
-    const c = await curve;
-    if (m.crash) process.exit(1); // in a worker thread this ends the thread, not the process
+  serveJobs(bn254, async (c: Curve, m: JobBody): Promise<{ body: JobReply }> => {
     keys ??= new KeyCache((workerData as { keyCache: number }).keyCache, c);
-    if (m.key === null && !keys.has(m.keyHash)) return { type: 'need-key', id: m.id };
+    if (m.key === null && !keys.has(m.keyHash)) return { body: { type: 'need-key' } };
     const pk = await keys.get(m.keyHash, m.key ?? new Uint8Array(0));
     const items = unpackItems(m.data, m.n);
     const answers: Answer[] =
       pk instanceof ZkError ? items.map(() => ({ ok: false, code: pk.code, message: pk.message })) : answerGroup(pk, items);
     // Valid answers go back as the shared frozen VALID's shape; nothing else is posted per item.
-    return { type: 'done', id: m.id, answers: answers.map((a) => (a.ok ? VALID : a)) };
-  };
-
-  // Jobs run one after another even if the pool ever posted two (it does not).
-  let chain: Promise<void> = Promise.resolve();
-  port.on('message', (m: JobMessage) => {
-    chain = chain.then(async () => {
-      let reply: WorkerMessage;
-      try {
-        reply = await run(m);
-      } catch (e) {
-        reply = { type: 'failed', id: m.id, message: e instanceof Error ? e.message : String(e) };
-      }
-      port.postMessage(reply);
-    });
+    return { body: { type: 'done', answers: answers.map((a) => (a.ok ? VALID : a)) } };
   });
 }

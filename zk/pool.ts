@@ -2,11 +2,11 @@
  * VerifierPool: Groth16 verification on worker threads (zk/pool-worker.ts) with InlineVerifier's
  * answers; the caller's thread only groups, posts and collects.
  *
- * Raw node:worker_threads, not piscina: piscina picks the worker for a task, but key residency
- * needs to choose it (one that holds the key) and to know what each worker holds; cancellation
- * happens in our own per-key queue before dispatch, so piscina's queue would only sit behind it;
- * and on a crash the retry with an attempt limit, and forgetting the dead thread's keys, are ours
- * to do anyway. What would be left of piscina (spawn, post, unref) is a few lines.
+ * On chain/worker-pool.ts's WorkerThreads (the threads' lifecycle, shared with the Ed25519 pool),
+ * not piscina: piscina picks the worker for a task, but key residency needs to choose it (one that
+ * holds the key) and to know what each worker holds; cancellation happens in our own per-key queue
+ * before dispatch, so piscina's queue would only sit behind it; and on a crash the retry with an
+ * attempt limit, and forgetting the dead thread's keys, are ours to do anyway.
  *
  * Flow. A call's items are queued by key (one FIFO per key hash, across requests), counted against
  * `maxQueued`; a call that does not fit waits, FIFO, until dispatch or cancellation makes room; a
@@ -22,17 +22,16 @@
  * still-queued items above it (stats.cancelled); items above `best` already in flight are verified
  * but ignored. It settles once every item below `best` is answered: the lowest invalid index.
  *
- * Crashes. A worker that exits unexpectedly (an 'error' is followed by its exit) is replaced, and
- * its in-flight job is retried ahead of the queue (outside the `maxQueued` count: at most `threads`
- * jobs); a job that has crashed MAX_ATTEMPTS workers rejects its requests. Workers that keep dying
- * before taking any job (a broken install) fail the pool rather than respawn forever.
+ * Crashes (WorkerThreads). A worker that exits unexpectedly is replaced, and its in-flight job is
+ * retried ahead of the queue (outside the `maxQueued` count: at most `threads` jobs); a job that
+ * has crashed MAX_ATTEMPTS workers rejects its requests. Workers that keep dying before taking any
+ * job (a broken install) fail the pool rather than respawn forever.
  *
  * Idle workers are unref'd (ref'd only while a job is in flight): an idle pool does not keep the
  * process alive, though close() is the way to stop it.
  */
-import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { packItems, type JobMessage, type WorkerMessage } from './pool-worker.ts';
+import { defaultThreads, positiveInt, WorkerThreads, type ThreadSlot } from '../chain/worker-pool.ts';
+import { packItems, type JobBody, type JobReply } from './pool-worker.ts';
 import { VALID, type AllAnswer, type Answer, type Verifier, type VerifyItem } from './verifier.ts';
 
 export interface VerifierPoolOptions {
@@ -71,10 +70,8 @@ export interface PoolStats {
   readonly inFlight: number;
 }
 
-/** A job that crashed this many workers refuses its requests instead of being tried again. */
-export const MAX_ATTEMPTS = 3;
-/** This many workers in a row exiting before any job fails the pool (no endless respawning). */
-const MAX_START_FAILURES = 3;
+export { MAX_ATTEMPTS } from '../chain/worker-pool.ts';
+
 const WORKER_URL = new URL('./pool-worker.ts', import.meta.url);
 
 interface Request {
@@ -96,23 +93,15 @@ interface Request {
 type Entry = { readonly req: Request; readonly index: number };
 type KeyQueue = { readonly id: string; readonly keyHash: Uint8Array; readonly key: Uint8Array; entries: Entry[] };
 /** `key` is the queue the job was taken from, for the key's id, hash and bytes. */
-type Job = { readonly id: number; readonly key: KeyQueue; entries: Entry[]; attempts: number };
-
-interface Slot {
-  readonly worker: Worker;
-  readonly keys: Map<string, true>; // key ids it holds, least recently used first (mirrors its KeyCache)
-  job: Job | null;
-  lastError: Error | null;
-  ending: boolean; // we terminate it: its exit is not a crash
-}
+type Job = { readonly key: KeyQueue; entries: Entry[] };
+/** Key ids a worker holds, least recently used first (mirrors its KeyCache). */
+type Keys = Map<string, true>;
+type Slot = ThreadSlot<Job, Keys>;
 
 const hex = (b: Uint8Array): string => Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('hex');
 const live = (e: Entry): boolean => !e.req.settled && e.index < e.req.best;
 
-function positiveInt(name: string, v: number): number {
-  if (!Number.isSafeInteger(v) || v < 1) throw new RangeError(`VerifierPool: ${name} must be a whole number >= 1, got ${v}`);
-  return v;
-}
+const positive = (name: string, v: number): number => positiveInt('VerifierPool', name, v);
 
 export class VerifierPool implements Verifier {
   readonly threads: number;
@@ -121,32 +110,43 @@ export class VerifierPool implements Verifier {
   readonly maxQueued: number;
   readonly keyCache: number;
 
-  readonly #slots: Slot[] = [];
+  readonly #threads: WorkerThreads<Job, Keys, JobBody, JobReply>;
   readonly #queues = new Map<string, KeyQueue>();
-  #retry: Job[] = [];
   #waiting: Request[] = [];
   readonly #live = new Set<Request>();
   #queued = 0;
-  #stats = { verified: 0, jobs: 0, keysSent: 0, cancelled: 0, retried: 0, replaced: 0, maxQueuedSeen: 0 };
-  #nextJob = 1;
-  #kicked = false;
+  #stats = { verified: 0, jobs: 0, keysSent: 0, cancelled: 0, maxQueuedSeen: 0 };
   #timer: NodeJS.Timeout | null = null;
-  #crashJobs = 0;
-  #startFailures = 0;
   #closed = false;
   #closing: Promise<void> | null = null;
-  #failed: Error | null = null;
-  #drained: (() => void) | null = null;
 
   constructor(options: VerifierPoolOptions = {}) {
-    this.threads = positiveInt('threads', options.threads ?? Math.max(1, availableParallelism()));
-    this.maxBatch = positiveInt('maxBatch', options.maxBatch ?? 64);
-    this.maxQueued = positiveInt('maxQueued', options.maxQueued ?? 4096);
-    this.keyCache = positiveInt('keyCache', options.keyCache ?? 64);
+    const threads = positive('threads', options.threads ?? defaultThreads());
+    this.maxBatch = positive('maxBatch', options.maxBatch ?? 64);
+    this.maxQueued = positive('maxQueued', options.maxQueued ?? 4096);
+    this.keyCache = positive('keyCache', options.keyCache ?? 64);
     const wait = options.maxWaitMs ?? 2;
     if (!(wait >= 0 && Number.isFinite(wait))) throw new RangeError(`VerifierPool: maxWaitMs must be a finite number >= 0, got ${wait}`);
     this.maxWaitMs = wait;
-    for (let i = 0; i < this.threads; i++) this.#slots.push(this.#spawn());
+    this.#threads = new WorkerThreads({
+      name: 'zk pool', url: WORKER_URL, threads, workerData: { zkPool: true, keyCache: this.keyCache },
+      describe: (job) => `a job of ${job.entries.length} proofs`,
+      source: {
+        fresh: () => new Map(),
+        next: (idle) => this.#nextBatch(idle.length),
+        // An idle worker holding the job's key if there is one.
+        pick: (idle, job) => idle.find((s) => s.state.has(job.key.id)) ?? idle[0]!,
+        message: (job, slot) => this.#message(job, slot),
+        answered: (job, reply, slot) => this.#answered(job, reply, slot),
+        refused: (job, err) => { for (const e of job.entries) this.#reject(e.req, err); },
+        needed: (job) => (job.entries = job.entries.filter(live)).length > 0,
+        failed: (err) => {
+          this.#refuseUndispatched(err);
+          for (const r of [...this.#live]) this.#reject(r, err);
+        },
+      },
+    });
+    this.threads = this.#threads.threads;
   }
 
   verifyEach(items: readonly VerifyItem[]): Promise<Answer[]> {
@@ -158,8 +158,7 @@ export class VerifierPool implements Verifier {
   }
 
   stats(): PoolStats {
-    const inFlight = this.#slots.filter((s) => s.job !== null).length;
-    return { ...this.#stats, queued: this.#queued, waiting: this.#waiting.length, inFlight };
+    return { ...this.#stats, ...this.#threads.stats(), queued: this.#queued, waiting: this.#waiting.length };
   }
 
   /**
@@ -167,7 +166,7 @@ export class VerifierPool implements Verifier {
    * exit with code 1 before doing any work, as a crash would. Nothing else sets this.
    */
   crashNextJobsForTest(jobs = 1): void {
-    this.#crashJobs += jobs;
+    this.#threads.crashNextJobsForTest(jobs);
   }
 
   /**
@@ -185,17 +184,14 @@ export class VerifierPool implements Verifier {
     if (this.#timer !== null) clearTimeout(this.#timer);
     const err = new Error('zk pool: closed before these proofs were verified');
     this.#refuseUndispatched(err);
-    await new Promise<void>((resolve) => {
-      this.#drained = resolve;
-      this.#checkDrained();
-    });
-    await this.#terminateAll();
+    await this.#threads.close();
     for (const r of [...this.#live]) this.#reject(r, err); // none expected: every job has answered
   }
 
   #submit(kind: Request['kind'], items: readonly VerifyItem[]): Promise<Answer[] | AllAnswer> {
     if (this.#closed) return Promise.reject(new Error('zk pool: the verifier is closed'));
-    if (this.#failed !== null) return Promise.reject(this.#failed);
+    const failure = this.#threads.failure;
+    if (failure !== null) return Promise.reject(failure);
     if (items.length === 0) return Promise.resolve(kind === 'each' ? [] : { ok: true });
     return new Promise<Answer[] | AllAnswer>((resolve, reject) => {
       const req: Request = {
@@ -224,45 +220,11 @@ export class VerifierPool implements Verifier {
     });
     this.#queued += req.items.length;
     this.#stats.maxQueuedSeen = Math.max(this.#stats.maxQueuedSeen, this.#queued);
-    this.#kick();
+    this.#threads.kick();
   }
 
   #admitWaiting(): void {
     while (this.#waiting.length > 0 && !this.#closed && this.#fits(this.#waiting[0]!.items.length)) this.#enqueue(this.#waiting.shift()!);
-  }
-
-  // Dispatch after this turn's microtasks: requests made in the same turn, or in reaction to the
-  // answers just delivered, are queued first and can share batches.
-  #kick(): void {
-    if (this.#kicked) return;
-    this.#kicked = true;
-    setImmediate(() => {
-      this.#kicked = false;
-      this.#dispatch();
-    });
-  }
-
-  #dispatch(): void {
-    clearTimeout(this.#timer ?? undefined);
-    this.#timer = null;
-    if (this.#closed || this.#failed !== null) return;
-    for (;;) {
-      const idle = this.#slots.filter((s) => s.job === null && !s.ending);
-      if (idle.length === 0) return;
-      const job = this.#nextRetry() ?? this.#nextBatch(idle.length);
-      if (job === null) return;
-      const holder = idle.find((s) => s.keys.has(job.key.id)) ?? idle[0]!;
-      this.#post(holder, job);
-    }
-  }
-
-  #nextRetry(): Job | null {
-    while (this.#retry.length > 0) {
-      const job = this.#retry.shift()!;
-      job.entries = job.entries.filter(live); // requests settled meanwhile need nothing more
-      if (job.entries.length > 0) return job;
-    }
-    return null;
   }
 
   /**
@@ -270,8 +232,10 @@ export class VerifierPool implements Verifier {
    * workers (a block's 64 proofs of one key run on every core); null (and a timer) if none is ready.
    */
   #nextBatch(idle: number): Job | null {
+    clearTimeout(this.#timer ?? undefined);
+    this.#timer = null;
     const now = performance.now();
-    const inFlight = this.#slots.some((s) => s.job !== null);
+    const inFlight = this.#threads.busy();
     let pick: KeyQueue | null = null;
     let due = Infinity;
     for (const q of this.#queues.values()) {
@@ -281,7 +245,7 @@ export class VerifierPool implements Verifier {
       else if (pick === null || at < pick.entries[0]!.req.at) pick = q;
     }
     if (pick === null) {
-      if (due !== Infinity) this.#timer = setTimeout(() => this.#dispatch(), Math.max(0, due - now));
+      if (due !== Infinity) this.#timer = setTimeout(() => this.#threads.dispatch(), Math.max(0, due - now));
       return null;
     }
     const entries = pick.entries.splice(0, Math.min(this.maxBatch, Math.ceil(pick.entries.length / idle)));
@@ -289,89 +253,27 @@ export class VerifierPool implements Verifier {
     this.#queued -= entries.length;
     this.#stats.jobs++;
     this.#admitWaiting();
-    return { id: this.#nextJob++, key: pick, entries, attempts: 0 };
+    return { key: pick, entries };
   }
 
-  #post(slot: Slot, job: Job): void {
-    const has = slot.keys.delete(job.key.id);
-    slot.keys.set(job.key.id, true); // most recently used, as the worker's KeyCache.get does
-    if (slot.keys.size > this.keyCache) slot.keys.delete(slot.keys.keys().next().value!);
+  #message(job: Job, slot: Slot): { body: JobBody; transfer: ArrayBuffer[] } {
+    const keys = slot.state;
+    const has = keys.delete(job.key.id);
+    keys.set(job.key.id, true); // most recently used, as the worker's KeyCache.get does
+    if (keys.size > this.keyCache) keys.delete(keys.keys().next().value!);
     if (!has) this.#stats.keysSent++;
-    const crash = this.#crashJobs > 0;
-    if (crash) this.#crashJobs--;
     const data = packItems(job.entries.map((e) => e.req.items[e.index]!));
-    const msg: JobMessage = { type: 'job', id: job.id, keyHash: job.key.keyHash, key: has ? null : job.key.key, data, n: job.entries.length, crash };
-    slot.job = job;
-    slot.worker.ref(); // an awaited answer keeps the process alive
-    slot.worker.postMessage(msg, [data]);
+    return { body: { keyHash: job.key.keyHash, key: has ? null : job.key.key, data, n: job.entries.length }, transfer: [data] };
   }
 
-  #spawn(): Slot {
-    // Workers inherit the process's flags; --input-type (a `node -e` script's) would stop them loading.
-    const flags = process.execArgv.filter((a) => !a.startsWith('--input-type'));
-    const worker = new Worker(WORKER_URL, { workerData: { zkPool: true, keyCache: this.keyCache }, ...(flags.length < process.execArgv.length && { execArgv: flags }) });
-    const slot: Slot = { worker, keys: new Map(), job: null, lastError: null, ending: false };
-    worker.on('message', (m: WorkerMessage) => this.#onMessage(slot, m));
-    worker.on('error', (e: Error) => (slot.lastError = e)); // the 'exit' that follows handles it
-    worker.on('exit', (code: number) => this.#onExit(slot, code));
-    worker.unref(); // after the listeners: adding a 'message' listener refs the worker again
-    return slot;
-  }
-
-  #onMessage(slot: Slot, m: WorkerMessage): void {
-    if (m.type === 'ready') return void (this.#startFailures = 0);
-    const job = slot.job;
-    if (job === null || job.id !== m.id) return; // cannot happen: one job per worker at a time
-    if (m.type === 'need-key') {
-      slot.keys.delete(job.key.id); // the mirror was wrong; resend with the bytes
-      this.#post(slot, job);
-      return;
+  #answered(job: Job, reply: JobReply, slot: Slot): 'done' | 'again' {
+    if (reply.type === 'need-key') {
+      slot.state.delete(job.key.id); // the mirror was wrong; resend with the bytes
+      return 'again';
     }
-    slot.job = null;
-    slot.worker.unref();
-    this.#startFailures = 0;
-    if (m.type === 'done') {
-      this.#stats.verified += m.answers.length;
-      job.entries.forEach((e, i) => this.#answer(e, m.answers[i]!.ok ? VALID : m.answers[i]!));
-    } else {
-      const err = new Error(`zk pool: a worker failed on a job of ${job.entries.length} proofs: ${m.message}`);
-      for (const e of job.entries) this.#reject(e.req, err);
-    }
-    this.#checkDrained();
-    this.#kick();
-  }
-
-  #onExit(slot: Slot, code: number): void {
-    if (slot.ending) return;
-    const at = this.#slots.indexOf(slot);
-    const job = slot.job;
-    slot.job = null;
-    const why = slot.lastError !== null ? `error: ${slot.lastError.message}` : `exit code ${code}`;
-    if (job === null) this.#startFailures++;
-    if (this.#closed || this.#failed !== null) {
-      if (job !== null) for (const e of job.entries) this.#reject(e.req, new Error(`zk pool: a worker thread died while closing (${why})`));
-      this.#slots.splice(at, 1);
-      this.#checkDrained();
-      return;
-    }
-    this.#stats.replaced++;
-    if (this.#startFailures >= MAX_START_FAILURES) {
-      this.#slots.splice(at, 1);
-      this.#fail(new Error(`zk pool: worker threads keep exiting before any job (${why})`));
-      return;
-    }
-    if (job !== null) {
-      job.attempts++;
-      if (job.attempts >= MAX_ATTEMPTS) {
-        const err = new Error(`zk pool: a job of ${job.entries.length} proofs crashed ${job.attempts} worker threads (last: ${why}); its requests are refused`);
-        for (const e of job.entries) this.#reject(e.req, err);
-      } else {
-        this.#retry.push(job);
-        this.#stats.retried++;
-      }
-    }
-    this.#slots[at] = this.#spawn(); // a fresh thread holds no keys: its mirror starts empty
-    this.#kick();
+    this.#stats.verified += reply.answers.length;
+    job.entries.forEach((e, i) => this.#answer(e, reply.answers[i]!.ok ? VALID : reply.answers[i]!));
+    return 'done';
   }
 
   /** Records an answer; settles the request when nothing it still needs is outstanding. */
@@ -426,25 +328,7 @@ export class VerifierPool implements Verifier {
   #refuseUndispatched(err: Error): void {
     const refused = new Set<Request>(this.#waiting);
     for (const q of this.#queues.values()) for (const e of q.entries) refused.add(e.req);
-    for (const job of this.#retry) for (const e of job.entries) refused.add(e.req);
-    this.#retry = [];
+    for (const job of this.#threads.takeRetries()) for (const e of job.entries) refused.add(e.req);
     for (const r of refused) this.#reject(r, err);
-  }
-
-  #checkDrained(): void {
-    if (this.#drained !== null && this.#slots.every((s) => s.job === null)) this.#drained();
-  }
-
-  #fail(err: Error): void {
-    this.#failed = err;
-    for (const s of this.#slots) s.job = null; // their requests are refused below; close() must not wait for them
-    this.#refuseUndispatched(err);
-    for (const r of [...this.#live]) this.#reject(r, err);
-    void this.#terminateAll();
-  }
-
-  async #terminateAll(): Promise<void> {
-    for (const s of this.#slots) s.ending = true;
-    await Promise.all(this.#slots.map((s) => s.worker.terminate()));
   }
 }
