@@ -46,7 +46,7 @@ import { StateOverlay } from '../state/overlay.ts';
 import type { StateTree } from '../state/tree.ts';
 import { accountKey, accountOf, encodeAccount, writtenAccounts, type Account, type AccountReader } from './account.ts';
 import { BlockStore } from './block-store.ts';
-import { Contracts, storageIndexOps, type ContractsOptions, type IndexSnapshot } from './contracts.ts';
+import { Contracts, storageIndexOps, type IndexSnapshot } from './contracts.ts';
 import { executionRules } from './protocol.ts';
 import { checkEvidenceForm, checkLinks, checkSignatures, checkSignaturesOn } from './block-checks.ts';
 import { nameIndexKeys, nameIndexOps } from './model-names.ts';
@@ -56,51 +56,18 @@ import { decodeHead, encodeHead, HEAD_KEY, type ChainHead } from './head.ts';
 
 export type { ChainHead } from './head.ts';
 import { ZK_PROOFS_SINCE } from '../chain/protocol.ts';
-import { InlineVerifier, type Verifier } from '../zk/groth16.ts';
+import { InlineVerifier } from '../zk/groth16.ts';
 import type { SignaturePool } from '../chain/signature-pool.ts';
 
 /** Evidence older than this many heights (block height - evidence height) is refused, as in CometBFT. */
 export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
 
 export { BlockError } from '../chain/block-rules.ts';
+export type { AppliedBlock, CommittedView, Executed, ExecutorOptions } from './executor-types.ts';
+import type { AppliedBlock, CommittedView, Executed, ExecutorOptions } from './executor-types.ts';
 
 /** Execution hands the event loop a turn at least this often (RPC and timers run meanwhile). */
 const YIELD_EVERY_MS = 5;
-
-export interface ExecutorOptions {
-  /**
-   * The limits every block must keep (genesis protocol_version and consensus_params: blockLimits in
-   * genesis/genesis.ts). Default CODEC_LIMITS: the codec's own caps and no fee floor, for tools and
-   * tests of execution alone; a node always passes its genesis.
-   */
-  limits?: BlockLimits;
-  /**
-   * The validator set. With it, blocks must carry its validatorsHash, commits must be +2/3 of its
-   * power with valid signatures, and evidence must be signed by its members. Without it (tools and
-   * tests of execution alone) those checks are skipped, but evidence must still be well formed.
-   */
-  validators?: ValidatorSet;
-  /** Default DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS. */
-  evidenceMaxAgeHeights?: number;
-  /** Shared with the consensus driver so a precommit verified there is not verified again here. */
-  sigCache?: SignatureCache;
-  /**
-   * Sync each block's batch to disk before applyBlock resolves (LevelDB's `sync` write). A
-   * validator needs it: it marks the end of a height in its WAL after the block is applied, and
-   * must never find the WAL ahead of its store after a power loss. Default false.
-   */
-  durable?: boolean;
-  /** Options of the contract runtime (compiled-module cache size, debug log). */
-  contracts?: Omit<ContractsOptions, 'zk'>;
-  /** Groth16 verification from protocol 3 (the node's pool); default an InlineVerifier. Its owner closes it. */
-  verifier?: Verifier;
-  /**
-   * Where applyBlock verifies the transactions' signatures: the node's pool of threads (same
-   * answers); default the calling thread. validateBlock, which must answer at once, always verifies
-   * inline. Its owner closes it.
-   */
-  signatures?: SignaturePool;
-}
 
 /** What a failed check throws: a BlockError naming the block's height. */
 function failing(block: Block): (what: string) => never {
@@ -115,29 +82,6 @@ interface RecentEvidence {
   committedAt: number;
   /** Height of the votes. */
   height: number;
-}
-
-export interface AppliedBlock {
-  height: number;
-  blockHash: Uint8Array;
-  stateRoot: Uint8Array;
-  receipts: Receipt[];
-  txHashes: Uint8Array[];
-  /**
-   * Every account the block wrote, as it now stands, keyed by its address's bytes as a latin1
-   * string: what the mempool rechecks after the block, with no reads (an account the block did not
-   * write is as it was).
-   */
-  accounts: Map<string, Account>;
-}
-
-/** The committed state at one height, as `Executor.read` hands it out. */
-export interface CommittedView {
-  head: ChainHead;
-  /** A fresh overlay on the tree version of `head.height`; what is written to it is never kept. */
-  overlay: StateOverlay;
-  /** LevelDB as it stood when `head` was written: the storage index answers as of that height. */
-  snapshot: IndexSnapshot;
 }
 
 interface HeldView {
@@ -349,25 +293,23 @@ export class Executor implements AccountReader {
     const txHashes = block.txs.map(sha256);
     const fail = failing(block);
     const txs = this.#checkForm(head, block, encoded.length, txHashes, fail);
+    // On the pool, the signatures are checked by its threads while this one runs the checks that
+    // follow and executes the block: what a block computes never depends on its signatures (one bad
+    // signature refuses the whole block), and nothing is written before they are known good. A bad
+    // signature is reported before any other fault found meanwhile, as when checked first.
+    let signatures: Promise<void> | undefined;
     if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail);
-    else await checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail);
-    this.#checkVouched(head, block, hash, commit, undefined, fail);
-    const overlay = new StateOverlay(this.#tree, head.height);
-    const receipts: Receipt[] = [];
-    const proposer = block.header.proposer;
-    // Every proof the block carries is verified first, together (the verifier's threads batch them by key).
-    const answers = this.zk && (await this.zk.preverify(overlay, txs));
-    let turn = performance.now();
-    for (const [i, stx] of txs.entries()) {
-      receipts.push(await executeTx(overlay, stx, proposer, this.contracts, block.header, this.zk && { zk: this.zk, answers: answers![i] }));
-      // Scheduling only: when the loop yields never changes what it computes.
-      if (performance.now() - turn >= YIELD_EVERY_MS) {
-        await new Promise<void>((resolve) => setImmediate(resolve));
-        turn = performance.now();
-      }
+    else (signatures = checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail)).catch(() => {});
+    let run: Executed;
+    try {
+      this.#checkVouched(head, block, hash, commit, undefined, fail);
+      run = await this.#execute(head, block, txs);
+    } catch (err) {
+      await signatures;
+      throw err;
     }
-    const writes = overlay.writes();
-    const prepared = await this.#tree.prepare(block.header.height, writes);
+    await signatures;
+    const { writes, receipts, prepared } = run;
     const encodedReceipts = receipts.map(encodeReceipt);
     const next: ChainHead = {
       chainId: head.chainId, height: block.header.height, blockHash: hash, stateRoot: prepared.root,
@@ -386,6 +328,26 @@ export class Executor implements AccountReader {
     for (const ev of block.evidence) this.#rememberEvidence(ev, next.height);
     this.#forgetOldEvidence(next.height + 1);
     return { height: next.height, blockHash: hash, stateRoot: next.stateRoot, receipts, txHashes, accounts: writtenAccounts(writes) };
+  }
+
+  /** Runs a checked block's transactions on an overlay and prepares the new tree version (writes nothing). */
+  async #execute(head: ChainHead, block: Block, txs: readonly SignedTransaction[]): Promise<Executed> {
+    const overlay = new StateOverlay(this.#tree, head.height);
+    const receipts: Receipt[] = [];
+    const proposer = block.header.proposer;
+    // Every proof the block carries is verified first, together (the verifier's threads batch them by key).
+    const answers = this.zk && (await this.zk.preverify(overlay, txs));
+    let turn = performance.now();
+    for (const [i, stx] of txs.entries()) {
+      receipts.push(await executeTx(overlay, stx, proposer, this.contracts, block.header, this.zk && { zk: this.zk, answers: answers![i] }));
+      // Scheduling only: when the loop yields never changes what it computes.
+      if (performance.now() - turn >= YIELD_EVERY_MS) {
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        turn = performance.now();
+      }
+    }
+    const writes = overlay.writes();
+    return { writes, receipts, prepared: await this.#tree.prepare(block.header.height, writes) };
   }
 
   /**
