@@ -335,23 +335,26 @@ export class NetworkService {
   }
 
   async #onTxs(peer: string, txs: readonly { hash: Uint8Array; bytes: Uint8Array }[]): Promise<PenaltyReason | null> {
+    // Another peer got it to us first, or it is already in a block: the common cases, not worth a
+    // decode, an account read and a refusal.
+    const fresh = txs.filter(({ hash }) => this.#o.mempool.get(hash) === undefined && !this.#recentlyCommitted.has(byteKey(hash)));
+    // Started together, so their signatures are verified in one request on the signature pool;
+    // the mempool admits them in this order.
+    const results = await Promise.allSettled(fresh.map(({ bytes }) => this.#o.mempool.add(bytes)));
     let penalty: PenaltyReason | null = null;
     const admitted: { hash: Uint8Array; bytes: Uint8Array }[] = [];
-    for (const { hash, bytes } of txs) {
-      // Another peer got it to us first, or it is already in a block: the common cases, not worth a
-      // decode, an account read and a refusal.
-      if (this.#o.mempool.get(hash) !== undefined || this.#recentlyCommitted.has(byteKey(hash))) continue;
-      try {
-        const stx = await this.#o.mempool.add(bytes);
-        admitted.push({ hash: stx.hash, bytes });
-      } catch (err) {
-        if (err instanceof MempoolError) {
-          if (BAD_TX.has(err.code)) penalty = 'invalid_message';
-        } else {
-          this.#log.error("internal error admitting a peer's transaction; dropped", { peer, error: err });
-        }
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        admitted.push({ hash: r.value.hash, bytes: fresh[i]!.bytes });
+        return;
       }
-    }
+      const err: unknown = r.reason;
+      if (err instanceof MempoolError) {
+        if (BAD_TX.has(err.code)) penalty = 'invalid_message';
+      } else {
+        this.#log.error("internal error admitting a peer's transaction; dropped", { peer, error: err });
+      }
+    });
     if (admitted.length > 0) this.#network?.gossipTxs(admitted, peer);
     return penalty;
   }
