@@ -14,6 +14,7 @@
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, closeSync, openSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -192,8 +193,12 @@ export async function writeTestnet(opts: WriteTestnetOptions): Promise<TestnetLa
       logPath: join(home, NODE_LOG_FILE),
     });
   }
+  // The nodes share this machine's cores: each gets its share of signature threads beside its own
+  // thread, none when there are as many nodes as cores or more (threads would only contend).
+  const signatureThreads = Math.max(0, Math.floor(availableParallelism() / n) - 1);
   for (const [i, node] of nodes.entries()) {
     const config = defaultConfig();
+    config.execution.signatureThreads = signatureThreads;
     config.p2p = { ...config.p2p, host: HOST, port: node.p2pPort, persistentPeers: nodes.filter((o) => o !== node).map((o) => o.p2pMultiaddr) };
     config.rpc = { ...config.rpc, host: HOST, port: node.rpcPort };
     config.metrics = { ...config.metrics, host: HOST, port: node.metricsPort };

@@ -6,6 +6,7 @@
 import t from 'tap';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync, mkdirSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { formatAddress } from '../chain/address.ts';
 import { equalBytes } from '../chain/bytes.ts';
@@ -108,6 +109,7 @@ t.test('writeTestnet: N homes with their own keys, one genesis, distinct ports a
     t.equal(key.peerId, node.peerId, `${node.name}: peer id is node_key.json's`);
     const c = home.config;
     t.same([c.p2p.host, c.rpc.host, c.metrics.host], ['127.0.0.1', '127.0.0.1', '127.0.0.1']);
+    t.equal(c.execution.signatureThreads, Math.max(0, Math.floor(availableParallelism() / n) - 1), `${node.name}: its share of the cores for signature threads`);
     t.same([c.p2p.port, c.rpc.port, c.metrics.port], [40_000 + 10 * i, 40_001 + 10 * i, 40_002 + 10 * i]);
     t.equal(node.rpcUrl, `http://127.0.0.1:${c.rpc.port}`);
     ports.push(c.p2p.port, c.rpc.port, c.metrics.port);
