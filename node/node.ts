@@ -233,7 +233,7 @@ export class HallmarkNode {
       } else if (!empty && opts.config.sync.mode === 'snapshot') {
         log.info('this node has a chain already: it catches up by block sync (joining by snapshot is for an empty data directory)');
       }
-      const tree = await StateTree.open(db, { cacheNodes: 1 << 16 });
+      const tree = await StateTree.open(db); // its caches bounded in bytes (64 MiB by default)
       snapshots = await SnapshotStore.open(join(dataDir, 'snapshots'), {
         tree, protocolVersion: genesis.protocolVersion, settings: opts.config.snapshot, log: log.child({ module: 'statesync' }),
       });
