@@ -61,7 +61,7 @@ export function unpackSigned(buf: ArrayBuffer, n: number): SignedItem[] {
   return out;
 }
 
-/** The answers to one job, as the worker computes them (the pool's tests call it inline too). */
+/** The answers to one job, as the worker computes them. */
 export function answerJob(job: SignatureJob): Uint8Array<ArrayBuffer> {
   const items = unpackSigned(job.data, job.n);
   const answers = new Uint8Array(job.n);
