@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { addressOf } from '../chain/address.ts';
 import { verifySignature } from '../chain/signature.ts';
 import { SignaturePool } from '../chain/signature-pool.ts';
-import { signedMessage, type SignedTransaction } from '../chain/tx.ts';
+import { signedItemOf, type SignedTransaction } from '../chain/tx.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { toGenesisState } from '../genesis/genesis.ts';
@@ -64,7 +64,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
     let k = 0;
     let ok = 0;
     const txs: SignedTransaction[] = saturation.slice(0, 1000);
-    const items = txs.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature }));
+    const items = txs.map(signedItemOf);
     const r = await rate(() => {
       const it = items[k++ % items.length]!;
       ok += verifySignature(it.publicKey, it.message, it.signature) ? 1 : 0;
@@ -75,7 +75,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
   const pool = new SignaturePool();
   // Threads started and the senders' keys known to them, as in a node that has run a while (the
   // inline run's keys are warmed by the verify rate measured first).
-  await pool.verify(latencyTxs.slice(0, 2000).map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature })));
+  await pool.verify(latencyTxs.slice(0, 2000).map(signedItemOf));
   const verify = await verifyRate();
   const baseline = await executorAlone('chain');
   const pooled = await executorAlone('chain-pool', pool);

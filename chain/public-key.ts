@@ -8,6 +8,7 @@
  * chain (genesis validators, transaction senders).
  */
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { byteKey } from './bytes.ts';
 import { PUBLIC_KEY_LENGTH } from './keys.ts';
 import { Lru } from './lru.ts';
 
@@ -19,7 +20,7 @@ const cache = new Lru<string, string | null>(CACHE_SIZE);
 export function publicKeyProblem(key: Uint8Array): string | null {
   if (!(key instanceof Uint8Array)) throw new TypeError('publicKey must be a Uint8Array');
   if (key.length !== PUBLIC_KEY_LENGTH) return `a public key is ${PUBLIC_KEY_LENGTH} bytes, got ${key.length}`;
-  const id = Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1');
+  const id = byteKey(key);
   const hit = cache.get(id);
   if (hit !== undefined) return hit;
   const answer = decodeProblem(key);

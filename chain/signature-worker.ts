@@ -38,12 +38,15 @@ export function packSigned(items: readonly SignedItem[]): ArrayBuffer {
   const lens = new Uint32Array(buf, 0, 3 * items.length);
   const bytes = new Uint8Array(buf);
   let at = head;
+  const put = (slot: number, part: Uint8Array): void => {
+    lens[slot] = part.byteLength;
+    bytes.set(part, at);
+    at += part.byteLength;
+  };
   items.forEach((it, i) => {
-    for (const [k, part] of [it.publicKey, it.message, it.signature].entries()) {
-      lens[3 * i + k] = part.byteLength;
-      bytes.set(part, at);
-      at += part.byteLength;
-    }
+    put(3 * i, it.publicKey);
+    put(3 * i + 1, it.message);
+    put(3 * i + 2, it.signature);
   });
   return buf;
 }

@@ -40,6 +40,7 @@
  */
 import { createPublicKey, verify as nodeVerify, type KeyObject } from 'node:crypto';
 import { ed25519 } from '@noble/curves/ed25519.js';
+import { byteKey } from './bytes.ts';
 import { PUBLIC_KEY_LENGTH, SIGNATURE_LENGTH } from './keys.ts';
 import { Lru } from './lru.ts';
 
@@ -83,7 +84,7 @@ export function verifyBatch(items: readonly SignedItem[]): boolean[] {
   const seen = new Map<string, { message: Uint8Array; answer: boolean }[]>();
   for (let i = 0; i < items.length; i++) {
     const { publicKey, message, signature } = items[i]!;
-    const id = latin1(publicKey) + latin1(signature);
+    const id = byteKey(publicKey) + byteKey(signature);
     let same = seen.get(id);
     const prior = same?.find((s) => equalMessages(s.message, message));
     if (prior !== undefined) {
@@ -141,7 +142,7 @@ function verifyChecked(publicKey: Uint8Array, message: Uint8Array, signature: Ui
 const keyCache = new Lru<string, KeyObject | null>(KEY_CACHE_SIZE);
 
 function keyObjectFor(publicKey: Uint8Array): KeyObject | null {
-  const id = latin1(publicKey);
+  const id = byteKey(publicKey);
   const hit = keyCache.get(id);
   if (hit !== undefined) return hit;
   let key: KeyObject | null;
@@ -165,9 +166,6 @@ function checkBytes(value: unknown, name: string): void {
   if (!(value instanceof Uint8Array)) throw new TypeError(`${name} must be a Uint8Array`);
 }
 
-function latin1(bytes: Uint8Array): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
-}
 
 function equalMessages(a: Uint8Array, b: Uint8Array): boolean {
   return a === b || (a.length === b.length && Buffer.compare(a, b) === 0);

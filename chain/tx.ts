@@ -26,7 +26,7 @@ import {
 import { sha256 } from './hash.ts';
 import { modelOpTuple, readModelOp, type ModelOp } from './model-op.ts';
 import { sign } from './keys.ts';
-import { verifySignature } from './signature.ts';
+import { verifySignature, type SignedItem } from './signature.ts';
 
 export const TX_VERSION = 1;
 export const TX_SIGN_DOMAIN = utf8('hallmark/tx/v1\n');
@@ -243,6 +243,11 @@ export function senderAddress(stx: SignedTransaction): Address {
  */
 export function signedMessage(stx: SignedTransaction): Uint8Array {
   return concatBytes(TX_SIGN_DOMAIN, stx.bytes.subarray(1, stx.bytes.length - 66));
+}
+
+/** What the signature rule checks for a transaction: its sender's key, its sign bytes, its signature. */
+export function signedItemOf(stx: SignedTransaction): SignedItem {
+  return { publicKey: stx.tx.sender, message: signedMessage(stx), signature: stx.signature };
 }
 
 export function verifyTransactionSignature(stx: SignedTransaction): boolean {

@@ -9,7 +9,7 @@
  * lastCommit is verified once.
  */
 import { formatAddress } from '../chain/address.ts';
-import { concatBytes, equalBytes, toHex, utf8 } from '../chain/bytes.ts';
+import { byteKey, concatBytes, equalBytes, toHex, utf8 } from '../chain/bytes.ts';
 import { CodedError } from '../chain/errors.ts';
 import { evidenceProblem, type DuplicateVoteEvidence } from '../chain/evidence.ts';
 import { sha256 } from '../chain/hash.ts';
@@ -58,7 +58,7 @@ export class SignatureCache {
   static keyOf(item: SignedItem): string | null {
     if (item.publicKey.length !== PUBLIC_KEY_LENGTH || item.signature.length !== SIGNATURE_LENGTH) return null;
     const digest = sha256(concatBytes(CACHE_KEY_DOMAIN, item.publicKey, item.signature, item.message));
-    return Buffer.from(digest.buffer, digest.byteOffset, digest.byteLength).toString('latin1');
+    return byteKey(digest);
   }
 
   /** True if the triple was verified valid before (and is still cached). Not counted in stats. */

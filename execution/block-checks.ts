@@ -6,7 +6,7 @@
 import { commitHash, txsRoot, type Block } from '../chain/block.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { evidenceHash, evidenceHeight, evidenceProblem, evidenceRoot } from '../chain/evidence.ts';
-import { signedMessage, type SignedTransaction } from '../chain/tx.ts';
+import { signedItemOf, type SignedTransaction } from '../chain/tx.ts';
 import type { SignedItem } from '../chain/signature.ts';
 import type { SignaturePool } from '../chain/signature-pool.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
@@ -42,7 +42,7 @@ export async function checkSignaturesOn(
 }
 
 function signedItems(txs: readonly SignedTransaction[]): SignedItem[] {
-  return txs.map((s) => ({ publicKey: s.tx.sender, message: signedMessage(s), signature: s.signature }));
+  return txs.map(signedItemOf);
 }
 
 /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */

@@ -25,7 +25,7 @@ import { CodecError } from '../chain/codec.ts';
 import { payloadProblem } from '../chain/protocol.ts';
 import { publicKeyProblem } from '../chain/public-key.ts';
 import {
-  decodeSignedTransaction, MAX_TX_BYTES, senderAddress, signedMessage, verifyTransactionSignature, type SignedTransaction,
+  decodeSignedTransaction, MAX_TX_BYTES, senderAddress, signedItemOf, verifyTransactionSignature, type SignedTransaction,
 } from '../chain/tx.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { Account, AccountReader } from '../execution/account.ts';
@@ -44,9 +44,6 @@ export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } fro
 
 type RemovalReason = keyof MempoolCounters['removed'];
 
-function signedItem(stx: SignedTransaction): { publicKey: Uint8Array; message: Uint8Array; signature: Uint8Array } {
-  return { publicKey: stx.tx.sender, message: signedMessage(stx), signature: stx.signature };
-}
 
 export class Mempool {
   readonly config: Readonly<MempoolConfig>;
@@ -125,7 +122,7 @@ export class Mempool {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
       if (this.#signatures === undefined) this.#signatureValid(this.#verifyInline(stx));
-      else this.#signatureValid(await this.#signatures.verify(signedItem(stx)));
+      else this.#signatureValid(await this.#signatures.verify(signedItemOf(stx)));
       // Outside the turn too: the proofs are verified in the verifier's threads meanwhile.
       await this.#proofs.admit(stx);
       return await this.#inTurn(() => this.#admit(stx));
@@ -252,7 +249,7 @@ export class Mempool {
   }
 
   #verifyInline(stx: SignedTransaction): boolean | undefined {
-    return this.#sigCache === undefined ? verifyTransactionSignature(stx) : this.#sigCache.verify([signedItem(stx)])[0];
+    return this.#sigCache === undefined ? verifyTransactionSignature(stx) : this.#sigCache.verify([signedItemOf(stx)])[0];
   }
 
   #checkNotDuplicate(stx: SignedTransaction): void {

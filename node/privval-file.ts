@@ -63,7 +63,7 @@ export class FileSignStateStore implements SignStateStore {
 
   save(s: LastSignState): void {
     checkLastSignState(s, 'sign state to save');
-    const fields = { height: s.height, round: s.round, step: s.step, signBytes: toHex(s.signBytes), signature: toHex(s.signature) };
+    const fields = fieldsOf(s);
     const text = JSON.stringify({ ...fields, sum: sumOf(fields) }, null, 2);
     if (text.length >= SLOT_BYTES) throw new Error(`sign state of ${text.length} bytes does not fit a slot of ${SLOT_BYTES}`);
     const bytes = Buffer.from(text.padEnd(SLOT_BYTES - 1) + '\n', 'utf8');
@@ -73,9 +73,13 @@ export class FileSignStateStore implements SignStateStore {
   }
 }
 
-function sumOf(fields: { height: number; round: number; step: number; signBytes: string; signature: string }): string {
-  const { height, round, step, signBytes, signature } = fields;
-  return toHex(sha256(Buffer.from(JSON.stringify({ height, round, step, signBytes, signature }), 'utf8')));
+/** The state as the file's fields, in the file's order. */
+function fieldsOf(s: LastSignState): { height: number; round: number; step: number; signBytes: string; signature: string } {
+  return { height: s.height, round: s.round, step: s.step, signBytes: toHex(s.signBytes), signature: toHex(s.signature) };
+}
+
+function sumOf(fields: ReturnType<typeof fieldsOf>): string {
+  return toHex(sha256(Buffer.from(JSON.stringify(fields), 'utf8')));
 }
 
 function laterThan(a: LastSignState, b: LastSignState): boolean {
@@ -129,8 +133,7 @@ export function parseSignState(text: string, path: string): LastSignState {
   if ('problems' in read) throw fail(read.problems.join('; '));
   const { sum, ...state } = read.value;
   if (sum !== undefined) {
-    const fields = { height: state.height, round: state.round, step: state.step, signBytes: toHex(state.signBytes), signature: toHex(state.signature) };
-    if (sumOf(fields) !== sum) throw fail('sum does not match the other fields (a save torn by a crash, or an edit)');
+    if (sumOf(fieldsOf(state)) !== sum) throw fail('sum does not match the other fields (a save torn by a crash, or an edit)');
   }
   return state;
 }
