@@ -121,6 +121,7 @@ export class Mempool {
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
+      this.#checkRoom(stx);
       if (this.#signatures === undefined) this.#signatureValid(this.#verifyInline(stx));
       else this.#signatureValid(await this.#signatures.verify(signedItemOf(stx)));
       // Outside the turn too: the proofs are verified in the verifier's threads meanwhile.
@@ -258,6 +259,27 @@ export class Mempool {
     }
   }
 
+  /**
+   * Before the signature and the account read: refuses a transaction that #admit would refuse as
+   * mempool_full whatever its signature and account, for a heap peek. That holds when the pool is
+   * at its count or byte cap, no pending transaction pays a lower gas price (so nothing can be
+   * evicted for it), and its sender has nothing pending (so no replaced or stale transaction of
+   * its own leaves to make room). Without this, a client retrying into a full pool, or a flood of
+   * cheap transactions, costs a signature check and a state read each.
+   */
+  #checkRoom(stx: SignedTransaction): void {
+    const { maxTxs, maxBytes } = this.config;
+    if (this.size < maxTxs && this.#bytes + stx.bytes.length <= maxBytes) return;
+    const cheapest = this.#tails.at(0);
+    if (cheapest !== undefined && cheapest.fee * BigInt(Math.max(1, stx.tx.gasLimit)) < stx.tx.fee * cheapest.gas) return;
+    if (this.#senders.has(byteKey(senderAddress(stx)))) return;
+    throw this.#full(stx);
+  }
+
+  #full(stx: SignedTransaction): MempoolError {
+    return new MempoolError('mempool_full', `mempool is full (${this.size} transactions, ${this.#bytes} bytes) and too few pending transactions pay a lower gas price than this one's (fee ${stx.tx.fee} for gas limit ${stx.tx.gasLimit}) to make room; raise the fee or retry later`);
+  }
+
   async #admit(stx: SignedTransaction): Promise<SignedTransaction> {
     this.#checkNotDuplicate(stx); // again: an earlier add in the queue may have admitted it
     const address = senderAddress(stx);
@@ -314,9 +336,7 @@ export class Mempool {
     const overCount = this.size - leaving.length + 1 - this.config.maxTxs;
     const overBytes = this.#bytes - freedBytes + stx.bytes.length - this.config.maxBytes;
     const evict = overCount > 0 || overBytes > 0 ? this.#planEviction(overCount, overBytes, fee, BigInt(Math.max(1, stx.tx.gasLimit)), senderKey) : [];
-    if (evict === undefined) {
-      throw new MempoolError('mempool_full', `mempool is full (${this.size} transactions, ${this.#bytes} bytes) and too few pending transactions pay a lower gas price than this one's (fee ${fee} for gas limit ${stx.tx.gasLimit}) to make room; raise the fee or retry later`);
-    }
+    if (evict === undefined) throw this.#full(stx);
 
     for (const [e, reason] of leaving) this.#remove(e, reason);
     for (const e of evict) this.#remove(e, 'evicted');

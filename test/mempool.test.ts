@@ -122,6 +122,28 @@ t.test('every refusal code, each leaving the pool unchanged', async (t) => {
     await refuse(t, pool, tx('c', 0, 5), 'mempool_full');
     t.equal(pool.counters.refused.mempool_full, 2);
   });
+
+  t.test('mempool_full is decided before the signature and the account read when nothing can make room', async (t) => {
+    const { pool, accounts } = setup({ maxTxs: 2 });
+    await addAll(pool, tx('a', 0, 10), tx('b', 0, 10));
+    let reads = 0;
+    accounts.delay = async () => { reads++; };
+    const forged = (bytes: Uint8Array) => {
+      const out = Uint8Array.from(bytes);
+      out[out.length - 1]! ^= 0x01;
+      return out;
+    };
+    await refuse(t, pool, forged(tx('c', 0, 10)), 'mempool_full', /mempool is full \(2 transactions/);
+    t.equal(reads, 0, 'no account read for a transaction that cannot get room');
+    // One that pays more could evict a tail: its signature is checked, and this one is forged.
+    await refuse(t, pool, forged(tx('c', 0, 11)), 'invalid_signature');
+    // A sender with one pending could replace it: that is decided with the account, as before.
+    await refuse(t, pool, forged(tx('a', 0, 11)), 'invalid_signature');
+    await pool.add(tx('a', 0, 11));
+    t.equal(reads, 1);
+    t.same(order(pool), ['a0', 'b0']);
+    t.equal(pool.counters.refused.mempool_full, 1);
+  });
 });
 
 t.test('replacement by fee bump', async (t) => {
