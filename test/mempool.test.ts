@@ -134,6 +134,7 @@ t.test('every refusal code, each leaving the pool unchanged', async (t) => {
       return out;
     };
     await refuse(t, pool, forged(tx('c', 0, 10)), 'mempool_full', /mempool is full \(2 transactions/);
+    await refuse(t, pool, forged(tx('a', 1, 10)), 'mempool_full'); // after its sender's pending one
     t.equal(reads, 0, 'no account read for a transaction that cannot get room');
     // One that pays more could evict a tail: its signature is checked, and this one is forged.
     await refuse(t, pool, forged(tx('c', 0, 11)), 'invalid_signature');
@@ -142,7 +143,7 @@ t.test('every refusal code, each leaving the pool unchanged', async (t) => {
     await pool.add(tx('a', 0, 11));
     t.equal(reads, 1);
     t.same(order(pool), ['a0', 'b0']);
-    t.equal(pool.counters.refused.mempool_full, 1);
+    t.equal(pool.counters.refused.mempool_full, 2);
   });
 });
 
