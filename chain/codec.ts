@@ -4,9 +4,12 @@
  * fixed-shape tuple, so there are no maps and no key-order questions.
  *
  * Decoding is strict twice over: cborg rejects non-minimal integers and lengths, indefinite
- * lengths, tags, undefined, NaN and trailing bytes; then the value is re-encoded and must give back
- * the very same bytes, which rejects anything cborg lets through that is not canonical (floats, for
- * one). The schema readers below then check every field's type, range and size.
+ * lengths, tags, undefined, NaN and trailing bytes; then the value's encoding must be the very same
+ * bytes, which rejects anything cborg lets through that is not canonical (floats, for one, and text
+ * that is not valid UTF-8). That second check walks the value against the bytes
+ * (isCanonicalEncoding) instead of encoding it again: encoding allocated and cost as much as
+ * decoding, for every transaction, block and vote. The schema readers below then check every
+ * field's type, range and size.
  */
 import { decode, encode } from 'cborg';
 import { equalBytes } from './bytes.ts';
@@ -20,7 +23,8 @@ export type CodecErrorCode = 'malformed' | 'non_canonical' | 'too_large' | 'sche
 
 export class CodecError extends CodedError<CodecErrorCode> {}
 
-const DECODE_OPTIONS = {
+/** cborg's decoding options: the first of the two strict steps (exported for the codec's tests). */
+export const DECODE_OPTIONS = {
   strict: true,
   allowIndefinite: false,
   allowUndefined: false,
@@ -47,10 +51,88 @@ export function decodeCanonical(bytes: Uint8Array, what: string, maxBytes = Infi
     const reason = (err as Error).message.replace(/^CBOR decode error: /, '');
     throw new CodecError('malformed', `${what}: ${reason}`);
   }
-  if (!equalBytes(encode(value), bytes)) {
+  if (!isCanonicalEncoding(value, bytes)) {
     throw new CodecError('non_canonical', `${what}: bytes are not the canonical encoding`);
   }
   return value;
+}
+
+/**
+ * Whether `bytes` are exactly `encodeCanonical(value)`. Values of the codec's kinds (null,
+ * booleans, safe integers, bigints of 64 bits, text, bytes, lists of them) are compared in place,
+ * header by header, allocating nothing but the UTF-8 of non-ASCII text; anything else a decoder may
+ * produce (a float, a map) is encoded by cborg and compared, so the answer is always cborg's.
+ */
+export function isCanonicalEncoding(value: CborValue, bytes: Uint8Array): boolean {
+  const end = matchAt(value, bytes, 0);
+  return end === UNKNOWN ? equalBytes(encode(value), bytes) : end === bytes.length;
+}
+
+/** matchAt's answer for a value it does not compare itself (the caller encodes instead). */
+const UNKNOWN = -2;
+
+/** The offset after `v`'s canonical encoding if `b` holds it at `off`; -1 if not; UNKNOWN. */
+function matchAt(v: CborValue, b: Uint8Array, off: number): number {
+  switch (typeof v) {
+    case 'number':
+      if (!Number.isSafeInteger(v)) return UNKNOWN;
+      return v >= 0 ? headAt(b, off, 0, v) : headAt(b, off, 1, -1 - v);
+    case 'bigint':
+      if (v >= 0n) return v <= U64_MAX ? bigHeadAt(b, off, 0, v) : UNKNOWN;
+      return v >= -U64_MAX - 1n ? bigHeadAt(b, off, 1, -1n - v) : UNKNOWN;
+    case 'boolean':
+      return b[off] === (v ? 0xf5 : 0xf4) ? off + 1 : -1;
+    case 'string':
+      return textAt(v, b, off);
+    case 'object':
+      if (v === null) return b[off] === 0xf6 ? off + 1 : -1;
+      if (v instanceof Uint8Array) {
+        if (v.constructor !== Uint8Array && !Buffer.isBuffer(v)) return UNKNOWN;
+        const at = headAt(b, off, 2, v.length);
+        return at >= 0 && at + v.length <= b.length && equalBytes(b.subarray(at, at + v.length), v) ? at + v.length : -1;
+      }
+      if (Array.isArray(v)) {
+        let at = headAt(b, off, 4, v.length);
+        for (let i = 0; i < v.length && at >= 0; i++) at = matchAt(v[i]!, b, at);
+        return at;
+      }
+      return UNKNOWN;
+    default:
+      return UNKNOWN;
+  }
+}
+
+/** The offset after the minimal header of `major` with argument `n` (a safe integer) at `off`, or -1. */
+function headAt(b: Uint8Array, off: number, major: number, n: number): number {
+  const m = major << 5;
+  if (n < 24) return b[off] === (m | n) ? off + 1 : -1;
+  if (n < 0x100) return b[off] === (m | 24) && b[off + 1] === n ? off + 2 : -1;
+  if (n < 0x1_0000) return b[off] === (m | 25) && b[off + 1] === n >>> 8 && b[off + 2] === (n & 0xff) ? off + 3 : -1;
+  if (n < 0x1_0000_0000) return b[off] === (m | 26) && u32At(b, off + 1, n) ? off + 5 : -1;
+  return b[off] === (m | 27) && u32At(b, off + 1, Math.floor(n / 0x1_0000_0000)) && u32At(b, off + 5, n >>> 0) ? off + 9 : -1;
+}
+
+function bigHeadAt(b: Uint8Array, off: number, major: number, n: bigint): number {
+  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return headAt(b, off, major, Number(n));
+  return b[off] === ((major << 5) | 27) && u32At(b, off + 1, Number(n >> 32n)) && u32At(b, off + 5, Number(n & 0xffff_ffffn)) ? off + 9 : -1;
+}
+
+function u32At(b: Uint8Array, off: number, n: number): boolean {
+  return b[off] === n >>> 24 && b[off + 1] === ((n >>> 16) & 0xff) && b[off + 2] === ((n >>> 8) & 0xff) && b[off + 3] === (n & 0xff);
+}
+
+function textAt(s: string, b: Uint8Array, off: number): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s.charCodeAt(i) >= 0x80) {
+      const utf8 = Buffer.from(s, 'utf8');
+      const at = headAt(b, off, 3, utf8.length);
+      return at >= 0 && at + utf8.length <= b.length && equalBytes(b.subarray(at, at + utf8.length), utf8) ? at + utf8.length : -1;
+    }
+  }
+  const at = headAt(b, off, 3, s.length);
+  if (at < 0 || at + s.length > b.length) return -1;
+  for (let i = 0; i < s.length; i++) if (b[at + i] !== s.charCodeAt(i)) return -1;
+  return at + s.length;
 }
 
 // Schema readers: each checks one field and says which one was wrong.

@@ -3,7 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { addressOf, formatAddress, parseAddress, AddressError } from '../chain/address.ts';
 import { blockHash, decodeBlock, decodeHeader, encodeBlock, encodeHeader, txsHash, type Block } from '../chain/block.ts';
 import { concatBytes, equalBytes, fromHex, toHex } from '../chain/bytes.ts';
-import { CodecError, decodeCanonical, encodeCanonical, U64_MAX } from '../chain/codec.ts';
+import { decode as cborDecode, encode as cborEncode } from 'cborg';
+import { CodecError, DECODE_OPTIONS, decodeCanonical, encodeCanonical, isCanonicalEncoding, U64_MAX, type CborValue } from '../chain/codec.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { decodeReceipt, encodeReceipt, TxStatus, type Receipt } from '../chain/receipt.ts';
 import { keyPairFromSecret, secretKeyFromSeed } from '../chain/keys.ts';
@@ -141,6 +142,57 @@ t.test('random bytes never decode to something that re-encodes differently', asy
     }
   }
   t.pass(`mutations: ${accepted} decoded (all canonical), the rest refused with CodecError`);
+});
+
+t.test("the in-place canonical check answers exactly as encoding again and comparing (cborg's answer)", async (t) => {
+  const r = rng(7);
+  const seeds: Uint8Array[] = [
+    signTransaction(randomTx(r), alice.secretKey).bytes,
+    encodeBlock(sampleBlock(r, 3, 4)),
+    encodeCanonical([0, 23, 24, 255, 256, 65535, 65536, 2 ** 32 - 1, 2 ** 32, Number.MAX_SAFE_INTEGER, 2n ** 53n, U64_MAX]),
+    encodeCanonical([-1, -24, -25, -256, -257, -65537, -(2 ** 32) - 1, Number.MIN_SAFE_INTEGER, -(2n ** 60n), -U64_MAX - 1n]),
+    encodeCanonical(['', 'ascii', 'é', '€uro', '😀', 'x'.repeat(300), true, false, null, [], [[]], new Uint8Array(0), new Uint8Array(300)]),
+  ];
+  // Forms cborg decodes but that are not canonical: floats standing for integers (half, single,
+  // double, -0), a float that is not an integer, a bignum-sized float, a map, invalid and overlong
+  // UTF-8, a lone surrogate's bytes.
+  const odd = ['f93c00', 'fa3f800000', 'fb3ff0000000000000', 'f98000', 'f93e00', 'fb43f0000000000000', 'a1616101', 'a0',
+    '62c328', '62c0af', '63eda080', '8201f93c00', '83f6f5f4', '6161'].map(fromHex);
+  let agree = 0;
+  let checked = 0;
+  const compare = (b: Uint8Array) => {
+    let value: CborValue;
+    try {
+      value = cborDecode(b, DECODE_OPTIONS) as CborValue;
+    } catch {
+      return;
+    }
+    checked++;
+    const oracle = equalBytes(cborEncode(value), b);
+    if (isCanonicalEncoding(value, b) === oracle) agree++;
+    else t.fail(`disagrees with cborg on ${toHex(b)} (cborg says ${oracle ? 'canonical' : 'not canonical'})`);
+  };
+  for (const b of [...seeds, ...odd]) compare(b);
+  for (let i = 0; i < 20_000; i++) {
+    const seed = seeds[r.int(seeds.length)]!;
+    let b: Uint8Array = Uint8Array.from(seed);
+    const op = r.int(4);
+    if (op === 0) for (let f = 1 + r.int(3); f > 0; f--) b[r.int(b.length)] = r.int(256);
+    else if (op === 1) b = b.subarray(0, r.int(b.length));
+    else if (op === 2) { const at = r.int(b.length); b = concatBytes(b.subarray(0, at), odd[r.int(odd.length)]!, b.subarray(at)); }
+    else { const at = r.int(b.length); b = concatBytes(b.subarray(0, at), b.subarray(at + 1 + r.int(3))); }
+    compare(b);
+  }
+  t.ok(checked > 2000, `${checked} byte strings decoded by cborg were compared`);
+  t.equal(agree, checked);
+  // And what the codec's own values encode to is canonical, with no re-encoding.
+  for (const b of seeds) t.ok(isCanonicalEncoding(cborDecode(b, DECODE_OPTIONS) as CborValue, b));
+  // Given a value not decoded from the bytes, contents count too, not just headers.
+  t.notOk(isCanonicalEncoding('abc', encodeCanonical('abd')));
+  t.notOk(isCanonicalEncoding('é', encodeCanonical('è')));
+  t.notOk(isCanonicalEncoding(Uint8Array.of(1, 2), encodeCanonical(Uint8Array.of(1, 3))));
+  t.notOk(isCanonicalEncoding([1, [2n ** 60n]], encodeCanonical([1, [2n ** 60n + 1n]])));
+  t.notOk(isCanonicalEncoding([1, 2], encodeCanonical([1, 2, 3])), 'a prefix is not the encoding');
 });
 
 function sampleBlock(r: ReturnType<typeof rng>, height: number, txCount: number): Block {
