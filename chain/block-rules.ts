@@ -62,8 +62,13 @@ export function txLimitProblem(stx: SignedTransaction, limits: BlockLimits): str
 /**
  * Checks the block against `limits` (cheapest first) and returns its decoded transactions, or
  * throws BlockError naming the first rule broken. `encodedSize` is the block's encoded length.
+ * `decodeTx` decodes the i-th transaction (throwing CodecError); the executor's reuses what it
+ * already decoded or hashed.
  */
-export function checkBlockLimits(block: Block, encodedSize: number, chainId: string, limits: BlockLimits): SignedTransaction[] {
+export function checkBlockLimits(
+  block: Block, encodedSize: number, chainId: string, limits: BlockLimits,
+  decodeTx: (raw: Uint8Array, i: number) => SignedTransaction = (raw) => decodeSignedTransaction(raw),
+): SignedTransaction[] {
   const h = block.header;
   const fail = (what: string): never => {
     throw new BlockError(`block ${h.height}: ${what}`);
@@ -76,7 +81,7 @@ export function checkBlockLimits(block: Block, encodedSize: number, chainId: str
   return block.txs.map((raw, i) => {
     let stx: SignedTransaction;
     try {
-      stx = decodeSignedTransaction(raw);
+      stx = decodeTx(raw, i);
     } catch (err) {
       if (err instanceof CodecError) fail(`txs[${i}] is malformed: ${err.message}`);
       throw err;

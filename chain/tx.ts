@@ -216,8 +216,12 @@ function readPayload(v: CborValue | undefined): Payload {
   throw new CodecError('schema', `tx.payload: unknown kind ${JSON.stringify(kind)}`);
 }
 
-/** Decodes and shape-checks a signed transaction. It does not check the signature. */
-export function decodeSignedTransaction(encoded: Uint8Array, maxBytes = MAX_TX_BYTES): SignedTransaction {
+/**
+ * Decodes and shape-checks a signed transaction. It does not check the signature. `hash`, when the
+ * caller has already hashed these bytes (a block's transactions are hashed for its header), is
+ * taken as the transaction's hash instead of hashing them again.
+ */
+export function decodeSignedTransaction(encoded: Uint8Array, maxBytes = MAX_TX_BYTES, hash?: Uint8Array): SignedTransaction {
   const [unsigned, signature] = tuple(decodeCanonical(encoded, 'transaction', maxBytes), 2, 'transaction');
   const [version, chainId, sender, nonce, fee, gasLimit, payload] = tuple(unsigned!, 7, 'tx');
   if (version !== TX_VERSION) throw new CodecError('schema', `tx.version: unsupported version ${JSON.stringify(version)}`);
@@ -229,7 +233,7 @@ export function decodeSignedTransaction(encoded: Uint8Array, maxBytes = MAX_TX_B
     gasLimit: uint(gasLimit, 'tx.gasLimit'),
     payload: readPayload(payload),
   };
-  return { tx, signature: bytes(signature, 'transaction.signature', 64), bytes: encoded, hash: sha256(encoded) };
+  return { tx, signature: bytes(signature, 'transaction.signature', 64), bytes: encoded, hash: hash ?? sha256(encoded) };
 }
 
 export function senderAddress(stx: SignedTransaction): Address {

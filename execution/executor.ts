@@ -36,7 +36,7 @@ import {
 import type { GenesisState } from '../chain/genesis.ts';
 import { merkleRoot } from '../chain/merkle.ts';
 import { encodeReceipt, receiptsRoot, type Receipt } from '../chain/receipt.ts';
-import type { SignedTransaction } from '../chain/tx.ts';
+import { decodeSignedTransaction, MAX_TX_BYTES, type SignedTransaction } from '../chain/tx.ts';
 import { sha256 } from '../chain/hash.ts';
 import type { Commit } from '../chain/vote.ts';
 import { validatorsHash } from '../chain/validators-hash.ts';
@@ -84,6 +84,13 @@ interface RecentEvidence {
   height: number;
 }
 
+interface Validated {
+  head: ChainHead;
+  encoded: Uint8Array;
+  txHashes: Uint8Array[];
+  txs: SignedTransaction[];
+}
+
 interface HeldView {
   head: ChainHead;
   snapshot: IndexSnapshot;
@@ -116,6 +123,18 @@ export class Executor implements AccountReader {
   #queue: Promise<unknown> = Promise.resolve();
   /** The latest committed height with its snapshot; replaced (and released once unread) per commit. */
   #view: HeldView | undefined;
+  /**
+   * A transaction this node already decoded, by hash (the node sets its mempool's `get` here): a
+   * block's transactions found there are not decoded again. It must answer with the decoding of
+   * bytes that have that hash, or undefined.
+   */
+  knownTx: ((hash: Uint8Array) => SignedTransaction | undefined) | undefined;
+  /**
+   * What the last validateBlock given the block's bytes found: an applyBlock of the same bytes on
+   * the same head (consensus validates a proposal, then commits it) takes its transactions from
+   * here instead of hashing, decoding and checking them again.
+   */
+  #validated: Validated | undefined;
 
   private constructor(db: Level<Uint8Array, Uint8Array>, tree: StateTree, head: ChainHead | undefined, opts: ExecutorOptions) {
     this.#db = db;
@@ -267,9 +286,11 @@ export class Executor implements AccountReader {
     const head = this.#requireHead();
     const size = (opts.encoded ?? encodeBlock(block)).length;
     const fail = failing(block);
-    const txs = this.#checkForm(head, block, size, block.txs.map(sha256), fail);
+    const txHashes = block.txs.map(sha256);
+    const txs = this.#checkForm(head, block, size, txHashes, fail);
     checkSignatures(this.#sigCache, txs, fail);
     this.#checkVouched(head, block, blockHash(block.header), undefined, opts.round, fail);
+    if (opts.encoded !== undefined) this.#validated = { head, encoded: opts.encoded, txHashes, txs };
   }
 
   /**
@@ -278,28 +299,36 @@ export class Executor implements AccountReader {
    * stored with it; with a validator set its signatures are verified. The header's proposer need
    * not be the proposer of the commit's round: a block that had a polka is proposed again, as it
    * is, by later rounds' proposers (the paper's validValue), so only membership is checked. Throws BlockError (nothing written) when a check fails.
+   * `encoded` is the block's encoding when the caller decoded the block from it (consensus commits
+   * bytes); else the block is encoded here.
    */
-  applyBlock(block: Block, commit?: Commit): Promise<AppliedBlock> {
-    const run = this.#queue.then(() => this.#apply(block, commit));
+  applyBlock(block: Block, commit?: Commit, encoded?: Uint8Array): Promise<AppliedBlock> {
+    const run = this.#queue.then(() => this.#apply(block, commit, encoded));
     this.#queue = run.catch(() => {});
     return run;
   }
 
-  async #apply(block: Block, commit: Commit | undefined): Promise<AppliedBlock> {
+  async #apply(block: Block, commit: Commit | undefined, given: Uint8Array | undefined): Promise<AppliedBlock> {
     const head = this.#requireHead();
     const hash = blockHash(block.header);
-    const encoded = encodeBlock(block);
-    // Each transaction is hashed once: for the header's txsHash and for the tx index.
-    const txHashes = block.txs.map(sha256);
+    const encoded = given ?? encodeBlock(block);
     const fail = failing(block);
-    const txs = this.#checkForm(head, block, encoded.length, txHashes, fail);
+    // The bytes validateBlock checked on this head: their form and signatures hold, as found then.
+    const seen = this.#validated;
+    this.#validated = undefined;
+    const validated = seen !== undefined && seen.head === head && Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length).equals(seen.encoded) ? seen : undefined;
+    // Each transaction is hashed once: for the header's txsHash and for the tx index.
+    const txHashes = validated?.txHashes ?? block.txs.map(sha256);
+    const txs = validated?.txs ?? this.#checkForm(head, block, encoded.length, txHashes, fail);
     // On the pool, the signatures are checked by its threads while this one runs the checks that
     // follow and executes the block: what a block computes never depends on its signatures (one bad
     // signature refuses the whole block), and nothing is written before they are known good. A bad
     // signature is reported before any other fault found meanwhile, as when checked first.
     let signatures: Promise<void> | undefined;
-    if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail);
-    else (signatures = checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail)).catch(() => {});
+    if (validated === undefined) {
+      if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail);
+      else (signatures = checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail)).catch(() => {});
+    }
     let run: Executed;
     try {
       this.#checkVouched(head, block, hash, commit, undefined, fail);
@@ -358,7 +387,8 @@ export class Executor implements AccountReader {
   #checkForm(head: ChainHead, block: Block, size: number, txHashes: readonly Uint8Array[], fail: (what: string) => never): SignedTransaction[] {
     if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
     checkLinks(head, block, txHashes, fail);
-    return checkBlockLimits(block, size, head.chainId, this.limits);
+    const known = this.knownTx;
+    return checkBlockLimits(block, size, head.chainId, this.limits, (raw, i) => known?.(txHashes[i]!) ?? decodeSignedTransaction(raw, MAX_TX_BYTES, txHashes[i]));
   }
 
   /** Evidence, validator set, proposer and commits: the checks after the signatures. */

@@ -159,6 +159,8 @@ export class HallmarkNode {
       ...(zk && { proofs: (p) => parts.executor.read(({ overlay }) => zk.admit(overlay, p)) }),
       ...(parts.signatures !== null && { signatures: parts.signatures }),
     });
+    // A block's transactions this node admitted are taken as the mempool decoded them.
+    parts.executor.knownTx = (hash) => this.mempool.get(hash);
     this.evidencePool = new EvidencePool({ maxAgeHeights: parts.executor.evidenceMaxAgeHeights, now: parts.clock });
     this.#builder = new BlockBuilder({
       executor: parts.executor, mempool: this.mempool, evidencePool: this.evidencePool, validators: parts.validators,
@@ -328,7 +330,7 @@ export class HallmarkNode {
       propose: (height, round) => this.#builder.propose(height, round),
       validate: (height, bytes, proposal) => this.#builder.validate(height, bytes, proposal),
       // A rejection halts the driver, which reports it through onHalt.
-      commit: (height, bytes, commit) => this.#track(this.#commit(height, decodeBlock(bytes), commit)),
+      commit: (height, bytes, commit) => this.#track(this.#commit(height, decodeBlock(bytes), commit, bytes)),
     };
   }
 
@@ -350,10 +352,10 @@ export class HallmarkNode {
     return run;
   }
 
-  async #commit(height: number, block: Block, commit: Commit): Promise<void> {
+  async #commit(height: number, block: Block, commit: Commit, encoded?: Uint8Array): Promise<void> {
     const parent = this.executor.head!;
     const executed = this.metrics.executing();
-    const applied = await this.executor.applyBlock(block, commit);
+    const applied = await this.executor.applyBlock(block, commit, encoded);
     executed();
     this.#builder.lastCommit = commit;
     this.metrics.committed(block, commit.round, parent, this.service.syncing ? null : this.#clock());

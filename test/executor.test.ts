@@ -1,9 +1,10 @@
 import t from 'tap';
 import { addressOf } from '../chain/address.ts';
-import { blockHash, encodeBlock } from '../chain/block.ts';
+import { blockHash, decodeBlock, encodeBlock } from '../chain/block.ts';
+import { sha256 } from '../chain/hash.ts';
 import { equalBytes, toHex } from '../chain/bytes.ts';
 import { TxStatus } from '../chain/receipt.ts';
-import { encodeSignedTransaction, signTransaction, type Transaction } from '../chain/tx.ts';
+import { decodeSignedTransaction, encodeSignedTransaction, signTransaction, type SignedTransaction, type Transaction } from '../chain/tx.ts';
 import type { Block } from '../chain/block.ts';
 import type { BlockLimits } from '../chain/block-rules.ts';
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
@@ -178,6 +179,51 @@ t.test('determinism: independent stores fed the same blocks agree at every heigh
     roots.add(toHex(ra.stateRoot));
   }
   t.equal(roots.size, 25, 'every height changed the state');
+});
+
+t.test('a block validated from its bytes, or with transactions already decoded, applies as one decoded afresh', async (t) => {
+  const accounts = testAccounts(8);
+  // A decodes everything itself; B validates each block from its bytes, then commits those bytes,
+  // with every transaction known decoded (as a node's mempool knows them); C validates one block
+  // and then applies another.
+  const a = await openChain(t.testdir({ a: {} }) + '/a');
+  const b = await openChain(t.testdir({ b: {} }) + '/b');
+  const c = await openChain(t.testdir({ c: {} }) + '/c');
+  t.teardown(async () => { await a.db.close(); await b.db.close(); await c.db.close(); });
+  for (const n of [a, b, c]) await n.executor.initGenesis(testGenesis(accounts));
+  const decoded = new Map<string, SignedTransaction>();
+  let lookups = 0;
+  b.executor.knownTx = (hash) => {
+    lookups++;
+    return decoded.get(toHex(hash));
+  };
+  const nonces = accounts.map(() => 0);
+  for (let h = 1; h <= 6; h++) {
+    const block = nextBlock(a.executor, transfersFor(91, h, accounts, nonces, 5 + h * 3, 4));
+    const encoded = encodeBlock(block);
+    // Half the transactions are known (decoded from copies of their bytes: other objects).
+    block.txs.forEach((raw, i) => { if (i % 2 === 0) decoded.set(toHex(sha256(raw)), decodeSignedTransaction(Uint8Array.from(raw))); });
+    const ra = await a.executor.applyBlock(block);
+    const before = lookups;
+    b.executor.validateBlock(block, { encoded });
+    t.equal(lookups - before, block.txs.length, `height ${h}: validate looked up every transaction`);
+    const rb = await b.executor.applyBlock(decodeBlock(encoded), undefined, encoded);
+    t.equal(lookups - before, block.txs.length, `height ${h}: apply took the validated transactions`);
+    t.same(toHex(rb.stateRoot), toHex(ra.stateRoot), `height ${h}: B has A's state root`);
+    t.same(rb.receipts, ra.receipts);
+    t.same(rb.txHashes.map(toHex), ra.txHashes.map(toHex));
+    // C validates a block with one transaction fewer, then applies the real one: nothing is reused.
+    const shorter = nextBlock(c.executor, block.txs.slice(1));
+    c.executor.validateBlock(shorter, { encoded: encodeBlock(shorter) });
+    const rc = await c.executor.applyBlock(block);
+    t.same(toHex(rc.stateRoot), toHex(ra.stateRoot), `height ${h}: C has A's state root`);
+  }
+  t.same(b.executor.head, a.executor.head);
+  // A block B validated on an older head is checked again in full: its parent link now fails.
+  const stale = nextBlock(b.executor, []);
+  b.executor.validateBlock(stale, { encoded: encodeBlock(stale) });
+  await b.executor.applyBlock(stale);
+  await t.rejects(b.executor.applyBlock(stale, undefined, encodeBlock(stale)), BlockError);
 });
 
 /** A sender whose key is the small-order point (0, 1) encoded canonically. */
