@@ -24,6 +24,14 @@ export function presignedTransfers(chainId: string, senders: readonly KeyPair[],
 let id = 1;
 
 /**
+ * How long a client waits before sending again what a full pool refused. The pool holds seconds
+ * of blocks at saturation, so it stays full; retrying every 20 ms made ~3 refusals per admission,
+ * each a request the node parsed and answered, which is a client's cost to the node rather than
+ * the node's own.
+ */
+const FULL_RETRY_MS = 100;
+
+/**
  * One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused, except
  * `mempool_full`: that is the node's backpressure (blocks execute while admissions go on), so those
  * are sent again once the pool has had a moment to drain.
@@ -75,6 +83,6 @@ async function send(url: string, txs: readonly SignedTransaction[], wait: 'check
     const bad = out.find((r) => r.error && !ok(r.error.data?.reason));
     if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
     pending = full;
-    if (pending.length > 0) await new Promise((r) => setTimeout(r, 20));
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, FULL_RETRY_MS));
   }
 }

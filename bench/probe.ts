@@ -35,6 +35,13 @@ export async function heapOf(metricsUrl: string): Promise<Record<string, number>
   };
 }
 
+/** A node's mempool counters: transactions admitted, and refused because the pool was full. */
+export async function admissionsOf(metricsUrl: string): Promise<{ admitted: number; full: number }> {
+  const text = await (await fetch(metricsUrl)).text();
+  const read = (line: string) => Number(text.split('\n').find((l) => l.startsWith(line + ' '))?.split(' ')[1] ?? NaN);
+  return { admitted: read('hallmark_mempool_admitted_total'), full: read('hallmark_mempool_refused_total{reason="mempool_full"}') };
+}
+
 /** The q-quantile (0..1) of ascending `xs`. */
 export function quantile(xs: readonly number[], q: number): number {
   return xs.length === 0 ? NaN : xs[Math.min(xs.length - 1, Math.floor(q * xs.length))]!;

@@ -13,7 +13,9 @@
  *   - a soak at saturation for SOAK_MIN minutes (default 10; 0 skips it): each node's resident
  *     memory, sampled every second through every phase, its peak and its trend in the soak's second half.
  * PROFILE_DIR=dir runs the nodes with --cpu-prof, writing one .cpuprofile per node there at exit;
- * NODE_FLAGS='--flag …' passes other flags to the nodes' node.
+ * NODE_FLAGS='--flag …' passes other flags to the nodes' node. VARIANTS='[{}, {"flags": ["--x"]},
+ * {"env": {"A": "1"}}, …]' adds flags and environment to node i only, to compare settings side by
+ * side under the same load (how node/process-flags.ts's heap limit was chosen).
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
@@ -30,7 +32,7 @@ import { nextBlock, openChain } from '../test/fixtures/chain.ts';
 import { rpc } from '../test/fixtures/node.ts';
 import { freeBasePort, spawnNode, type NodeProcess } from '../test/fixtures/processes.ts';
 import { report } from './harness.ts';
-import { chainShape, cpuMsOf, heapOf, quantile, rssMiBOf, slope } from './probe.ts';
+import { admissionsOf, chainShape, cpuMsOf, heapOf, quantile, rssMiBOf, slope } from './probe.ts';
 import { broadcast, presignedTransfers } from './load.ts';
 
 const VALIDATORS = 4;
@@ -92,7 +94,9 @@ try {
     ...(process.env.PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROFILE_DIR}`] : []),
     ...(process.env.NODE_FLAGS?.split(' ').filter(Boolean) ?? []),
   ];
-  for (const n of layout.nodes) procs.push(await spawnNode(n.home, n.logPath, process.env, flags));
+  const variants = JSON.parse(process.env.VARIANTS ?? '[]') as { env?: Record<string, string>; flags?: string[] }[];
+  if (!Array.isArray(variants)) throw new Error('VARIANTS: expected a JSON list of { env?, flags? }, one for each node');
+  for (const [i, n] of layout.nodes.entries()) procs.push(await spawnNode(n.home, n.logPath, { ...process.env, ...variants[i]?.env }, [...flags, ...(variants[i]?.flags ?? [])]));
   const urls = layout.nodes.map((n) => n.rpcUrl);
   for (let i = 0; i < 600; i++) {
     if (procs.some((p) => p.done)) throw new Error(`a node exited; see ${dir}`);
@@ -122,6 +126,8 @@ try {
   const satFrom = await height(urls[0]!);
 
   // Saturation: batches to the four nodes in turn, a few in flight per node.
+  const counted = () => Promise.all(layout.nodes.map((n) => admissionsOf(n.metricsUrl)));
+  const admissions0 = await counted();
   const cpu0 = procs.map((p) => cpuMsOf(p.pid));
   const own0 = ownCpuMs();
   const t0 = performance.now();
@@ -166,6 +172,13 @@ try {
     cores,
   });
   report({ bench: 'testnet', name: 'chain during saturation', unit: 'blocks', ...await chainShape(urls[0]!, satFrom, satTo), value: satTo - satFrom });
+  // The load keeps the pools full: what it sends again after a mempool_full costs the nodes too.
+  const admissions = (await counted()).map((a, i) => ({ admitted: a.admitted - admissions0[i]!.admitted, full: a.full - admissions0[i]!.full }));
+  report({
+    bench: 'testnet', name: 'mempool_full refusals per committed transfer during saturation', unit: 'ratio',
+    value: Number((admissions.reduce((a, b) => a + b.full, 0) / saturation.length).toPrecision(3)),
+    admitted_per_node: admissions.map((a) => a.admitted), refused_full_per_node: admissions.map((a) => a.full),
+  });
 
   // Latency at half the saturation rate: batches every 20 ms, each waiting for its commit.
   const latFrom = await height(urls[0]!);
