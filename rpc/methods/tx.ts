@@ -2,6 +2,7 @@
 import { z } from 'zod';
 import { toHex } from '../../chain/bytes.ts';
 import { CodecError } from '../../chain/codec.ts';
+import { sha256 } from '../../chain/hash.ts';
 import { decodeSignedTransaction, MAX_TX_BYTES } from '../../chain/tx.ts';
 import { MempoolError } from '../../mempool/mempool.ts';
 import { RpcError } from '../errors.ts';
@@ -38,15 +39,15 @@ export const txBroadcast = defineRpcMethod({
       throw RpcError.invalidParams([{ path: 'timeout_ms', message: `at most ${ctx.timeoutMs} (this server's call timeout), got ${p.timeout_ms}` }]);
     }
     const timeoutMs = p.timeout_ms ?? Math.min(DEFAULT_WAIT_MS, ctx.timeoutMs);
-    let hash: Uint8Array;
-    try {
-      hash = decodeSignedTransaction(p.tx).hash;
-    } catch (err) {
-      if (err instanceof CodecError) throw refused(new MempoolError('malformed', err.message));
-      throw err;
-    }
-    const hashHex = toHex(hash);
     if (wait === 'none') {
+      // The bytes must decode before the reply; the mempool decodes them again in the background.
+      let hashHex: string;
+      try {
+        hashHex = toHex(decodeSignedTransaction(p.tx).hash);
+      } catch (err) {
+        if (err instanceof CodecError) throw refused(new MempoolError('malformed', err.message));
+        throw err;
+      }
       node.submitTx(p.tx).catch((err: unknown) => {
         ctx.log?.warn('tx_broadcast: transaction refused after the reply was sent', {
           hash: hashHex, reason: err instanceof MempoolError ? err.code : 'internal', error: (err as Error)?.message,
@@ -54,13 +55,17 @@ export const txBroadcast = defineRpcMethod({
       });
       return { hash: hashHex, status: 'submitted' as const };
     }
+    // The mempool decodes the bytes (a malformed transaction is its `malformed` refusal).
+    let hash: Uint8Array;
     try {
-      await node.submitTx(p.tx);
+      hash = (await node.submitTx(p.tx)).hash;
     } catch (err) {
       if (!(err instanceof MempoolError)) throw err;
+      hash = sha256(p.tx);
       const waitAnyway = wait === 'committed' && (err.code === 'duplicate' || (err.code === 'nonce_used' && (await node.tx(hash)) !== undefined));
       if (!waitAnyway) throw refused(err);
     }
+    const hashHex = toHex(hash);
     if (wait === 'checked') return { hash: hashHex, status: 'checked' as const };
     let inclusion;
     try {
