@@ -39,8 +39,11 @@ import type { Logger } from './log.ts';
 import { MempoolError, type Mempool } from '../mempool/mempool.ts';
 import type { FileWal } from './wal-file.ts';
 
-/** Transactions remembered as recently committed. */
-const RECENTLY_COMMITTED = 100_000;
+/**
+ * Transactions remembered as recently committed, so one gossiped late is dropped without a decode:
+ * late gossip is a matter of seconds, and one that is forgotten is refused as `nonce_used`.
+ */
+const RECENTLY_COMMITTED = 32_768;
 /** Rounds ahead of ours whose proposals are looked at (finding a far round's proposer costs work). */
 const MAX_PROPOSAL_ROUND_AHEAD = 64;
 /** Refusals that prove the sender passed on a transaction it should have refused itself. */
