@@ -20,11 +20,15 @@ const SIGNATURE_CHUNK = 256;
  * not verified again), a chunk at a time: a proposer who packs a block with bad signatures makes
  * us check at most one chunk of them, each of which costs a fallback ZIP-215 verification.
  */
-export function checkSignatures(sigCache: SignatureCache, txs: readonly SignedTransaction[], fail: (what: string) => never): void {
-  for (let start = 0; start < txs.length; start += SIGNATURE_CHUNK) {
-    const ok = sigCache.verify(signedItems(txs.slice(start, start + SIGNATURE_CHUNK)));
+export function checkSignatures(
+  sigCache: SignatureCache, txs: readonly SignedTransaction[], fail: (what: string) => never, verified?: ReadonlySet<SignedTransaction>,
+): void {
+  const at = unverified(txs, verified);
+  for (let start = 0; start < at.length; start += SIGNATURE_CHUNK) {
+    const part = at.slice(start, start + SIGNATURE_CHUNK);
+    const ok = sigCache.verify(signedItems(txs, part));
     const bad = ok.indexOf(false);
-    if (bad >= 0) fail(`txs[${start + bad}]: signature does not verify`);
+    if (bad >= 0) fail(`txs[${part[bad]}]: signature does not verify`);
   }
 }
 
@@ -36,13 +40,26 @@ export function checkSignatures(sigCache: SignatureCache, txs: readonly SignedTr
  */
 export async function checkSignaturesOn(
   pool: SignaturePool, sigCache: SignatureCache, txs: readonly SignedTransaction[], fail: (what: string) => never,
+  verified?: ReadonlySet<SignedTransaction>,
 ): Promise<void> {
-  const bad = await sigCache.firstInvalidOn(pool, signedItems(txs));
-  if (bad >= 0) fail(`txs[${bad}]: signature does not verify`);
+  const at = unverified(txs, verified);
+  const bad = await sigCache.firstInvalidOn(pool, signedItems(txs, at));
+  if (bad >= 0) fail(`txs[${at[bad]}]: signature does not verify`);
 }
 
-function signedItems(txs: readonly SignedTransaction[]): SignedItem[] {
-  return txs.map(signedItemOf);
+/**
+ * The indexes of the transactions whose signatures are to be checked: all but those in `verified`
+ * (objects this node verified before, its mempool's). The lowest bad one among them is the lowest
+ * bad one of the block.
+ */
+function unverified(txs: readonly SignedTransaction[], verified: ReadonlySet<SignedTransaction> | undefined): number[] {
+  const at: number[] = [];
+  for (let i = 0; i < txs.length; i++) if (verified === undefined || !verified.has(txs[i]!)) at.push(i);
+  return at;
+}
+
+function signedItems(txs: readonly SignedTransaction[], at: readonly number[]): SignedItem[] {
+  return at.map((i) => signedItemOf(txs[i]!));
 }
 
 /** Evidence checks that need no signatures: form, height, age, duplicates; returns the hashes. */

@@ -1,6 +1,7 @@
 /** The executor's options and what it hands out (execution/executor.ts). */
 import type { BlockLimits } from '../chain/block-rules.ts';
 import type { Receipt } from '../chain/receipt.ts';
+import type { SignedTransaction } from '../chain/tx.ts';
 import type { SignaturePool } from '../chain/signature-pool.ts';
 import type { SignatureCache } from '../consensus/verify.ts';
 import type { ValidatorSet } from '../consensus/validators.ts';
@@ -74,4 +75,17 @@ export interface Executed {
   writes: [Uint8Array, Uint8Array | null][];
   receipts: Receipt[];
   prepared: PreparedVersion;
+}
+
+/** A block's decoded transactions, and those of them whose signatures this node already verified. */
+export interface Checked {
+  txs: SignedTransaction[];
+  verified: ReadonlySet<SignedTransaction>;
+}
+
+/** What validateBlock found for a block's bytes on a head, for applyBlock of the same bytes. */
+export interface Validated extends Checked {
+  head: ChainHead;
+  encoded: Uint8Array;
+  txHashes: Uint8Array[];
 }

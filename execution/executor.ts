@@ -64,7 +64,7 @@ export const DEFAULT_EVIDENCE_MAX_AGE_HEIGHTS = 100_000;
 
 export { BlockError } from '../chain/block-rules.ts';
 export type { AppliedBlock, CommittedView, Executed, ExecutorOptions } from './executor-types.ts';
-import type { AppliedBlock, CommittedView, Executed, ExecutorOptions } from './executor-types.ts';
+import type { AppliedBlock, Checked, CommittedView, Executed, ExecutorOptions, Validated } from './executor-types.ts';
 
 /** Execution hands the event loop a turn at least this often (RPC and timers run meanwhile). */
 const YIELD_EVERY_MS = 5;
@@ -82,13 +82,6 @@ interface RecentEvidence {
   committedAt: number;
   /** Height of the votes. */
   height: number;
-}
-
-interface Validated {
-  head: ChainHead;
-  encoded: Uint8Array;
-  txHashes: Uint8Array[];
-  txs: SignedTransaction[];
 }
 
 interface HeldView {
@@ -124,9 +117,9 @@ export class Executor implements AccountReader {
   /** The latest committed height with its snapshot; replaced (and released once unread) per commit. */
   #view: HeldView | undefined;
   /**
-   * A transaction this node already decoded, by hash (the node sets its mempool's `get` here): a
-   * block's transactions found there are not decoded again. It must answer with the decoding of
-   * bytes that have that hash, or undefined.
+   * A transaction this node already decoded and whose signature it verified, by hash (the node sets
+   * its mempool's `get` here): a block's transactions found there are not decoded or verified
+   * again. It must answer with the decoding of bytes that have that hash, or undefined.
    */
   knownTx: ((hash: Uint8Array) => SignedTransaction | undefined) | undefined;
   /**
@@ -287,10 +280,10 @@ export class Executor implements AccountReader {
     const size = (opts.encoded ?? encodeBlock(block)).length;
     const fail = failing(block);
     const txHashes = block.txs.map(sha256);
-    const txs = this.#checkForm(head, block, size, txHashes, fail);
-    checkSignatures(this.#sigCache, txs, fail);
+    const { txs, verified } = this.#checkForm(head, block, size, txHashes, fail);
+    checkSignatures(this.#sigCache, txs, fail, verified);
     this.#checkVouched(head, block, blockHash(block.header), undefined, opts.round, fail);
-    if (opts.encoded !== undefined) this.#validated = { head, encoded: opts.encoded, txHashes, txs };
+    if (opts.encoded !== undefined) this.#validated = { head, encoded: opts.encoded, txHashes, txs, verified };
   }
 
   /**
@@ -319,15 +312,15 @@ export class Executor implements AccountReader {
     const validated = seen !== undefined && seen.head === head && Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length).equals(seen.encoded) ? seen : undefined;
     // Each transaction is hashed once: for the header's txsHash and for the tx index.
     const txHashes = validated?.txHashes ?? block.txs.map(sha256);
-    const txs = validated?.txs ?? this.#checkForm(head, block, encoded.length, txHashes, fail);
+    const { txs, verified } = validated ?? this.#checkForm(head, block, encoded.length, txHashes, fail);
     // On the pool, the signatures are checked by its threads while this one runs the checks that
     // follow and executes the block: what a block computes never depends on its signatures (one bad
     // signature refuses the whole block), and nothing is written before they are known good. A bad
     // signature is reported before any other fault found meanwhile, as when checked first.
     let signatures: Promise<void> | undefined;
     if (validated === undefined) {
-      if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail);
-      else (signatures = checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail)).catch(() => {});
+      if (this.#signatures === undefined) checkSignatures(this.#sigCache, txs, fail, verified);
+      else (signatures = checkSignaturesOn(this.#signatures, this.#sigCache, txs, fail, verified)).catch(() => {});
     }
     let run: Executed;
     try {
@@ -384,11 +377,17 @@ export class Executor implements AccountReader {
    * verified on the pool's threads in between: the form (links and limits; returns the decoded
    * transactions), the signatures, then what consensus vouches for (#checkVouched).
    */
-  #checkForm(head: ChainHead, block: Block, size: number, txHashes: readonly Uint8Array[], fail: (what: string) => never): SignedTransaction[] {
+  #checkForm(head: ChainHead, block: Block, size: number, txHashes: readonly Uint8Array[], fail: (what: string) => never): Checked {
     if (!Array.isArray(block.evidence)) fail('evidence must be a list (empty when there is none)');
     checkLinks(head, block, txHashes, fail);
-    const known = this.knownTx;
-    return checkBlockLimits(block, size, head.chainId, this.limits, (raw, i) => known?.(txHashes[i]!) ?? decodeSignedTransaction(raw, MAX_TX_BYTES, txHashes[i]));
+    const verified = new Set<SignedTransaction>();
+    const decode = (raw: Uint8Array, i: number): SignedTransaction => {
+      const known = this.knownTx?.(txHashes[i]!);
+      if (known === undefined) return decodeSignedTransaction(raw, MAX_TX_BYTES, txHashes[i]);
+      verified.add(known);
+      return known;
+    };
+    return { txs: checkBlockLimits(block, size, head.chainId, this.limits, decode), verified };
   }
 
   /** Evidence, validator set, proposer and commits: the checks after the signatures. */

@@ -10,6 +10,7 @@ import type { BlockLimits } from '../chain/block-rules.ts';
 import { PROTOCOL_VERSION } from '../chain/protocol.ts';
 import { keyPairFromSecret, secretKeyFromSeed, type KeyPair } from '../chain/keys.ts';
 import { BlockError } from '../execution/executor.ts';
+import { SignatureCache } from '../consensus/verify.ts';
 import { GAS } from '../execution/transaction.ts';
 import { CHAIN_ID, nextBlock, openChain, PROPOSER, testAccounts, testGenesis, transfersFor } from './fixtures/chain.ts';
 
@@ -187,7 +188,8 @@ t.test('a block validated from its bytes, or with transactions already decoded, 
   // with every transaction known decoded (as a node's mempool knows them); C validates one block
   // and then applies another.
   const a = await openChain(t.testdir({ a: {} }) + '/a');
-  const b = await openChain(t.testdir({ b: {} }) + '/b');
+  const sigCache = new SignatureCache();
+  const b = await openChain(t.testdir({ b: {} }) + '/b', undefined, { sigCache });
   const c = await openChain(t.testdir({ c: {} }) + '/c');
   t.teardown(async () => { await a.db.close(); await b.db.close(); await c.db.close(); });
   for (const n of [a, b, c]) await n.executor.initGenesis(testGenesis(accounts));
@@ -205,10 +207,14 @@ t.test('a block validated from its bytes, or with transactions already decoded, 
     block.txs.forEach((raw, i) => { if (i % 2 === 0) decoded.set(toHex(sha256(raw)), decodeSignedTransaction(Uint8Array.from(raw))); });
     const ra = await a.executor.applyBlock(block);
     const before = lookups;
+    const checked = sigCache.stats();
     b.executor.validateBlock(block, { encoded });
     t.equal(lookups - before, block.txs.length, `height ${h}: validate looked up every transaction`);
+    const after = sigCache.stats();
+    t.equal(after.hits + after.misses - checked.hits - checked.misses, Math.floor(block.txs.length / 2), `height ${h}: only the signatures of transactions not known were checked`);
     const rb = await b.executor.applyBlock(decodeBlock(encoded), undefined, encoded);
     t.equal(lookups - before, block.txs.length, `height ${h}: apply took the validated transactions`);
+    t.same(sigCache.stats(), after, `height ${h}: and checked no signature again`);
     t.same(toHex(rb.stateRoot), toHex(ra.stateRoot), `height ${h}: B has A's state root`);
     t.same(rb.receipts, ra.receipts);
     t.same(rb.txHashes.map(toHex), ra.txHashes.map(toHex));
@@ -219,6 +225,12 @@ t.test('a block validated from its bytes, or with transactions already decoded, 
     t.same(toHex(rc.stateRoot), toHex(ra.stateRoot), `height ${h}: C has A's state root`);
   }
   t.same(b.executor.head, a.executor.head);
+  // Known transactions are skipped, the others still checked: the bad one is named.
+  const more = transfersFor(92, 99, accounts, nonces, 3);
+  const forged = Uint8Array.from(more[2]!);
+  forged[forged.length - 1]! ^= 1;
+  decoded.set(toHex(sha256(more[0]!)), decodeSignedTransaction(more[0]!));
+  t.throws(() => b.executor.validateBlock(nextBlock(b.executor, [more[0]!, more[1]!, forged])), /txs\[2\]: signature does not verify/);
   // A block B validated on an older head is checked again in full: its parent link now fails.
   const stale = nextBlock(b.executor, []);
   b.executor.validateBlock(stale, { encoded: encodeBlock(stale) });
