@@ -24,12 +24,13 @@ export function presignedTransfers(chainId: string, senders: readonly KeyPair[],
 let id = 1;
 
 /**
- * How long a client waits before sending again what a full pool refused. The pool holds seconds
- * of blocks at saturation, so it stays full; retrying every 20 ms made ~3 refusals per admission,
- * each a request the node parsed and answered, which is a client's cost to the node rather than
- * the node's own.
+ * How long a client waits before sending again what a full pool refused: 100 ms, doubling with
+ * each refusal of the same batch up to 1 s. The pool holds seconds of blocks at saturation, so it
+ * stays full; retrying every 20 ms made ~3 refusals per admission, each a request the node parsed
+ * and answered, which is a client's cost to the node rather than the node's own.
  */
 const FULL_RETRY_MS = 100;
+const FULL_RETRY_MAX_MS = 1000;
 
 /**
  * One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused, except
@@ -63,6 +64,7 @@ const slotsOf = (url: string) => {
 async function send(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
   let pending = txs;
   let resent = false;
+  let refusals = 0;
   for (let failures = 0; pending.length > 0;) {
     const body = pending.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
     let out: { error?: { message: string; data?: { reason?: string } } }[];
@@ -83,6 +85,6 @@ async function send(url: string, txs: readonly SignedTransaction[], wait: 'check
     const bad = out.find((r) => r.error && !ok(r.error.data?.reason));
     if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
     pending = full;
-    if (pending.length > 0) await new Promise((r) => setTimeout(r, FULL_RETRY_MS));
+    if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(FULL_RETRY_MAX_MS, FULL_RETRY_MS * 2 ** refusals++)));
   }
 }
