@@ -92,12 +92,7 @@ export interface NetworkCounters {
   snapshotChunksServed: number;
 }
 
-/**
- * Transaction hashes remembered per peer (sent to it or received from it). A transaction is
- * gossiped once, when admitted, so this only has to outlast gossip's round trip (a peer sending
- * back what we sent it): 16,384 is seconds of transactions at any rate this node can admit. Each
- * entry holds ~70 bytes of heap.
- */
+/** Transaction hashes remembered per peer (sent to it or received from it): gossip's round trip. */
 const KNOWN_TXS_PER_PEER = 16_384;
 /** Transactions gossiped in one message, and how long a batch waits to fill. */
 const TX_BATCH = 512;
