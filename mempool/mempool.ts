@@ -260,19 +260,13 @@ export class Mempool {
   }
 
   /**
-   * Before the signature and the account read: refuses a transaction that #admit would refuse as
-   * mempool_full whatever its signature and account, for a heap peek. That holds when the pool is
-   * at its count or byte cap, no pending transaction pays a lower gas price (so nothing can be
-   * evicted for it), and its sender has nothing pending at or above its nonce (so it replaces
-   * nothing, and no later transaction of its own becomes unfunded). Pending ones below it that the
-   * fresh account shows as used would leave in #admit; they are committed, and the pool's update
-   * after their block removes them, so the client's retry finds that room. Without this, a client
-   * retrying into a full pool, or a flood of cheap transactions, costs a signature check and a
-   * state read each.
+   * Refuses before the signature and account read what #admit would refuse as mempool_full anyway:
+   * the pool is at a cap, nothing pending pays a lower gas price, and the sender has nothing pending
+   * at or above this nonce (it replaces and unfunds nothing; committed ones below it leave at the
+   * block's update). Else a client retrying into a full pool costs a signature check and a read each.
    */
   #checkRoom(stx: SignedTransaction): void {
-    const { maxTxs, maxBytes } = this.config;
-    if (this.size < maxTxs && this.#bytes + stx.bytes.length <= maxBytes) return;
+    if (this.size < this.config.maxTxs && this.#bytes + stx.bytes.length <= this.config.maxBytes) return;
     const cheapest = this.#tails.at(0);
     if (cheapest !== undefined && cheapest.fee * BigInt(Math.max(1, stx.tx.gasLimit)) < stx.tx.fee * cheapest.gas) return;
     const last = this.#senders.get(byteKey(senderAddress(stx)))?.txs.at(-1);
