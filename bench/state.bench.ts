@@ -2,8 +2,9 @@
  * State tree throughput against raw LevelDB in the same run, at 100k and at 1M keys: random 32-byte
  * keys with 32..64 byte values, committed in versions of 1,000 writes, vs the same key/values put
  * in batches of 1,000 into a fresh LevelDB (both opened with the same options). Then updates of
- * random existing keys on the full tree, get() and prove()+verify at the latest version, and what
- * the tree's caches hold (bytes as the cache counts them, and the process's heap and RSS).
+ * random existing keys on the full tree (each version's time split into prepare, LevelDB's batch and
+ * markCommitted), get() and prove()+verify at the latest version, and what the tree's caches hold
+ * (bytes as the cache counts them, and the process's heap and RSS).
  *
  * The issue's goals (issue 17): inserts >= 0.25x raw batch puts, updates >= 0.2x, at both sizes.
  * Run: npx node bench/state.bench.ts [--keys 100000,1000000] [--leveldb '{"compression":false}'] [--tree '{"cacheBytes":0}']
@@ -49,6 +50,35 @@ function randomViews(n: number, bytes: number, extra: number): Uint8Array[] {
   return Array.from({ length: n }, (_, i) => pool.subarray(i * (bytes + extra), i * (bytes + extra) + bytes + (extra ? randomInt(extra + 1) : 0)));
 }
 
+/** tree.commit() in its three parts, timed: prepare (tree CPU), the batch (LevelDB), markCommitted (cache updates). */
+class Split {
+  prepareMs = 0;
+  batchMs = 0;
+  markMs = 0;
+  ops = 0;
+  bytes = 0;
+
+  async commit(tree: StateTree, db: Db, version: number, writes: [Uint8Array, Uint8Array][]): Promise<void> {
+    const t0 = performance.now();
+    const prepared = await tree.prepare(version, writes);
+    const t1 = performance.now();
+    await db.batch(prepared.ops);
+    const t2 = performance.now();
+    tree.markCommitted(prepared);
+    this.markMs += performance.now() - t2;
+    this.batchMs += t2 - t1;
+    this.prepareMs += t1 - t0;
+    this.ops += prepared.ops.length;
+    for (const op of prepared.ops) this.bytes += op.key.length + (op.type === 'put' ? op.value.length : 0);
+  }
+
+  /** Per write: LevelDB ops and bytes (keys and values), and µs in each part. */
+  perWrite(n: number): Record<string, number> {
+    const us = (ms: number): number => Number(((ms * 1000) / n).toFixed(2));
+    return { dbOpsPerWrite: this.ops / n, bytesPerWrite: Math.round(this.bytes / n), prepareUs: us(this.prepareMs), batchUs: us(this.batchMs), markCommittedUs: us(this.markMs) };
+  }
+}
+
 const MB = 1 << 20;
 
 function memory(): { heapMB: number; externalMB: number; rssMB: number } {
@@ -79,27 +109,27 @@ async function run(keysN: number, dirs: string[]): Promise<void> {
   const st = await freshDb('tree');
   dirs.push(st.dir);
   let tree: StateTree | undefined = await StateTree.open(st.db, TREE_OPTIONS);
-  let ops = 0;
+  let split = new Split();
   start = performance.now();
   for (let i = 0, v = 0; i < keysN; i += PER_VERSION, v++) {
     const writes: [Uint8Array, Uint8Array][] = [];
     for (let j = i; j < i + PER_VERSION; j++) writes.push([keys[j]!, values[j]!]);
-    ops += (await tree.commit(v, writes)).ops.length;
+    await split.commit(tree, st.db, v, writes);
   }
   const insertRate = (keysN * 1000) / (performance.now() - start);
-  report({ bench: BENCH, name: 'tree_insert', value: insertRate, unit: 'writes/s', batch: PER_VERSION, ...at, dbOpsPerWrite: ops / keysN });
+  report({ bench: BENCH, name: 'tree_insert', value: insertRate, unit: 'writes/s', batch: PER_VERSION, ...at, ...split.perWrite(keysN) });
   report({ bench: BENCH, name: 'tree_insert_vs_leveldb', ...at, value: insertRate / rawRate, unit: 'ratio', goal: 0.25, goal_op: '>=' });
 
   // Steady state: overwrite random existing keys, 1,000 per version, on the full tree.
-  ops = 0;
+  split = new Split();
   start = performance.now();
   for (let n = 0; n < UPDATE_VERSIONS; n++) {
     const writes: [Uint8Array, Uint8Array][] = [];
     for (let j = 0; j < PER_VERSION; j++) writes.push([pick(), new Uint8Array(randomBytes(32 + randomInt(33)))]);
-    ops += (await tree.commit(tree.latestVersion + 1, writes)).ops.length;
+    await split.commit(tree, st.db, tree.latestVersion + 1, writes);
   }
   const updateRate = (UPDATE_VERSIONS * PER_VERSION * 1000) / (performance.now() - start);
-  report({ bench: BENCH, name: 'tree_update', value: updateRate, unit: 'writes/s', batch: PER_VERSION, ...at, dbOpsPerWrite: ops / (UPDATE_VERSIONS * PER_VERSION) });
+  report({ bench: BENCH, name: 'tree_update', value: updateRate, unit: 'writes/s', batch: PER_VERSION, ...at, ...split.perWrite(UPDATE_VERSIONS * PER_VERSION) });
   report({ bench: BENCH, name: 'tree_update_vs_leveldb', ...at, value: updateRate / rawRate, unit: 'ratio', goal: 0.2, goal_op: '>=' });
 
   // Reads at the latest version, against raw LevelDB gets of the same keys.
