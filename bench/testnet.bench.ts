@@ -69,20 +69,22 @@ const ownCpuMs = () => {
 const saturation = transfers(0, SATURATION_NONCES);
 const latencyTxs = transfers(SATURATION_NONCES, LATENCY_NONCES);
 
-// Baseline: the executor alone, same transfers, blocks of 1,000, in this process.
-let baseline: number;
-{
-  const { db, tree } = await openChain(join(dir, 'baseline'));
+// Baseline: the executor alone, same transfers, blocks of 1,000, in this process; the best of three
+// runs on fresh stores (one run moved by ±15% on this host, and the best is the hardest to match).
+const baselineRuns: number[] = [];
+for (let run = 0; run < 3; run++) {
+  const { db, tree } = await openChain(join(dir, `baseline-${run}`));
   const executor = await Executor.open(db, tree);
   await executor.initGenesis(toGenesisState(genesis));
   const start = performance.now();
   for (let i = 0; i < saturation.length; i += 1000) {
     await executor.applyBlock(nextBlock(executor, saturation.slice(i, i + 1000).map((s) => s.bytes), genesis.validators[0]!.address));
   }
-  baseline = (saturation.length * 1000) / (performance.now() - start);
-  report({ bench: 'testnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s' });
+  baselineRuns.push((saturation.length * 1000) / (performance.now() - start));
   await db.close();
 }
+const baseline = Math.max(...baselineRuns);
+report({ bench: 'testnet', name: 'executor alone (baseline)', value: baseline, unit: 'tx/s', runs: baselineRuns.map(Math.round) });
 
 const procs: NodeProcess[] = [];
 // A load promise that rejects before it is awaited ends this process without `finally`: no orphans.
