@@ -28,7 +28,7 @@ import {
   blockHash, commitHash, encodeBlock, txsHash, ZERO_HASH, type Block, type Header,
 } from '../chain/block.ts';
 import { BlockError, checkBlockLimits, CODEC_LIMITS, type BlockLimits } from '../chain/block-rules.ts';
-import { equalBytes, toHex } from '../chain/bytes.ts';
+import { compareBytes, equalBytes, toHex } from '../chain/bytes.ts';
 import { amount, U64_MAX } from '../chain/codec.ts';
 import {
   evidenceHash, evidenceHeight, evidenceRoot, type DuplicateVoteEvidence,
@@ -309,7 +309,7 @@ export class Executor implements AccountReader {
     // The bytes validateBlock checked on this head: their form and signatures hold, as found then.
     const seen = this.#validated;
     this.#validated = undefined;
-    const validated = seen !== undefined && seen.head === head && Buffer.from(encoded.buffer, encoded.byteOffset, encoded.length).equals(seen.encoded) ? seen : undefined;
+    const validated = seen !== undefined && seen.head === head && compareBytes(encoded, seen.encoded) === 0 ? seen : undefined;
     // Each transaction is hashed once: for the header's txsHash and for the tx index.
     const txHashes = validated?.txHashes ?? block.txs.map(sha256);
     const { txs, verified } = validated ?? this.#checkForm(head, block, encoded.length, txHashes, fail);

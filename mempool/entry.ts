@@ -29,8 +29,16 @@ export interface Entry {
   heapIndex: number;
 }
 
+/** A gas price as a fraction: fee over declared gas. */
+export type Price = Pick<Entry, 'fee' | 'gas'>;
+
+/** A transaction's gas price (its gas at least 1, the divisor). */
+export function priceOf(stx: SignedTransaction): Price {
+  return { fee: stx.tx.fee, gas: BigInt(Math.max(1, stx.tx.gasLimit)) };
+}
+
 /** a's gas price minus b's, by sign: fee_a / gas_a against fee_b / gas_b without rounding. */
-function comparePrice(a: Entry, b: Entry): number {
+export function comparePrice(a: Price, b: Price): number {
   const l = a.fee * b.gas;
   const r = b.fee * a.gas;
   return l === r ? 0 : l < r ? -1 : 1;

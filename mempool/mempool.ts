@@ -33,7 +33,7 @@ import {
   checkConfig, DEFAULT_MEMPOOL_CONFIG, MEMPOOL_ERROR_CODES, MempoolError, type MempoolConfig, type MempoolCounters, type MempoolErrorCode,
   type ProofCheck,
 } from './config.ts';
-import { better, cheaper, type Entry, type SenderQueue } from './entry.ts';
+import { better, cheaper, comparePrice, priceOf, type Entry, type Price, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
 import { ProofAdmission } from './proofs.ts';
 import { AdmissionSignatures } from './signatures.ts';
@@ -43,7 +43,6 @@ export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
 export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } from './config.ts';
 
 type RemovalReason = keyof MempoolCounters['removed'];
-
 
 export class Mempool {
   readonly config: Readonly<MempoolConfig>;
@@ -268,7 +267,7 @@ export class Mempool {
   #checkRoom(stx: SignedTransaction): void {
     if (this.size < this.config.maxTxs && this.#bytes + stx.bytes.length <= this.config.maxBytes) return;
     const cheapest = this.#tails.at(0);
-    if (cheapest !== undefined && cheapest.fee * BigInt(Math.max(1, stx.tx.gasLimit)) < stx.tx.fee * cheapest.gas) return;
+    if (cheapest !== undefined && comparePrice(cheapest, priceOf(stx)) < 0) return;
     const last = this.#senders.get(byteKey(senderAddress(stx)))?.txs.at(-1);
     if (last !== undefined && last.nonce >= stx.tx.nonce) return;
     throw this.#full(stx);
@@ -333,7 +332,7 @@ export class Mempool {
     for (const [e] of leaving) freedBytes += e.size;
     const overCount = this.size - leaving.length + 1 - this.config.maxTxs;
     const overBytes = this.#bytes - freedBytes + stx.bytes.length - this.config.maxBytes;
-    const evict = overCount > 0 || overBytes > 0 ? this.#planEviction(overCount, overBytes, fee, BigInt(Math.max(1, stx.tx.gasLimit)), senderKey) : [];
+    const evict = overCount > 0 || overBytes > 0 ? this.#planEviction(overCount, overBytes, priceOf(stx), senderKey) : [];
     if (evict === undefined) throw this.#full(stx);
 
     for (const [e, reason] of leaving) this.#remove(e, reason);
@@ -349,7 +348,7 @@ export class Mempool {
    * changing it: walks it in order through a second heap holding the frontier of unvisited heap
    * nodes plus the predecessors that earlier planned evictions turn into tails.
    */
-  #planEviction(overCount: number, overBytes: number, fee: bigint, gas: bigint, ownSender: string): Entry[] | undefined {
+  #planEviction(overCount: number, overBytes: number, price: Price, ownSender: string): Entry[] | undefined {
     interface Candidate { entry: Entry; heapIndex: number } // heapIndex -1: not in the heap (a predecessor)
     const frontier = new Heap<Candidate>((a, b) => cheaper(a.entry, b.entry));
     const root = this.#tails.at(0);
@@ -357,7 +356,7 @@ export class Mempool {
     const plan: Entry[] = [];
     while (overCount > 0 || overBytes > 0) {
       const c = frontier.pop();
-      if (c === undefined || c.entry.fee * gas >= fee * c.entry.gas) return undefined;
+      if (c === undefined || comparePrice(c.entry, price) >= 0) return undefined;
       if (c.heapIndex >= 0) {
         for (const child of [2 * c.heapIndex + 1, 2 * c.heapIndex + 2]) {
           const entry = this.#tails.at(child);
@@ -383,7 +382,7 @@ export class Mempool {
     }
     queue.account = account;
     const e: Entry = {
-      stx, key: byteKey(stx.hash), sender: queue, nonce: stx.tx.nonce, fee: stx.tx.fee, gas: BigInt(Math.max(1, stx.tx.gasLimit)), size: stx.bytes.length,
+      stx, key: byteKey(stx.hash), sender: queue, nonce: stx.tx.nonce, ...priceOf(stx), size: stx.bytes.length,
       arrival: this.#arrivals++, heapIndex: -1,
     };
     const txs = queue.txs;
