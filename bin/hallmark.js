@@ -8,5 +8,8 @@ if (major < 24) {
   process.stderr.write(`error: hallmark needs Node 24 or newer (this is Node ${process.versions.node}); run it as "npx hallmark" or through the npm scripts, which use the project's Node 24\n`);
   process.exit(1);
 }
+// Before the first .ts module: from the second start on, no thread loads the TypeScript stripper.
+const { enableCompileCache } = await import('./compile-cache.js');
+enableCompileCache();
 const { runCli } = await import('../cli/main.ts');
 process.exitCode = await runCli(process.argv.slice(2));

@@ -1,4 +1,5 @@
 /** Running a node: `init` writes a devnet home, `start` runs the node from it. */
+import { flushCompileCache } from 'node:module';
 import { Option, type Command } from 'commander';
 import { LOG_FORMATS, LOG_LEVELS, SYNC_MODES, type LogFormat, type LogLevel, type SyncSettings } from '../../node/config.ts';
 import { createLogger } from '../../node/log.ts';
@@ -49,6 +50,9 @@ export function addNodeCommands(program: Command, ctx: CommandContext): void {
       // Loaded here, not at the top: the other commands start faster without the node's modules.
       const { startNode } = await import('../../node/node.ts');
       const running = await startNode({ home, config: loaded.config, genesis: loaded.genesis, validatorKey: loaded.validatorKey, log });
+      // The modules are loaded: write their compile cache now (bin/compile-cache.js), not only at a
+      // clean exit, which a node stopped by SIGKILL never reaches.
+      flushCompileCache();
       let stopping = false;
       const stop = (signal: NodeJS.Signals) => {
         if (stopping) {
