@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=16 --max-old-space-size=768
+#!/usr/bin/env -S node --max-semi-space-size=8 --max-old-space-size=768
 // The `hallmark` command; the shebang's flags are node/process-flags.ts's (see there). The CLI is
 // TypeScript (cli/main.ts), which Node 24 runs directly (type stripping; contracts need its
 // WebAssembly JSPI); older Node gets one line saying how to run it
