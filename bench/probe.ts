@@ -70,6 +70,8 @@ export interface ChainShape {
   maxRound: number;
   /** Time between consecutive block headers, ms. */
   spacingMs: { p50: number; p90: number; p99: number; max: number };
+  /** The longest gap: how many blocks into the phase it ended, and the transactions of its block. */
+  slowest: { block: number; ms: number; txs: number } | null;
 }
 
 /** Reads blocks from+1..to (and to+1's last commit, if it exists) from one node. */
@@ -79,6 +81,7 @@ export async function chainShape(url: string, from: number, to: number): Promise
   let roundsAboveZero = 0;
   let maxRound = 0;
   const times: number[] = [];
+  const counts: number[] = [];
   const latest = (await rpc(url, 'chain_status')).latest_height as number;
   for (let h = from + 1; h <= Math.min(to + 1, latest); h++) {
     const b = await rpc(url, 'chain_getBlock', { height: h }) as { header: { time: string }; txs: unknown[]; last_commit: { round: number } | null };
@@ -90,11 +93,16 @@ export async function chainShape(url: string, from: number, to: number): Promise
     txs += b.txs.length;
     maxTxs = Math.max(maxTxs, b.txs.length);
     times.push(Date.parse(b.header.time));
+    counts.push(b.txs.length);
   }
-  const spacing = times.slice(1).map((t, i) => t - times[i]!).sort((a, b) => a - b);
+  const gaps = times.slice(1).map((t, i) => t - times[i]!);
+  const at = gaps.indexOf(Math.max(...gaps));
+  const slowest = at < 0 ? null : { block: at + 1, ms: gaps[at]!, txs: counts[at + 1]! };
+  const spacing = gaps.sort((a, b) => a - b);
   const blocks = times.length;
   return {
     blocks, txs, txsPerBlock: { mean: Number((txs / Math.max(1, blocks)).toFixed(1)), max: maxTxs }, roundsAboveZero, maxRound,
     spacingMs: { p50: quantile(spacing, 0.5), p90: quantile(spacing, 0.9), p99: quantile(spacing, 0.99), max: spacing.at(-1) ?? NaN },
+    slowest,
   };
 }
