@@ -39,8 +39,17 @@ import { initialState, step, timeoutDuration, type ConsensusState, type Effect, 
 import { sameValue } from './vote-set.ts';
 import { entriesToReplay, type WalEntry } from './wal.ts';
 
-/** Most buffered messages for the next height (a node a little behind or committing). */
+/**
+ * Heights past the current one whose messages are buffered. Two: a validator a height behind gets
+ * the next-but-one height's proposal while it still commits; dropped, it held +2/3 precommits for a
+ * block it never got and waited ~2 s for block sync, while the others timed out on its proposal of
+ * the height after (bench/testnet.bench.ts: a round 1 and a 1.5-4 s gap in most runs).
+ */
+export const FUTURE_HEIGHTS = 2;
+/** Most buffered messages for heights to come (a node a little behind or committing). */
 const MAX_FUTURE_MESSAGES = 10_000;
+/** Most bytes of their blocks: an equivocating proposer could sign gigabytes within the count. */
+const MAX_FUTURE_BLOCK_BYTES = 64 << 20;
 
 type Message = { kind: 'proposal'; proposal: Proposal; block: Uint8Array; receivedAt: number } | { kind: 'votes'; votes: Vote[] };
 
@@ -68,6 +77,7 @@ export class ConsensusDriver {
   #draining = false;
   #committing = false;
   #future: Message[] = [];
+  #futureBlockBytes = 0;
   #stopped = false;
   #startTimer: (() => void) | null = null;
   /** Bumped by start and stop: a commit that settles after either belongs to a past life. */
@@ -246,23 +256,29 @@ export class ConsensusDriver {
   }
 
   /**
-   * Buffers a message for the next height (or ours while it has not started); drops the rest.
-   * Messages of the current height are taken even while its block is being committed: the state
-   * machine ignores them once it has decided, but late votes still reveal equivocation (and a
+   * Buffers a message for the next FUTURE_HEIGHTS heights (or ours while it has not started); drops
+   * the rest. Messages of the current height are taken even while its block is being committed: the
+   * state machine ignores them once it has decided, but late votes still reveal equivocation (and a
    * height decided at once, as a lone validator's is, must not lose what was buffered for it).
    */
   #defer(msg: Message, height: number): boolean {
     const current = this.#state.height;
     if (height === current && this.#state.step !== 'unstarted') return false;
-    // Past heights are decided; heights beyond the next are block sync's job, not ours.
-    const soon = height === current + 1 || (height === current && this.#state.step === 'unstarted');
-    if (soon && this.#future.length < MAX_FUTURE_MESSAGES) this.#future.push(msg);
+    // Past heights are decided; heights further ahead are block sync's job, not ours.
+    const soon = (height > current && height <= current + FUTURE_HEIGHTS) || (height === current && this.#state.step === 'unstarted');
+    if (!soon || this.#future.length >= MAX_FUTURE_MESSAGES) return true;
+    if (msg.kind === 'proposal') {
+      if (this.#futureBlockBytes + msg.block.length > MAX_FUTURE_BLOCK_BYTES) return true;
+      this.#futureBlockBytes += msg.block.length;
+    }
+    this.#future.push(msg);
     return true;
   }
 
   #drainFuture(): void {
     const pending = this.#future;
     this.#future = [];
+    this.#futureBlockBytes = 0; // what is still ahead is buffered again, and counted again
     const votes: Vote[] = [];
     for (const m of pending) {
       // A buffered proposal keeps the time it arrived: it was not late, we were.

@@ -26,7 +26,7 @@ import { CodecError } from '../chain/codec.ts';
 import { proposalSignBytes, type Proposal } from '../chain/proposal.ts';
 import { verifySignature } from '../chain/signature.ts';
 import { decodeCommit, encodeCommit, type Commit, type Vote } from '../chain/vote.ts';
-import type { ConsensusDriver } from '../consensus/driver.ts';
+import { FUTURE_HEIGHTS, type ConsensusDriver } from '../consensus/driver.ts';
 import type { ConsensusOutbox } from '../consensus/ports.ts';
 import type { ValidatorSet } from '../consensus/validators.ts';
 import { verifyVotes, type SignatureCache } from '../consensus/verify.ts';
@@ -317,7 +317,7 @@ export class NetworkService {
     const driver = this.#driver;
     if (driver === null || this.#syncing) return null;
     const h = driver.height;
-    if ((p.height !== h && p.height !== h + 1) || p.round > Math.max(driver.status().round, 0) + MAX_PROPOSAL_ROUND_AHEAD) return null;
+    if (p.height < h || p.height > h + FUTURE_HEIGHTS || p.round > Math.max(driver.status().round, 0) + MAX_PROPOSAL_ROUND_AHEAD) return null;
     const proposer = this.#o.validators.proposer(p.height, p.round);
     if (!verifySignature(proposer.publicKey, proposalSignBytes(this.#o.chainId, p), p.signature)) return 'invalid_message';
     driver.receiveProposal(p, block);
@@ -329,7 +329,7 @@ export class NetworkService {
     if (driver === null || this.#syncing) return null;
     const h = driver.height;
     // Past heights are decided and far ones are block sync's: neither is worth a signature check.
-    const current = votes.filter((v) => v.height === h || v.height === h + 1);
+    const current = votes.filter((v) => v.height >= h && v.height <= h + FUTURE_HEIGHTS);
     if (current.length === 0) return null;
     const ok = verifyVotes(this.#o.chainId, this.#o.validators, current, this.#o.sigCache);
     const good = current.filter((_, i) => ok[i]);
