@@ -35,12 +35,12 @@ import {
 } from './config.ts';
 import { better, cheaper, comparePrice, priceOf, type Entry, type Price, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
+import { AdmissionHold } from './hold.ts';
 import { ProofAdmission } from './proofs.ts';
 import { AdmissionSignatures } from './signatures.ts';
 import type { SignaturePool } from '../chain/signature-pool.ts';
 
-export { DEFAULT_MEMPOOL_CONFIG, MempoolError } from './config.ts';
-export type { MempoolConfig, MempoolCounters, MempoolErrorCode, ProofCheck } from './config.ts';
+export { DEFAULT_MEMPOOL_CONFIG, MempoolError, type MempoolConfig, type MempoolCounters, type MempoolErrorCode, type ProofCheck } from './config.ts';
 
 type RemovalReason = keyof MempoolCounters['removed'];
 
@@ -65,6 +65,7 @@ export class Mempool {
   /** With the node's SignaturePool: the signatures of adds made together, verified together. */
   readonly #signatures: AdmissionSignatures | undefined;
   readonly #proofs: ProofAdmission;
+  readonly admissions = new AdmissionHold(); // held while the node commits a block (hold.ts)
   /** The chain's block limits: what no block can take is refused here. */
   readonly limits: Readonly<BlockLimits>;
   /** The gas price admitted: the higher of the chain's minimum and this node's. */
@@ -117,6 +118,7 @@ export class Mempool {
    */
   async add(bytes: Uint8Array): Promise<SignedTransaction> {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('add: expected the encoded transaction as a Uint8Array');
+    if (this.admissions.held) await this.admissions.open;
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);
@@ -207,9 +209,8 @@ export class Mempool {
   }
 
   /**
-   * Checks that need no state but the pool's hash index: size, shape, chain, gas cap, fee floor,
-   * sender key, duplicate (then add() checks the signature). The chain's rules (chain/block-rules.ts) refuse the same
-   * things in blocks; this node may ask a higher gas price.
+   * Checks that need no state but the pool's hash index: size, shape, chain, gas cap, fee floor, sender
+   * key, duplicate (then add() checks the signature); blocks refuse the same (chain/block-rules.ts).
    */
   #check(bytes: Uint8Array): SignedTransaction {
     const { maxTxBytes } = this;

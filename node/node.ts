@@ -353,6 +353,16 @@ export class HallmarkNode {
   }
 
   async #commit(height: number, block: Block, commit: Commit, encoded?: Uint8Array): Promise<void> {
+    // Admissions wait for the block and the mempool's recheck (mempool/hold.ts).
+    const release = this.mempool.admissions.hold();
+    try {
+      await this.#apply(height, block, commit, encoded);
+    } finally {
+      release();
+    }
+  }
+
+  async #apply(height: number, block: Block, commit: Commit, encoded?: Uint8Array): Promise<void> {
     const parent = this.executor.head!;
     const executed = this.metrics.executing();
     const applied = await this.executor.applyBlock(block, commit, encoded);
