@@ -103,7 +103,7 @@ const baseDir = mkdtempSync(join(tmpdir(), 'hallmark-bench-'));
 
   // Saturation: everything in, as fast as the RPC takes it, then wait for the last commit.
   const t0 = performance.now();
-  const inflight: Promise<void>[] = [];
+  const inflight: Promise<unknown>[] = [];
   for (let i = 0; i < saturation.length; i += BATCH) {
     inflight.push(broadcast(url, saturation.slice(i, i + BATCH), 'checked'));
     if (inflight.length >= 4) await inflight.shift();

@@ -37,12 +37,13 @@ const FULL_RETRY_MAX_MS = 1000;
  * `mempool_full`: that is the node's backpressure (blocks execute while admissions go on), so those
  * are sent again once the pool has had a moment to drain.
  */
-export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
+/** Sends `txs` as JSON-RPC batches; with wait 'committed', resolves with the highest height they were committed at. */
+export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<number> {
   const slot = slotsOf(url);
   while (slot.active >= MAX_IN_FLIGHT) await new Promise<void>((r) => slot.queue.push(r));
   slot.active++;
   try {
-    await send(url, txs, wait);
+    return await send(url, txs, wait);
   } finally {
     slot.active--;
     slot.queue.shift()?.();
@@ -61,13 +62,14 @@ const slotsOf = (url: string) => {
   return s;
 };
 
-async function send(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<void> {
+async function send(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<number> {
   let pending = txs;
   let resent = false;
   let refusals = 0;
+  let height = 0;
   for (let failures = 0; pending.length > 0;) {
     const body = pending.map((tx) => ({ jsonrpc: '2.0', id: id++, method: 'tx_broadcast', params: { tx: toHex(tx.bytes), wait } }));
-    let out: { error?: { message: string; data?: { reason?: string } } }[];
+    let out: { error?: { message: string; data?: { reason?: string } }; result?: { height?: number } }[];
     try {
       const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
       out = await res.json() as typeof out;
@@ -84,7 +86,9 @@ async function send(url: string, txs: readonly SignedTransaction[], wait: 'check
     const ok = (reason: string | undefined) => reason === 'mempool_full' || (resent && (reason === 'duplicate' || reason === 'nonce_used'));
     const bad = out.find((r) => r.error && !ok(r.error.data?.reason));
     if (bad) throw new Error(`tx_broadcast failed: ${bad.error!.message}`);
+    for (const r of out) height = Math.max(height, r.result?.height ?? 0);
     pending = full;
     if (pending.length > 0) await new Promise((r) => setTimeout(r, Math.min(FULL_RETRY_MAX_MS, FULL_RETRY_MS * 2 ** refusals++)));
   }
+  return height;
 }

@@ -8,7 +8,8 @@
  *   - efficiency: committed tx/s against cores / validators × the executor alone (each of the
  *     validators executes every transfer, and they share the cores);
  *   - latency at half that load: time from tx_broadcast to its commit (wait: committed), its
- *     distribution, and p99 / p50;
+ *     distribution, and p99 / p50; and how many blocks the slowest 1% of batches waited for, against
+ *     the median ones (1: the first block proposed after the send took them);
  *   - the chain built in each phase (transactions per block, commits in rounds > 0, block spacing);
  *   - a soak at saturation for SOAK_MIN minutes (default 10; 0 skips it): each node's resident
  *     memory, sampled every second through every phase, its peak and its trend in the soak's second half.
@@ -144,7 +145,7 @@ try {
   const cpu0 = procs.map((p) => cpuMsOf(p.pid));
   const own0 = ownCpuMs();
   const t0 = performance.now();
-  const inflight: Promise<void>[] = [];
+  const inflight: Promise<unknown>[] = [];
   for (let i = 0, k = 0; i < saturation.length; i += BATCH, k++) {
     inflight.push(broadcast(urls[k % urls.length]!, saturation.slice(i, i + BATCH), 'checked'));
     if (inflight.length >= 8) await inflight.shift();
@@ -198,13 +199,16 @@ try {
   const latStart = performance.now();
   const perTick = Math.max(1, Math.round((satRate / 2) * 0.02));
   const latencies: number[] = [];
+  const batches: { node: number; sentWall: number; ms: number; height: number }[] = [];
   const pending: Promise<void>[] = [];
   for (let i = 0, k = 0; i < latencyTxs.length; i += perTick, k++) {
     const batch = latencyTxs.slice(i, i + perTick);
     const sentAt = performance.now();
-    pending.push(broadcast(urls[k % urls.length]!, batch, 'committed').then(() => {
+    const sentWall = Date.now();
+    pending.push(broadcast(urls[k % urls.length]!, batch, 'committed').then((committedAt) => {
       const ms = performance.now() - sentAt;
       for (let j = 0; j < batch.length; j++) latencies.push(ms);
+      batches.push({ node: k % urls.length, sentWall, ms, height: committedAt });
     }));
     await sleep(20);
   }
@@ -223,6 +227,24 @@ try {
     value: Math.max(...loop.map((h) => h.loop_max_ms!)), median_of_per_second_p99: quantile(loop.map((h) => h.loop_p99_ms!).sort((a, b) => a - b), 0.5),
   });
   report({ bench: 'testnet', name: 'chain during the latency phase', unit: 'blocks', ...await chainShape(urls[0]!, latFrom, latTo), value: latTo - latFrom });
+  // Where the slowest batches lost their time: blocks proposed between the send and the block that
+  // took them (1: the first block proposed after it was sent), against the median batches'.
+  const times = new Map<number, number>();
+  for (let h = latFrom; h <= latTo; h++) times.set(h, Date.parse(((await rpc(urls[0]!, 'chain_getBlock', { height: h })) as { header: { time: string } }).header.time));
+  const waited = (b: (typeof batches)[number]) => {
+    let before = latFrom;
+    while (times.has(before + 1) && times.get(before + 1)! <= b.sentWall) before++;
+    return b.height - before;
+  };
+  const byMs = [...batches].sort((a, b) => a.ms - b.ms);
+  const describe = (bs: typeof batches) => ({
+    batches: bs.length, blocks_waited: quantile(bs.map(waited).sort((a, b) => a - b), 0.5), max_blocks_waited: Math.max(...bs.map(waited)),
+    per_node: urls.map((_, n) => bs.filter((b) => b.node === n).length),
+  });
+  report({
+    bench: 'testnet', name: 'latency phase: blocks waited by the slowest 1% of batches', unit: 'blocks', value: describe(byMs.slice(Math.floor(byMs.length * 0.99))).blocks_waited,
+    slowest: describe(byMs.slice(Math.floor(byMs.length * 0.99))), median: describe(byMs.slice(Math.floor(byMs.length * 0.45), Math.ceil(byMs.length * 0.55))),
+  });
 
   // Soak: saturation for SOAK_MIN minutes (default 10) with transfers signed as it goes, for memory.
   const soakMs = Number(process.env.SOAK_MIN ?? 10) * 60_000;
@@ -230,7 +252,7 @@ try {
   let soakSent = 0;
   for (let nonce = SATURATION_NONCES + LATENCY_NONCES; performance.now() / 1000 - soakStart < soakMs / 1000; nonce++) {
     const round = transfers(nonce, 1);
-    const inflight: Promise<void>[] = [];
+    const inflight: Promise<unknown>[] = [];
     for (let i = 0, k = 0; i < round.length; i += BATCH, k++) {
       inflight.push(broadcast(urls[k % urls.length]!, round.slice(i, i + BATCH), 'checked'));
       if (inflight.length >= 8) await inflight.shift();
