@@ -35,9 +35,9 @@ const FULL_RETRY_MAX_MS = 1000;
 /**
  * One JSON-RPC batch of tx_broadcast calls; throws if the batch or any call is refused, except
  * `mempool_full`: that is the node's backpressure (blocks execute while admissions go on), so those
- * are sent again once the pool has had a moment to drain.
+ * are sent again once the pool has had a moment to drain. With wait 'committed', resolves with the
+ * highest height they were committed at.
  */
-/** Sends `txs` as JSON-RPC batches; with wait 'committed', resolves with the highest height they were committed at. */
 export async function broadcast(url: string, txs: readonly SignedTransaction[], wait: 'checked' | 'committed'): Promise<number> {
   const slot = slotsOf(url);
   while (slot.active >= MAX_IN_FLIGHT) await new Promise<void>((r) => slot.queue.push(r));

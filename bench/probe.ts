@@ -74,8 +74,11 @@ export interface ChainShape {
   slowest: { block: number; ms: number; txs: number } | null;
 }
 
-/** Reads blocks from+1..to (and to+1's last commit, if it exists) from one node. */
-export async function chainShape(url: string, from: number, to: number): Promise<ChainShape> {
+/**
+ * Reads blocks from+1..to (and to+1's last commit, if it exists) from one node; `headerTimes`, if
+ * given, gets each block's header time by height.
+ */
+export async function chainShape(url: string, from: number, to: number, headerTimes?: Map<number, number>): Promise<ChainShape> {
   let txs = 0;
   let maxTxs = 0;
   let roundsAboveZero = 0;
@@ -93,6 +96,7 @@ export async function chainShape(url: string, from: number, to: number): Promise
     txs += b.txs.length;
     maxTxs = Math.max(maxTxs, b.txs.length);
     times.push(Date.parse(b.header.time));
+    headerTimes?.set(h, times.at(-1)!);
     counts.push(b.txs.length);
   }
   const gaps = times.slice(1).map((t, i) => t - times[i]!);

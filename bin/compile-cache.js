@@ -16,7 +16,7 @@
 import module from 'node:module';
 import { join } from 'node:path';
 
-export const DEFAULT_COMPILE_CACHE_DIR = join(import.meta.dirname, '..', 'node_modules', '.cache', 'hallmark');
+const DEFAULT_COMPILE_CACHE_DIR = join(import.meta.dirname, '..', 'node_modules', '.cache', 'hallmark');
 
 /** Turns the cache on for this thread and the worker threads it starts; the directory, or undefined. */
 export function enableCompileCache(dir = process.env.NODE_COMPILE_CACHE || DEFAULT_COMPILE_CACHE_DIR) {

@@ -16,6 +16,7 @@ import type { ConsensusApp } from '../consensus/ports.ts';
 import { PrivValidator, type LastSignState } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { MemoryWal, type WalEntry } from '../consensus/wal.ts';
+import { ManualTimers } from './fixtures/manual-timers.ts';
 import { calmScenario, describeScenario, SIM_TIMEOUTS, simKeys, simulate, type LocalFault, type SimResult } from './fixtures/simulator.ts';
 
 const CHAIN_ID = 'hallmark-driver-faults';
@@ -32,8 +33,7 @@ function loneValidator(faults: { propose?: (h: number, r: number) => boolean; va
   const validators = new ValidatorSet([{ address, publicKey: KEY.publicKey, power: 1 }]);
   let signState: LastSignState | null = null;
   const signer = new PrivValidator({ chainId: CHAIN_ID, secretKey: KEY.secretKey, store: { load: () => signState, save: (s) => (signState = s) } });
-  let now = 0;
-  const timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  const timers = new ManualTimers();
   const sent: string[] = [];
   const logs: Logged[] = [];
   const halts: Error[] = [];
@@ -73,14 +73,7 @@ function loneValidator(faults: { propose?: (h: number, r: number) => boolean; va
       readAll: () => wal.readAll(),
       close: () => wal.close(),
     },
-    timers: {
-      schedule(ms, fn) {
-        const timer = { at: now + ms, fn, cancelled: false };
-        timers.push(timer);
-        return () => (timer.cancelled = true);
-      },
-      now: () => now,
-    },
+    timers,
     outbox: {
       proposal: (p) => sent.push(`proposal h${p.height} r${p.round}`),
       vote: (v) => sent.push(`${v.type === PREVOTE ? 'prevote' : 'precommit'} h${v.height} r${v.round} ${v.blockHash === null ? 'nil' : 'block'}`),
@@ -94,16 +87,11 @@ function loneValidator(faults: { propose?: (h: number, r: number) => boolean; va
   const run = async (done: () => boolean, maxTimers = 200): Promise<void> => {
     await flush();
     for (let i = 0; i < maxTimers && !done(); i++) {
-      const live = timers.filter((x) => !x.cancelled).sort((a, b) => a.at - b.at);
-      const next = live[0];
-      if (next === undefined) return;
-      timers.splice(timers.indexOf(next), 1);
-      now = next.at;
-      next.fn();
+      if (!timers.runNext()) return;
       await flush();
     }
   };
-  return { driver, sent, logs, halts, committed, wal, run, pendingTimers: () => timers.filter((x) => !x.cancelled).length };
+  return { driver, sent, logs, halts, committed, wal, run, pendingTimers: () => timers.pending };
 }
 
 /** Lets promise continuations (the app's commit, the driver's reaction to it) run. */

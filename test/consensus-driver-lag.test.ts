@@ -14,6 +14,7 @@ import { ConsensusDriver, FUTURE_HEIGHTS } from '../consensus/driver.ts';
 import { PrivValidator, type LastSignState } from '../consensus/privval.ts';
 import { ValidatorSet } from '../consensus/validators.ts';
 import { MemoryWal } from '../consensus/wal.ts';
+import { ManualTimers } from './fixtures/manual-timers.ts';
 import { SIM_TIMEOUTS } from './fixtures/simulator.ts';
 
 const CHAIN_ID = 'hallmark-driver-lag';
@@ -40,9 +41,7 @@ function othersAt(signers: Map<number, PrivValidator>, h: number): { proposal: P
 
 function lagging() {
   const signers = new Map([1, 2, 3].map((i) => [i, signerOf(i)]));
-  let now = 0;
-  let timersFired = 0;
-  const timers: { at: number; fn: () => void; cancelled: boolean }[] = [];
+  const timers = new ManualTimers();
   const committed: number[] = [];
   const driver = new ConsensusDriver({
     chainId: CHAIN_ID, validators: VALIDATORS, signer: signerOf(OURS),
@@ -55,28 +54,19 @@ function lagging() {
       },
     },
     wal: new MemoryWal(),
-    timers: {
-      schedule(ms, fn) {
-        const timer = { at: now + ms, fn, cancelled: false };
-        timers.push(timer);
-        return () => (timer.cancelled = true);
-      },
-      now: () => now,
-    },
+    timers,
     outbox: { proposal: () => {}, vote: () => {} },
     timeouts: SIM_TIMEOUTS,
     commitTimeoutMs: 0,
   });
-  /** Lets the commit settle, then runs the timers due now (the block time of 0 ms, nothing later). */
+  /**
+   * Lets the commit settle and runs the timers due now (the block time of 0 ms). The clock never
+   * moves, so no timeout ever fires: whatever is decided here is decided without one.
+   */
   const settle = async () => {
     for (let i = 0; i < 20; i++) {
       await Promise.resolve();
-      const due = timers.filter((x) => !x.cancelled && x.at <= now);
-      for (const x of due) {
-        timers.splice(timers.indexOf(x), 1);
-        timersFired++;
-        x.fn();
-      }
+      timers.runDue();
     }
   };
   const deliver = async (m: { proposal: Proposal; block: Uint8Array; votes: Vote[] }, what: 'all' | 'proposal' | 'votes' = 'all') => {
@@ -84,7 +74,7 @@ function lagging() {
     if (what !== 'proposal') driver.receiveVotes(m.votes);
     await settle();
   };
-  return { driver, signers, committed, deliver, settle, advanced: () => now };
+  return { driver, signers, committed, deliver, settle, clock: () => timers.now() };
 }
 
 t.test('the next-but-one height\'s proposal, received while an older height is still open, decides that height on arrival', async (t) => {
@@ -101,7 +91,7 @@ t.test('the next-but-one height\'s proposal, received while an older height is s
   t.same(v.committed, [1]);
   await v.deliver(h2!);
   t.same(v.committed, [1, 2, 3], 'height 3 decided from what was kept, the moment height 2 ended');
-  t.equal(v.advanced(), 0, 'no timeout was waited for');
+  t.equal(v.clock(), 0, 'no timeout was waited for');
 });
 
 t.test('messages further ahead than that are dropped: block sync\'s job', async (t) => {
