@@ -57,6 +57,17 @@ const CALLEES = 6;
 const ROUNDS = 3;
 /** Transactions a block in the per-transaction classes. */
 const TXS = 500;
+/** Files in the large manifest, and model registrations of that size a block. */
+const MANIFEST_FILES = 6500;
+const MANIFEST_TXS = 2;
+/** Registrations a block naming every parent. */
+const PARENT_TXS = 100;
+/**
+ * New signers one round of the classes takes (every `fresh.take`): calls, transfers and the two
+ * refused kinds (4 x TXS), the 1 MiB transactions (3), and the model classes' registrations and
+ * attestations (2 x TXS, PARENT_TXS and MANIFEST_TXS). They are funded in genesis, so counted here.
+ */
+const FRESH_PER_ROUND = 4 * TXS + 3 + 2 * TXS + PARENT_TXS + MANIFEST_TXS;
 /** The reference is measured again after this many classes. */
 const REFERENCE_EVERY = 8;
 const MAX_GAS_CANDIDATES = [100_000_000, 250_000_000, 500_000_000, 1_000_000_000];
@@ -139,7 +150,7 @@ const declaredGas = (raw: Uint8Array) => declaredGasOf.get(raw)!;
 async function child(tier: string, filter: string | undefined): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'hallmark-gas-bench-'));
   try {
-    const fresh = signers('fresh', 4 * ROUNDS * TXS + 3 * ROUNDS);
+    const fresh = signers('fresh', ROUNDS * FRESH_PER_ROUND);
     const [deployer, caller] = [keyPairFromSecret(secretKeyFromSeed('gas/deployer')), keyPairFromSecret(secretKeyFromSeed('gas/caller'))];
     {
       // The state the classes run on, written with the default caches, then reopened cold.
@@ -190,7 +201,7 @@ function signers(label: string, n: number): { all: KeyPair[]; take: (k: number) 
   return {
     all,
     take: (k) => {
-      if (next + k > all.length) throw new Error(`only ${all.length} ${label} signers`);
+      if (next + k > all.length) throw new Error(`only ${all.length} ${label} signers (FRESH_PER_ROUND counts what the classes take)`);
       next += k;
       return all.slice(next - k, next);
     },
@@ -343,17 +354,15 @@ function modelCases(chain: BenchChain, fresh: ReturnType<typeof signers>, gas: n
     }));
     return { fingerprint: manifestRoot(entries), manifest: encodeManifest(entries) };
   };
-  const FILES = 6500;
-  const BIG_TXS = 2;
   return [
     { name: 'model register, 2-file manifest, new signers', priced: 'model.register', units: TXS, unit: 'tx', txs: () => fresh.take(TXS).map((k) => register(k)), status: 0 },
     {
-      name: `model register naming ${parents.length} cold parents, new signers`, priced: 'model.perParent', units: 100 * parents.length, unit: 'parent',
-      txs: () => fresh.take(100).map((k) => register(k, { parents: parents.map((p) => ({ fingerprint: p.fingerprint, relation: 'merge' as const })) })), status: 0,
+      name: `model register naming ${parents.length} cold parents, new signers`, priced: 'model.perParent', units: PARENT_TXS * parents.length, unit: 'parent',
+      txs: () => fresh.take(PARENT_TXS).map((k) => register(k, { parents: parents.map((p) => ({ fingerprint: p.fingerprint, relation: 'merge' as const })) })), status: 0,
     },
     {
-      name: `model register with a ${FILES}-file manifest`, priced: 'model.manifestByte', units: BIG_TXS, unit: 'tx',
-      txs: () => fresh.take(BIG_TXS).map((k) => register(k, bigManifest(FILES))), status: 0,
+      name: `model register with a ${MANIFEST_FILES}-file manifest`, priced: 'model.manifestByte', units: MANIFEST_TXS, unit: 'tx',
+      txs: () => fresh.take(MANIFEST_TXS).map((k) => register(k, bigManifest(MANIFEST_FILES))), status: 0,
     },
     {
       name: 'model attest, new signers', priced: 'model.attest', units: TXS, unit: 'tx',
