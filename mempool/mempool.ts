@@ -7,8 +7,7 @@
  * pending transactions up to and including it fit the sender's balance.
  *
  * Structures, all O(log n) or bounded by `maxNonceGap` per operation:
- *   - by hash: a Map;
- *   - per sender: pending transactions sorted by nonce (at most maxNonceGap of them);
+ *   - by hash: a Map; per sender: pending transactions sorted by nonce (at most maxNonceGap of them);
  *   - evictable: a heap of every sender's highest-nonce transaction (its tail), cheapest first,
  *     latest arrival first among equal fees. Only tails are evicted: evicting a middle transaction
  *     would strand its successors behind a nonce gap.
@@ -35,7 +34,7 @@ import {
 } from './config.ts';
 import { better, cheaper, comparePrice, priceOf, type Entry, type Price, type SenderQueue } from './entry.ts';
 import { Heap } from './heap.ts';
-import { AdmissionHold } from './hold.ts';
+import { AdmissionGate, type AdmissionGateOptions } from './gate.ts';
 import { ProofAdmission } from './proofs.ts';
 import { AdmissionSignatures } from './signatures.ts';
 import type { SignaturePool } from '../chain/signature-pool.ts';
@@ -65,7 +64,7 @@ export class Mempool {
   /** With the node's SignaturePool: the signatures of adds made together, verified together. */
   readonly #signatures: AdmissionSignatures | undefined;
   readonly #proofs: ProofAdmission;
-  readonly admissions = new AdmissionHold(); // held while the node commits a block (hold.ts)
+  readonly admissions: AdmissionGate; // held during a commit, sliced to a few ms a turn (gate.ts)
   /** The chain's block limits: what no block can take is refused here. */
   readonly limits: Readonly<BlockLimits>;
   /** The gas price admitted: the higher of the chain's minimum and this node's. */
@@ -77,13 +76,14 @@ export class Mempool {
    * `sigCache`, when given, remembers the signatures admitted here, so the executor (sharing it)
    * does not verify them again when the block that carries them is applied. `limits` are the
    * chain's (default CODEC_LIMITS, for tests of the pool alone); `maxBlockTxBytes` is the largest
-   * transaction that fits a block (default: any the codec takes). `signatures`, when given, verifies
-   * the signatures of adds made in the same turn in one request on its threads (mempool/signatures.ts).
+   * transaction that fits a block (default: any the codec takes). `signatures`, when given, verifies the
+   * signatures of adds made in the same turn in one request on its threads (signatures.ts); `gate`: gate.ts.
    */
   constructor(opts: {
     chainId: string; accounts: AccountReader; config?: Partial<MempoolConfig>; sigCache?: SignatureCache; limits?: BlockLimits; maxBlockTxBytes?: number;
-    proofs?: ProofCheck; signatures?: SignaturePool;
+    proofs?: ProofCheck; signatures?: SignaturePool; gate?: AdmissionGateOptions;
   }) {
+    this.admissions = new AdmissionGate(opts.gate);
     this.chainId = opts.chainId;
     this.#proofs = new ProofAdmission(opts.proofs, opts.accounts);
     this.#sigCache = opts.sigCache;
@@ -118,7 +118,7 @@ export class Mempool {
    */
   async add(bytes: Uint8Array): Promise<SignedTransaction> {
     if (!(bytes instanceof Uint8Array)) throw new TypeError('add: expected the encoded transaction as a Uint8Array');
-    if (this.admissions.held) await this.admissions.open;
+    if (this.admissions.mustWait()) await this.admissions.turn();
     try {
       // Stateless checks run outside the turn, so they overlap other adds' account reads.
       const stx = this.#check(bytes);

@@ -353,7 +353,7 @@ export class HallmarkNode {
   }
 
   async #commit(height: number, block: Block, commit: Commit, encoded?: Uint8Array): Promise<void> {
-    // Admissions wait for the block and the mempool's recheck (mempool/hold.ts).
+    // Admissions wait for the block and the mempool's recheck (mempool/gate.ts).
     const release = this.mempool.admissions.hold();
     try {
       await this.#apply(height, block, commit, encoded);
