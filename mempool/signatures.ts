@@ -5,9 +5,9 @@
  * of 100 runs on every core, and a lone add (below the pool's inline threshold) on the caller's
  * thread as before. An add's signature waits one microtask: adds started together reach it at the
  * same depth of the microtask queue, ahead of the flush the first one queued (a JSON-RPC batch of
- * 100 was measured to arrive as one), and a lone add never yields to the event loop, as before
- * (a node's sequential adds of cached accounts still finish before its next timer). Answers come
- * back batch after batch in the order of the calls, so adds keep their call order.
+ * 100 was measured to arrive as one, and the adds one turn of gate.ts lets through reach it
+ * together too), and waiting for it never yields to the event loop. Answers come back batch after
+ * batch in the order of the calls, so adds keep their call order.
  */
 import type { SignaturePool } from '../chain/signature-pool.ts';
 import type { SignedItem } from '../chain/signature.ts';
