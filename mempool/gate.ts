@@ -37,9 +37,8 @@ export class AdmissionGate {
   /** When this turn's slice began; undefined until an add starts one. */
   #sliceStart: number | undefined;
   #sliceEnds = false;
-  /** The adds waiting for a turn, oldest first (from #first on). */
+  /** The adds waiting for a turn, oldest first. */
   #waiting: (() => void)[] = [];
-  #first = 0;
   /** Adds let through at the next turn: one at first, then as many as the last grant's time allows. */
   #grant = 1;
   #scheduled = false;
@@ -58,7 +57,7 @@ export class AdmissionGate {
 
   /** Adds waiting for a turn. */
   get waiting(): number {
-    return this.#waiting.length - this.#first;
+    return this.#waiting.length;
   }
 
   /**
@@ -117,21 +116,12 @@ export class AdmissionGate {
     if (this.#holds > 0) return;
     const start = this.#now();
     this.#startSlice(start);
-    const end = Math.min(this.#first + this.#grant, this.#waiting.length);
-    const n = end - this.#first;
-    for (let i = this.#first; i < end; i++) this.#waiting[i]!();
-    this.#first = end;
-    if (this.#first === this.#waiting.length) {
-      this.#waiting = [];
-      this.#first = 0;
-    } else if (this.#first > 4096 && this.#first * 2 > this.#waiting.length) {
-      this.#waiting = this.#waiting.slice(this.#first);
-      this.#first = 0;
-    }
+    const granted = this.#waiting.splice(0, this.#grant);
+    for (const go of granted) go();
     // Queued after the granted adds' continuations, so it runs once their first steps are done.
     queueMicrotask(() => {
       const spent = this.#now() - start;
-      this.#grant = Math.max(1, Math.min(MAX_GRANT, spent > 0 ? Math.floor((n * this.sliceMs) / spent) : MAX_GRANT));
+      this.#grant = Math.max(1, Math.min(MAX_GRANT, spent > 0 ? Math.floor((granted.length * this.sliceMs) / spent) : MAX_GRANT));
       this.#schedule();
     });
   }
